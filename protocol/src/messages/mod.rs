@@ -1,0 +1,26 @@
+//! Every Kafka message kzero speaks, declared field by field from Kafka's JSON schemas
+//! (`clients/src/main/resources/common/message/*.json`).
+//!
+//! Fields are declared for the versions this crate implements (see [`crate::API_TABLE`]);
+//! fields that only exist in later versions are left out until those versions are implemented.
+//! Field names are Kafka's, in snake case.
+
+mod api_versions;
+mod fetch;
+mod groups;
+mod list_offsets;
+mod metadata;
+mod offsets;
+mod produce;
+mod topics;
+mod transactions;
+
+pub use api_versions::*;
+pub use fetch::*;
+pub use groups::*;
+pub use list_offsets::*;
+pub use metadata::*;
+pub use offsets::*;
+pub use produce::*;
+pub use topics::*;
+pub use transactions::*;

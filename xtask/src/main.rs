@@ -1,0 +1,206 @@
+//! Project automation, run as `cargo xtask <command>`.
+//!
+//! `cargo xtask ci` is exactly what CI checks (`.ci/run` calls it and nothing else):
+//! formatting, clippy with warnings denied, every test with insta snapshots checked and no updates allowed,
+//! the dependency direction between workspace crates, a tidy pass over the sources, and the docs.
+//! Each step prints a header and the whole run stops at the first failing step.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+mod tidy;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci          run everything CI checks (fmt, clippy, tests + snapshots, deps, tidy, doc)
+  ci <step>   run one step: fmt | clippy | test | deps | tidy | doc";
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let root = workspace_root();
+    std::env::set_current_dir(&root).context("entering the workspace root")?;
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["ci"] => ci(&root, None),
+        ["ci", step] => ci(&root, Some(step)),
+        ["help" | "--help" | "-h"] | [] => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    // xtask lives at <root>/xtask.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask has a parent directory")
+        .to_path_buf()
+}
+
+type Step = (&'static str, fn(&Path) -> Result<()>);
+
+const STEPS: &[Step] = &[
+    ("fmt", fmt),
+    ("clippy", clippy),
+    ("test", test),
+    ("deps", deps),
+    ("tidy", tidy::run),
+    ("doc", doc),
+];
+
+fn ci(root: &Path, only: Option<&str>) -> Result<()> {
+    let started = Instant::now();
+    let steps: Vec<&Step> = match only {
+        None => STEPS.iter().collect(),
+        Some(name) => match STEPS.iter().find(|(n, _)| *n == name) {
+            Some(step) => vec![step],
+            None => bail!("unknown ci step {name:?}\n\n{USAGE}"),
+        },
+    };
+    for (name, step) in steps {
+        let t = Instant::now();
+        println!("\n==> xtask ci: {name}");
+        step(root).with_context(|| format!("ci step `{name}` failed"))?;
+        println!("==> {name} ok ({:.1}s)", t.elapsed().as_secs_f64());
+    }
+    println!(
+        "\nxtask ci: all steps passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    println!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("spawning {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} exited with {status}");
+    }
+    Ok(())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("spawning {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+fn fmt(_: &Path) -> Result<()> {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))
+}
+
+fn clippy(_: &Path) -> Result<()> {
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))
+}
+
+/// Runs every test through `cargo insta test`, which fails on any snapshot that does not match,
+/// writes no snapshot, and rejects snapshot files no test refers to.
+fn test(_: &Path) -> Result<()> {
+    ensure_cargo_insta()?;
+    run(cargo()
+        .args([
+            "insta",
+            "test",
+            "--workspace",
+            "--locked",
+            "--check",
+            "--unreferenced=reject",
+        ])
+        .env("INSTA_UPDATE", "no"))
+}
+
+fn ensure_cargo_insta() -> Result<()> {
+    let ok = cargo()
+        .args(["insta", "--version"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        println!("cargo-insta is not installed; installing it (once per machine)");
+        run(cargo().args(["install", "cargo-insta", "--locked", "--version", "^1"]))?;
+    }
+    Ok(())
+}
+
+fn doc(_: &Path) -> Result<()> {
+    run(cargo()
+        .args(["doc", "--workspace", "--no-deps", "--locked"])
+        .env("RUSTDOCFLAGS", "-D warnings"))
+}
+
+/// The workspace crates each crate may depend on (through normal and build dependencies, transitively).
+/// Everything else is a forbidden edge; see ARCHITECTURE.md.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("protocol", &[]),
+    ("transfer", &[]),
+    ("storage", &["protocol"]),
+    ("replication", &["protocol", "storage"]),
+    ("server", &["protocol", "storage", "transfer", "replication"]),
+    ("cli", &["protocol", "transfer"]),
+    ("xtask", &[]),
+];
+
+/// Libraries must not pull in these crates (they belong to binaries).
+const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication"];
+const BINARY_ONLY: &[&str] = &["anyhow", "clap", "tracing-subscriber"];
+
+fn deps(_: &Path) -> Result<()> {
+    let workspace: Vec<&str> = ALLOWED.iter().map(|(name, _)| *name).collect();
+    let mut problems = Vec::new();
+    for (krate, allowed) in ALLOWED {
+        let tree = output(cargo().args([
+            "tree",
+            "--locked",
+            "-p",
+            krate,
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ]))?;
+        let names: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+        for dep in &names {
+            if dep == krate {
+                continue;
+            }
+            if workspace.contains(dep) && !allowed.contains(dep) {
+                problems.push(format!("{krate} depends on {dep}: a forbidden edge"));
+            }
+            if LIBRARIES.contains(krate) && BINARY_ONLY.contains(dep) {
+                problems.push(format!("library {krate} depends on {dep}, which only binaries may use"));
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    if !problems.is_empty() {
+        bail!("dependency direction violated:\n  {}", problems.join("\n  "));
+    }
+    println!("dependency direction holds for {} crates", ALLOWED.len());
+    Ok(())
+}
