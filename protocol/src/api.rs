@@ -41,7 +41,7 @@ pub struct ApiInfo {
 macro_rules! apis {
     ($(
         $(#[$doc:meta])*
-        $variant:ident = $key:literal, $name:literal, $req:ident, $resp:ident,
+        $variant:ident = $key:literal, $name:literal, $snake:literal, $req:ident, $resp:ident,
         advertised $amin:literal ..= $amax:literal, implemented $imin:literal ..= $imax:literal, flexible $flex:literal;
     )*) => {
         /// The Kafka APIs kzero speaks.
@@ -75,6 +75,13 @@ macro_rules! apis {
             pub fn name(self) -> &'static str {
                 match self {
                     $( ApiKey::$variant => $name, )*
+                }
+            }
+
+            /// The name in snake case, e.g. `api_versions` (for file names and metric labels).
+            pub fn snake_name(self) -> &'static str {
+                match self {
+                    $( ApiKey::$variant => $snake, )*
                 }
             }
 
@@ -191,61 +198,61 @@ macro_rules! apis {
 
 apis! {
     /// Produce (0).
-    Produce = 0, "Produce", ProduceRequest, ProduceResponse,
+    Produce = 0, "Produce", "produce", ProduceRequest, ProduceResponse,
         advertised 0..=7, implemented 3..=7, flexible 9;
     /// Fetch (1).
-    Fetch = 1, "Fetch", FetchRequest, FetchResponse,
+    Fetch = 1, "Fetch", "fetch", FetchRequest, FetchResponse,
         advertised 4..=10, implemented 4..=10, flexible 12;
     /// ListOffsets (2).
-    ListOffsets = 2, "ListOffsets", ListOffsetsRequest, ListOffsetsResponse,
+    ListOffsets = 2, "ListOffsets", "list_offsets", ListOffsetsRequest, ListOffsetsResponse,
         advertised 1..=2, implemented 1..=2, flexible 6;
     /// Metadata (3).
-    Metadata = 3, "Metadata", MetadataRequest, MetadataResponse,
+    Metadata = 3, "Metadata", "metadata", MetadataRequest, MetadataResponse,
         advertised 0..=4, implemented 0..=4, flexible 9;
     /// OffsetCommit (8).
-    OffsetCommit = 8, "OffsetCommit", OffsetCommitRequest, OffsetCommitResponse,
+    OffsetCommit = 8, "OffsetCommit", "offset_commit", OffsetCommitRequest, OffsetCommitResponse,
         advertised 2..=5, implemented 2..=5, flexible 8;
     /// OffsetFetch (9).
-    OffsetFetch = 9, "OffsetFetch", OffsetFetchRequest, OffsetFetchResponse,
+    OffsetFetch = 9, "OffsetFetch", "offset_fetch", OffsetFetchRequest, OffsetFetchResponse,
         advertised 1..=4, implemented 1..=4, flexible 6;
     /// FindCoordinator (10).
-    FindCoordinator = 10, "FindCoordinator", FindCoordinatorRequest, FindCoordinatorResponse,
+    FindCoordinator = 10, "FindCoordinator", "find_coordinator", FindCoordinatorRequest, FindCoordinatorResponse,
         advertised 0..=2, implemented 0..=2, flexible 3;
     /// JoinGroup (11).
-    JoinGroup = 11, "JoinGroup", JoinGroupRequest, JoinGroupResponse,
+    JoinGroup = 11, "JoinGroup", "join_group", JoinGroupRequest, JoinGroupResponse,
         advertised 0..=3, implemented 0..=3, flexible 6;
     /// Heartbeat (12).
-    Heartbeat = 12, "Heartbeat", HeartbeatRequest, HeartbeatResponse,
+    Heartbeat = 12, "Heartbeat", "heartbeat", HeartbeatRequest, HeartbeatResponse,
         advertised 0..=2, implemented 0..=2, flexible 4;
     /// LeaveGroup (13).
-    LeaveGroup = 13, "LeaveGroup", LeaveGroupRequest, LeaveGroupResponse,
+    LeaveGroup = 13, "LeaveGroup", "leave_group", LeaveGroupRequest, LeaveGroupResponse,
         advertised 0..=1, implemented 0..=1, flexible 4;
     /// SyncGroup (14).
-    SyncGroup = 14, "SyncGroup", SyncGroupRequest, SyncGroupResponse,
+    SyncGroup = 14, "SyncGroup", "sync_group", SyncGroupRequest, SyncGroupResponse,
         advertised 0..=2, implemented 0..=2, flexible 4;
     /// DescribeGroups (15).
-    DescribeGroups = 15, "DescribeGroups", DescribeGroupsRequest, DescribeGroupsResponse,
+    DescribeGroups = 15, "DescribeGroups", "describe_groups", DescribeGroupsRequest, DescribeGroupsResponse,
         advertised 0..=2, implemented 0..=2, flexible 5;
     /// ListGroups (16).
-    ListGroups = 16, "ListGroups", ListGroupsRequest, ListGroupsResponse,
+    ListGroups = 16, "ListGroups", "list_groups", ListGroupsRequest, ListGroupsResponse,
         advertised 0..=2, implemented 0..=2, flexible 3;
     /// ApiVersions (18).
-    ApiVersions = 18, "ApiVersions", ApiVersionsRequest, ApiVersionsResponse,
+    ApiVersions = 18, "ApiVersions", "api_versions", ApiVersionsRequest, ApiVersionsResponse,
         advertised 0..=4, implemented 0..=4, flexible 3;
     /// CreateTopics (19).
-    CreateTopics = 19, "CreateTopics", CreateTopicsRequest, CreateTopicsResponse,
+    CreateTopics = 19, "CreateTopics", "create_topics", CreateTopicsRequest, CreateTopicsResponse,
         advertised 2..=3, implemented 2..=3, flexible 5;
     /// DeleteTopics (20).
-    DeleteTopics = 20, "DeleteTopics", DeleteTopicsRequest, DeleteTopicsResponse,
+    DeleteTopics = 20, "DeleteTopics", "delete_topics", DeleteTopicsRequest, DeleteTopicsResponse,
         advertised 1..=1, implemented 1..=1, flexible 4;
     /// InitProducerId (22).
-    InitProducerId = 22, "InitProducerId", InitProducerIdRequest, InitProducerIdResponse,
+    InitProducerId = 22, "InitProducerId", "init_producer_id", InitProducerIdRequest, InitProducerIdResponse,
         advertised 0..=1, implemented 0..=1, flexible 2;
     /// OffsetForLeaderEpoch (23).
-    OffsetForLeaderEpoch = 23, "OffsetForLeaderEpoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    OffsetForLeaderEpoch = 23, "OffsetForLeaderEpoch", "offset_for_leader_epoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
         advertised 2..=3, implemented 2..=3, flexible 4;
     /// DescribeConfigs (32).
-    DescribeConfigs = 32, "DescribeConfigs", DescribeConfigsRequest, DescribeConfigsResponse,
+    DescribeConfigs = 32, "DescribeConfigs", "describe_configs", DescribeConfigsRequest, DescribeConfigsResponse,
         advertised 1..=1, implemented 1..=1, flexible 4;
 }
 

@@ -31,7 +31,14 @@ impl fmt::Display for Context {
             write!(f, ", ")?;
         }
         if !self.field.is_empty() {
-            write!(f, "field `{}`, ", self.field.join("."))?;
+            let mut path = String::new();
+            for seg in &self.field {
+                if !path.is_empty() && !seg.starts_with('[') {
+                    path.push('.');
+                }
+                path.push_str(seg);
+            }
+            write!(f, "field `{path}`, ")?;
         }
         write!(f, "byte {}", self.offset)
     }

@@ -173,7 +173,7 @@ fn encodings_are_stable() {
                 format!("{response:#?}"),
             ),
         ] {
-            let name = format!("{}_v{version}_{kind}", snake(api.name()));
+            let name = format!("{}_v{version}_{kind}", api.snake_name());
             insta::with_settings!({
                 snapshot_path => "../snapshots/encodings",
                 prepend_module_to_snapshot => false,
@@ -183,21 +183,6 @@ fn encodings_are_stable() {
             });
         }
     }
-}
-
-pub(crate) fn snake(name: &str) -> String {
-    let mut s = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                s.push('_');
-            }
-            s.push(c.to_ascii_lowercase());
-        } else {
-            s.push(c);
-        }
-    }
-    s
 }
 
 #[test]

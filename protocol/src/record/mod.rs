@@ -502,6 +502,3 @@ fn read_varint_bytes(r: &mut crate::wire::Reader<'_>) -> crate::Result<Option<By
         n => r.take_bytes(n as usize).map(Some),
     }
 }
-
-#[cfg(test)]
-mod tests;
