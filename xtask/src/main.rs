@@ -125,7 +125,6 @@ fn test(_: &Path) -> Result<()> {
             "insta",
             "test",
             "--workspace",
-            "--locked",
             "--check",
             "--unreferenced=reject",
         ])
