@@ -121,13 +121,7 @@ fn clippy(_: &Path) -> Result<()> {
 fn test(_: &Path) -> Result<()> {
     ensure_cargo_insta()?;
     run(cargo()
-        .args([
-            "insta",
-            "test",
-            "--workspace",
-            "--check",
-            "--unreferenced=reject",
-        ])
+        .args(["insta", "test", "--workspace", "--check", "--unreferenced=reject"])
         .env("INSTA_UPDATE", "no"))
 }
 
