@@ -506,6 +506,7 @@ impl Request {
         if self.body.api_key() != h.api_key {
             return Err(Error::unencodable("the header and the body are for different APIs", 0));
         }
+        check_implemented(h.api_key, h.api_version)?;
         let cx = h.api_key.cx(h.api_version);
         let size = h.size() + self.body.size(cx);
         let size = frame_size(size)?;
@@ -522,6 +523,18 @@ fn response_version(h: &RequestHeader) -> i16 {
         0
     } else {
         h.api_version
+    }
+}
+
+fn check_implemented(api: ApiKey, version: i16) -> Result<()> {
+    if api.is_implemented(version) {
+        Ok(())
+    } else {
+        let (lo, hi) = api.info().implemented;
+        Err(Error::unencodable(
+            format!("{} v{version} is not implemented (only {lo}-{hi})", api.name()),
+            0,
+        ))
     }
 }
 
@@ -589,6 +602,7 @@ fn response_parts(request: &RequestHeader, body: &ResponseBody) -> Result<(Cx, b
         ));
     }
     let version = response_version(request);
+    check_implemented(api, version)?;
     let cx = api.cx(version);
     let header_flexible = api.response_header_version(version) == 1;
     let size = 4 + usize::from(header_flexible) + body.size(cx);
@@ -684,6 +698,7 @@ pub fn decode_response_body(api: ApiKey, version: i16, body: Bytes) -> Result<Re
 
 /// Encodes a request body alone (no header) at `version`.
 pub fn encode_request_body(body: &RequestBody, version: i16, buf: &mut BytesMut) -> Result<()> {
+    check_implemented(body.api_key(), version)?;
     let cx = body.api_key().cx(version);
     let mut w = Writer::new(std::mem::take(buf));
     let r = body.write(&mut w, cx);
@@ -693,6 +708,7 @@ pub fn encode_request_body(body: &RequestBody, version: i16, buf: &mut BytesMut)
 
 /// Encodes a response body alone (no header) at `version`.
 pub fn encode_response_body(body: &ResponseBody, version: i16, buf: &mut BytesMut) -> Result<()> {
+    check_implemented(body.api_key(), version)?;
     let cx = body.api_key().cx(version);
     let mut w = Writer::new(std::mem::take(buf));
     let r = body.write(&mut w, cx);

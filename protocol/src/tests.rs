@@ -237,6 +237,22 @@ fn api_versions_of_unknown_version_is_answered_in_v0() {
 }
 
 #[test]
+fn unimplemented_versions_are_not_encoded() {
+    let request = Request {
+        header: RequestHeader::new(ApiKey::Produce, 2, 1),
+        body: ProduceRequest::default().into(),
+    };
+    let err = request.encode(&mut BytesMut::new()).unwrap_err();
+    assert!(
+        err.to_string().contains("Produce v2 is not implemented (only 3-7)"),
+        "{err}"
+    );
+    let header = RequestHeader::new(ApiKey::Fetch, 11, 1);
+    let err = encode_response(&header, &FetchResponse::default().into(), &mut BytesMut::new()).unwrap_err();
+    assert!(err.to_string().contains("Fetch v11 is not implemented"), "{err}");
+}
+
+#[test]
 fn the_worked_example_from_kafka_facts_decodes() {
     // kafka-facts §1.5: ApiVersions v3 as librdkafka sends it.
     let mut frame = vec![0, 18, 0, 3, 0, 0, 0, 1, 0, 7];
