@@ -506,8 +506,21 @@ impl Request {
         if self.body.api_key() != h.api_key {
             return Err(Error::unencodable("the header and the body are for different APIs", 0));
         }
-        check_implemented(h.api_key, h.api_version)?;
-        let cx = h.api_key.cx(h.api_version);
+        // An ApiVersions request of an unknown version decodes as an empty v0 body (as Kafka parses it), so
+        // it encodes that way too: header as sent, v0 body.
+        let body_version = if h.api_key == ApiKey::ApiVersions && !h.api_key.is_implemented(h.api_version) {
+            if self.body != RequestBody::ApiVersions(ApiVersionsRequest::default()) {
+                return Err(Error::unencodable(
+                    "an ApiVersions request of an unknown version has no body",
+                    0,
+                ));
+            }
+            0
+        } else {
+            check_implemented(h.api_key, h.api_version)?;
+            h.api_version
+        };
+        let cx = h.api_key.cx(body_version);
         let size = h.size() + self.body.size(cx);
         let size = frame_size(size)?;
         let mut w = Writer::new(std::mem::take(buf));

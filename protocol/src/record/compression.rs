@@ -152,6 +152,11 @@ fn snappy_decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, String> {
     let mut dec = snap::raw::Decoder::new();
     let mut raw_block = |block: &[u8], out: &mut Vec<u8>| -> Result<(), String> {
         let n = snap::raw::decompress_len(block).map_err(|e| e.to_string())?;
+        // Snappy expands at most 64 bytes per 3-byte copy tag, so a declared length beyond that ratio is a
+        // lie: refuse it before allocating.
+        if n > block.len().saturating_mul(22).saturating_add(64) {
+            return Err(format!("snappy block of {} bytes claims {n} bytes", block.len()));
+        }
         if out.len() + n > limit {
             return Err(format!("decompressed size exceeds {limit} bytes"));
         }

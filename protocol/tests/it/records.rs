@@ -96,3 +96,18 @@ fn decompression_is_bounded() {
         assert_eq!(codec.decompress(&packed, 1 << 20).unwrap().len(), 1 << 20);
     }
 }
+
+#[test]
+fn snappy_blocks_claiming_impossible_sizes_are_refused_before_allocating() {
+    // A 9-byte block whose header claims 200 MiB (found by the fuzzer: it used to allocate it all).
+    let mut block = Vec::new();
+    let mut n: u32 = 200 << 20;
+    while n >= 0x80 {
+        block.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    block.push(n as u8);
+    block.extend_from_slice(&[0, 1, 2, 3, 4]);
+    let err = Compression::Snappy.decompress(&block, 256 << 20).unwrap_err();
+    assert!(err.to_string().contains("claims"), "{err}");
+}
