@@ -1,14 +1,51 @@
 //! Partition logs in Kafka's own on-disk format.
 //!
 //! This crate owns the files under a data directory: one directory per partition (`<topic>-<partition>`),
-//! segments named by their 20-digit base offset with `.log`, `.index` and `.timeindex` files,
-//! roll, retention, the flush policy and crash recovery.
-//! Appends write producer batches exactly as they came off the wire;
-//! reads return file regions (`Arc<File>` plus a byte range), never the bytes themselves.
+//! segments named by their 20-digit base offset with `.log`, `.index` and `.timeindex` files, Kafka's
+//! checkpoint files, roll, retention, the flush policy and crash recovery.
+//! A segment written by kzero has the same bytes Kafka would write: the `.log` is the producer batches as
+//! they came off the wire with offsets assigned, the indexes have Kafka's entry formats and density.
+//!
+//! Appends ([`Log::append`]) check a batch's header and CRC, patch its base offset and leader epoch in a
+//! copy of the 61-byte header, and write header and body with one `pwritev`: no record is parsed, nothing
+//! is decompressed, the body is never copied.
+//! Reads ([`Log::read`]) return a [`Slice`]: the segment file (`Arc<File>`) and a byte range starting at the
+//! batch that holds the offset and ending on a batch boundary. The bytes are never read into memory; the
+//! caller sends them with `sendfile`. The OS page cache is the only cache.
 //!
 //! It must never: copy record bytes into memory on the read path, decompress or parse individual records
-//! on the append path, open sockets, or depend on the `transfer` crate
-//! (the two crates meet through std types only).
+//! on the append path, open sockets, or depend on the `transfer` crate (the two meet through std types).
 //!
-//! Status: not built yet; see the storage issue.
+//! Main types: [`Log`] (one partition), [`LogManager`] (a data directory), [`LogConfig`], [`Error`].
+//!
+//! ```
+//! use protocol::record::{BatchBuilder, Compression, Record};
+//! use storage::{Log, LogConfig, OpenHints};
+//!
+//! let dir = std::env::temp_dir().join(format!("kzero-doc-{}", std::process::id()));
+//! let (log, _) = Log::open(&dir, LogConfig::default(), OpenHints::default()).unwrap();
+//! let mut batch = BatchBuilder::new(Compression::None, 1_700_000_000_000);
+//! batch.push(Record { value: Some("hello".into()), ..Record::default() });
+//! let appended = log.append(&batch.build().unwrap(), 0).unwrap();
+//! assert_eq!(appended.base_offset, 0);
+//!
+//! let read = log.read(0, 1024 * 1024, log.log_end_offset()).unwrap();
+//! let slice = read.slice.unwrap();
+//! assert_eq!(slice.range.start, 0); // send `slice.range` of `slice.file` with sendfile
+//! log.delete().unwrap();
+//! ```
 #![deny(missing_docs)]
+
+pub mod checkpoint;
+mod config;
+mod error;
+mod flusher;
+mod index;
+mod log;
+mod manager;
+mod segment;
+
+pub use config::LogConfig;
+pub use error::{Error, Result};
+pub use log::{AppendInfo, Log, OpenHints, OpenReport, ReadInfo, Slice};
+pub use manager::{is_valid_topic_name, LogManager};

@@ -1,0 +1,3 @@
+//! Storage benchmarks (written next).
+
+fn main() {}

@@ -1,0 +1,710 @@
+//! A partition log: an ordered list of segments, the last one active.
+//!
+//! One writer and many readers: appends take the write lock for the length of one `pwritev`; reads take
+//! the read lock to locate a file region and return it, so the bytes themselves are sent (with `sendfile`)
+//! after the lock is released. Readers only ever see a segment's committed size, so a torn or failed
+//! append is never visible. A `fdatasync` (flush policy) happens after the lock is released.
+
+use std::fs;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use protocol::record::{set_base_offset, set_partition_leader_epoch, RecordBatch, BATCH_HEADER_SIZE};
+
+use crate::config::LogConfig;
+use crate::error::{Error, IoContext, Result};
+use crate::flusher;
+use crate::segment::Segment;
+
+/// What the caller knows about a log before opening it (from the data directory's checkpoint files).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OpenHints {
+    /// True if the broker shut down cleanly (its marker file was present): no recovery is needed.
+    pub clean_shutdown: bool,
+    /// Segments at or above this offset are recovered after an unclean shutdown.
+    pub recovery_point: i64,
+    /// The log start offset last checkpointed (retention may have advanced it inside a segment).
+    pub log_start_offset: i64,
+}
+
+/// What opening a log did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OpenReport {
+    /// Base offsets of the segments that were re-scanned (CRC-checked, indexes rebuilt).
+    pub recovered_segments: Vec<i64>,
+    /// Bytes cut from a torn or corrupt tail.
+    pub truncated_bytes: u64,
+    /// Segments deleted because they came after a corrupt batch.
+    pub deleted_segments: Vec<i64>,
+    /// The log end offset after opening.
+    pub log_end_offset: i64,
+}
+
+/// The outcome of an append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// The offset assigned to the first record.
+    pub base_offset: i64,
+    /// The offset of the last record.
+    pub last_offset: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+}
+
+/// A byte range of a segment file: what a fetch sends with `sendfile`.
+#[derive(Debug, Clone)]
+pub struct Slice {
+    /// The segment's `.log` file.
+    pub file: Arc<fs::File>,
+    /// The byte range, starting and ending on batch boundaries.
+    pub range: Range<u64>,
+}
+
+impl Slice {
+    /// The number of bytes.
+    pub fn len(&self) -> u64 {
+        self.range.end - self.range.start
+    }
+
+    /// True when there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.range.is_empty()
+    }
+}
+
+/// The outcome of a read.
+#[derive(Debug, Clone)]
+pub struct ReadInfo {
+    /// The records, or `None` when there is nothing below the upper bound at that offset.
+    pub slice: Option<Slice>,
+    /// The size of the first batch (returned whole even when larger than `max_bytes`).
+    pub first_batch_size: u64,
+    /// The log start offset at the time of the read.
+    pub log_start_offset: i64,
+    /// The log end offset at the time of the read.
+    pub log_end_offset: i64,
+}
+
+#[derive(Debug)]
+struct State {
+    /// INVARIANT: never empty; sorted by base offset; only the last one is active (indexes in memory).
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    unflushed_messages: i64,
+    last_flush_ms: i64,
+    closed: bool,
+}
+
+impl State {
+    fn active(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a log always has a segment")
+    }
+
+    fn log_end_offset(&self) -> i64 {
+        self.segments.last().map_or(0, |s| s.next_offset)
+    }
+
+    /// The index of the segment that would hold `offset`.
+    fn segment_for(&self, offset: i64) -> usize {
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
+    }
+}
+
+/// A partition log in Kafka's format. Cheap to share: wrap it in an `Arc`.
+#[derive(Debug)]
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    state: RwLock<State>,
+    /// Every offset below this is on disk (advanced by flushes and by the flusher after rolls).
+    recovery_point: Arc<AtomicI64>,
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn parse_base(name: &str, suffix: &str) -> Option<i64> {
+    let stem = name.strip_suffix(suffix)?;
+    (stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| stem.parse().ok())
+        .flatten()
+}
+
+impl Log {
+    /// Opens the log in `dir` (creating it if needed), recovering it if the last shutdown was not clean.
+    ///
+    /// After a clean shutdown no segment is read: each one is opened from its trimmed indexes, with a scan
+    /// of at most one index interval at its end. Otherwise every segment at or above the recovery point is
+    /// re-scanned batch by batch (length, CRC, offsets increasing), cut at the first bad batch (all later
+    /// segments are deleted, as Kafka does), and its indexes rebuilt.
+    pub fn open(dir: &Path, config: LogConfig, hints: OpenHints) -> Result<(Log, OpenReport)> {
+        fs::create_dir_all(dir).ctx("creating", dir)?;
+        let mut bases = Vec::new();
+        for entry in fs::read_dir(dir).ctx("listing", dir)? {
+            let entry = entry.ctx("listing", dir)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(base) = parse_base(&name, ".log") {
+                bases.push(base);
+            } else if name.ends_with(".deleted") || name.ends_with(".cleaned") || name.ends_with(".swap") {
+                fs::remove_file(entry.path()).ctx("removing", &entry.path())?;
+            } else if let Some(base) = parse_base(&name, ".index").or_else(|| parse_base(&name, ".timeindex")) {
+                if !dir.join(crate::segment::file_name(base, ".log")).exists() {
+                    tracing::info!(file = %entry.path().display(), "removing an index without a log");
+                    fs::remove_file(entry.path()).ctx("removing", &entry.path())?;
+                }
+            } else if !matches!(name.as_str(), "leader-epoch-checkpoint" | "partition.metadata") {
+                tracing::warn!(file = %entry.path().display(), "ignoring an unknown file in a log directory");
+            }
+        }
+        bases.sort_unstable();
+
+        // Kafka recovers every segment that holds offsets at or above the recovery point, including the one
+        // the recovery point falls in (`LogLoader.recoverLog`, `logSegments(recoveryPoint, ...)`).
+        let first_unflushed = bases
+            .iter()
+            .copied()
+            .filter(|&b| b <= hints.recovery_point)
+            .max()
+            .unwrap_or(i64::MIN);
+        let mut report = OpenReport::default();
+        let mut segments: Vec<Segment> = Vec::new();
+        let now = now_ms();
+        let count = bases.len();
+        for (i, &base) in bases.iter().enumerate() {
+            let is_last = i + 1 == count;
+            let index_exists = dir.join(crate::segment::file_name(base, ".index")).exists();
+            let expected = segments.last().map_or(i64::MIN, |s: &Segment| s.next_offset);
+            let needs_recovery = !index_exists || (!hints.clean_shutdown && base >= first_unflushed);
+            let opened = if needs_recovery {
+                None
+            } else {
+                match Segment::open(dir, base, &config, is_last) {
+                    Ok(seg) => Some(seg),
+                    Err(Error::Corrupt { path, reason }) => {
+                        tracing::warn!(file = %path.display(), %reason, "segment is inconsistent; recovering it");
+                        None
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            let mut seg = match opened {
+                Some(seg) => seg,
+                None => {
+                    let (seg, recovered) = Segment::recover(dir, base, expected, &config)?;
+                    report.recovered_segments.push(base);
+                    report.truncated_bytes += recovered.truncated_bytes;
+                    if recovered.stopped_by_error {
+                        if recovered.truncated_bytes > 0 {
+                            tracing::warn!(
+                                dir = %dir.display(),
+                                segment = base,
+                                bytes = recovered.truncated_bytes,
+                                "truncated a torn or corrupt tail"
+                            );
+                        }
+                        let seg = seg;
+                        for &later in &bases[i + 1..] {
+                            for suffix in [".log", ".index", ".timeindex"] {
+                                let p = dir.join(crate::segment::file_name(later, suffix));
+                                if p.exists() {
+                                    fs::remove_file(&p).ctx("removing", &p)?;
+                                }
+                            }
+                            report.deleted_segments.push(later);
+                        }
+                        if seg.size == 0 && !segments.is_empty() {
+                            // An empty segment after others: drop it and reopen the previous one.
+                            seg.delete_files()?;
+                            report.deleted_segments.push(base);
+                            let prev = segments.last_mut().expect("checked");
+                            prev.activate()?;
+                        } else {
+                            segments.push(seg);
+                        }
+                        break;
+                    }
+                    seg
+                }
+            };
+            if !is_last {
+                seg.seal()?;
+            }
+            segments.push(seg);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, hints.log_start_offset.max(0), &config, now)?);
+        }
+        let log_end_offset = segments.last().map_or(0, |s| s.next_offset);
+        let log_start_offset = hints.log_start_offset.clamp(segments[0].base_offset, log_end_offset);
+        let recovery_point = if hints.clean_shutdown {
+            log_end_offset
+        } else {
+            hints.recovery_point.min(log_end_offset)
+        };
+        report.log_end_offset = log_end_offset;
+        let state = State {
+            segments,
+            log_start_offset,
+            unflushed_messages: 0,
+            last_flush_ms: now,
+            closed: false,
+        };
+        Ok((
+            Log {
+                dir: dir.to_path_buf(),
+                config,
+                state: RwLock::new(state),
+                recovery_point: Arc::new(AtomicI64::new(recovery_point)),
+            },
+            report,
+        ))
+    }
+
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
+        self.state.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write_state(&self) -> Result<RwLockWriteGuard<'_, State>> {
+        let st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if st.closed {
+            return Err(Error::Closed { dir: self.dir.clone() });
+        }
+        Ok(st)
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// The first offset still in the log.
+    pub fn log_start_offset(&self) -> i64 {
+        self.read_state().log_start_offset
+    }
+
+    /// The offset the next append gets.
+    pub fn log_end_offset(&self) -> i64 {
+        self.read_state().log_end_offset()
+    }
+
+    /// Every offset below this is known to be on disk.
+    pub fn recovery_point(&self) -> i64 {
+        self.recovery_point.load(Ordering::SeqCst)
+    }
+
+    /// The total size of the segments in bytes.
+    pub fn size_in_bytes(&self) -> u64 {
+        self.read_state().segments.iter().map(|s| s.size).sum()
+    }
+
+    /// The number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.read_state().segments.len()
+    }
+
+    /// Checks a producer's batch as Kafka does for client appends (no decompression):
+    /// one v2 batch, base offset 0, size limits, CRC, record count, no control batch, sequence set with a
+    /// producer id.
+    fn check_client_batch(&self, batch: &[u8]) -> Result<()> {
+        let (parsed, size) = RecordBatch::parse(batch)?;
+        let h = parsed.header();
+        if size != batch.len() {
+            return Err(Error::InvalidRecord {
+                reason: "a produce request must carry exactly one batch per partition".into(),
+            });
+        }
+        if h.base_offset() != 0 {
+            return Err(Error::InvalidRecord {
+                reason: format!("the base offset must be 0, not {}", h.base_offset()),
+            });
+        }
+        if batch.len() > self.config.max_message_bytes {
+            return Err(Error::MessageTooLarge {
+                size: batch.len(),
+                max: self.config.max_message_bytes,
+            });
+        }
+        if batch.len() as u64 > self.config.segment_bytes {
+            return Err(Error::RecordListTooLarge {
+                size: batch.len(),
+                segment_bytes: self.config.segment_bytes,
+            });
+        }
+        parsed.verify_crc()?;
+        let count = h.records_count();
+        if count <= 0 || i64::from(count) != i64::from(h.last_offset_delta()) + 1 {
+            return Err(Error::InvalidRecord {
+                reason: format!(
+                    "{count} records do not match the last offset delta {}",
+                    h.last_offset_delta()
+                ),
+            });
+        }
+        if h.is_control() {
+            return Err(Error::InvalidRecord {
+                reason: "clients may not write control batches".into(),
+            });
+        }
+        if h.producer_id() >= 0 && h.base_sequence() < 0 {
+            return Err(Error::InvalidRecord {
+                reason: "a batch with a producer id needs a base sequence".into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Appends one producer batch as the leader: checks it, assigns offsets by patching the base offset
+    /// and the partition leader epoch (outside the CRC) in a copy of the 61-byte header, and writes header
+    /// and body with one `pwritev`. Record bytes are neither copied nor parsed.
+    pub fn append(&self, batch: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
+        self.check_client_batch(batch)?;
+        let mut header = [0u8; BATCH_HEADER_SIZE];
+        header.copy_from_slice(&batch[..BATCH_HEADER_SIZE]);
+        let h = protocol::record::BatchHeader::parse(batch)?;
+        let (delta, max_ts, count) = (
+            i64::from(h.last_offset_delta()),
+            h.max_timestamp(),
+            i64::from(h.records_count()),
+        );
+        let now = now_ms();
+        let mut st = self.write_state()?;
+        let base = st.log_end_offset();
+        let last = base + delta;
+        set_base_offset(&mut header, base);
+        set_partition_leader_epoch(&mut header, leader_epoch);
+        self.maybe_roll(&mut st, batch.len() as u64, base, last, now)?;
+        let config = &self.config;
+        st.active()
+            .append(&[&header, &batch[BATCH_HEADER_SIZE..]], last, max_ts, config, now)?;
+        let info = AppendInfo {
+            base_offset: base,
+            last_offset: last,
+            log_start_offset: st.log_start_offset,
+        };
+        self.after_append(st, count, now)?;
+        Ok(info)
+    }
+
+    /// Appends batches fetched from the leader, keeping their offsets: each must be a valid v2 batch (CRC
+    /// checked) and the first must start at the log end offset, with offsets increasing.
+    pub fn append_as_follower(&self, batches: &[u8]) -> Result<Option<AppendInfo>> {
+        let mut parts: Vec<(usize, usize, i64, i64, i64, i64)> = Vec::new();
+        let mut pos = 0;
+        while pos < batches.len() {
+            let (b, size) = RecordBatch::parse(&batches[pos..])?;
+            b.verify_crc()?;
+            let h = b.header();
+            parts.push((
+                pos,
+                size,
+                h.base_offset(),
+                h.last_offset(),
+                h.max_timestamp(),
+                i64::from(h.records_count()),
+            ));
+            pos += size;
+        }
+        if parts.is_empty() {
+            return Ok(None);
+        }
+        let now = now_ms();
+        let mut st = self.write_state()?;
+        let mut expected = st.log_end_offset();
+        for &(_, _, base, last, _, _) in &parts {
+            if base != expected || last < base {
+                return Err(Error::NonContiguous { expected, got: base });
+            }
+            expected = last + 1;
+        }
+        let first = parts[0].2;
+        let mut count = 0;
+        // Group consecutive batches that fit the active segment into one write.
+        let mut i = 0;
+        while i < parts.len() {
+            let (start, size, base, mut last, mut max_ts, mut n) = parts[i];
+            self.maybe_roll(&mut st, size as u64, base, last, now)?;
+            let mut end = start + size;
+            let mut j = i + 1;
+            while j < parts.len() {
+                let (s2, z2, _, l2, t2, n2) = parts[j];
+                let seg = st.segments.last().expect("non-empty");
+                let group = (end - start + z2) as u64;
+                if seg.size + group > self.config.segment_bytes || seg.should_roll(group, l2, &self.config, now) {
+                    break;
+                }
+                end = s2 + z2;
+                last = l2;
+                max_ts = max_ts.max(t2);
+                n += n2;
+                j += 1;
+            }
+            let config = &self.config;
+            st.active().append(&[&batches[start..end]], last, max_ts, config, now)?;
+            count += n;
+            i = j;
+        }
+        let info = AppendInfo {
+            base_offset: first,
+            last_offset: expected - 1,
+            log_start_offset: st.log_start_offset,
+        };
+        self.after_append(st, count, now)?;
+        Ok(Some(info))
+    }
+
+    fn maybe_roll(&self, st: &mut State, size: u64, base: i64, last: i64, now: i64) -> Result<()> {
+        if !st.active().should_roll(size, last, &self.config, now) {
+            return Ok(());
+        }
+        let old = st.active();
+        old.seal()?;
+        let files = old.files_to_sync();
+        let dirty = old.dirty;
+        old.dirty = false;
+        let new = Segment::create(&self.dir, base, &self.config, now)?;
+        st.segments.push(new);
+        // Like Kafka, the rolled segment is synced in the background, then the recovery point moves up.
+        if dirty {
+            flusher::sync_later(files, Arc::clone(&self.recovery_point), base);
+        } else {
+            self.recovery_point.fetch_max(base, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+
+    /// Applies the flush policy after an append, syncing outside the lock.
+    fn after_append(&self, mut st: RwLockWriteGuard<'_, State>, count: i64, now: i64) -> Result<()> {
+        st.unflushed_messages = st.unflushed_messages.saturating_add(count);
+        let due = st.unflushed_messages >= self.config.flush_messages
+            || now.saturating_sub(st.last_flush_ms) >= self.config.flush_ms;
+        if !due {
+            return Ok(());
+        }
+        st.unflushed_messages = 0;
+        st.last_flush_ms = now;
+        drop(st);
+        self.flush()
+    }
+
+    /// Syncs every segment with unsynced data and its indexes; the recovery point becomes the log end.
+    pub fn flush(&self) -> Result<()> {
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        let end = st.log_end_offset();
+        // Sync files outside the lock: collect the dirty segments' handles first.
+        let mut files = Vec::new();
+        for seg in st.segments.iter_mut().filter(|s| s.dirty) {
+            seg.write_indexes()?;
+            files.extend(seg.files_to_sync());
+            seg.dirty = false;
+        }
+        st.unflushed_messages = 0;
+        drop(st);
+        for (file, path) in files {
+            file.sync_data().ctx("syncing", &path)?;
+        }
+        self.recovery_point.fetch_max(end, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Flushes if `flush_ms` has passed since the last flush (for a periodic timer).
+    pub fn maybe_flush(&self, now_ms: i64) -> Result<()> {
+        let due = {
+            let st = self.read_state();
+            st.unflushed_messages > 0 && now_ms.saturating_sub(st.last_flush_ms) >= self.config.flush_ms
+        };
+        if due {
+            self.state.write().unwrap_or_else(|p| p.into_inner()).last_flush_ms = now_ms;
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Locates records for a fetch: the region starts at the batch holding `fetch_offset` and ends on the
+    /// last batch boundary within `max_bytes` and below `upper_bound` (the high watermark, or the log end
+    /// for followers). The first batch is returned whole even when larger than `max_bytes`. A region never
+    /// spans two segments. Offsets below the log start or above the log end are
+    /// [`Error::OffsetOutOfRange`]; at the upper bound the result is empty.
+    pub fn read(&self, fetch_offset: i64, max_bytes: u64, upper_bound: i64) -> Result<ReadInfo> {
+        let st = self.read_state();
+        let log_end_offset = st.log_end_offset();
+        let log_start_offset = st.log_start_offset;
+        if fetch_offset < log_start_offset || fetch_offset > log_end_offset {
+            return Err(Error::OffsetOutOfRange {
+                offset: fetch_offset,
+                log_start_offset,
+                log_end_offset,
+            });
+        }
+        let mut info = ReadInfo {
+            slice: None,
+            first_batch_size: 0,
+            log_start_offset,
+            log_end_offset,
+        };
+        let upper = upper_bound.min(log_end_offset);
+        let mut i = st.segment_for(fetch_offset);
+        while i < st.segments.len() && fetch_offset < upper {
+            let seg = &st.segments[i];
+            if seg.base_offset >= upper {
+                break;
+            }
+            let Some(first) = seg.find(fetch_offset)? else {
+                i += 1;
+                continue;
+            };
+            // A batch that reaches the upper bound is not visible yet.
+            if first.last_offset >= upper {
+                break;
+            }
+            let upper_pos = if upper >= seg.next_offset {
+                seg.size
+            } else {
+                seg.position_of(upper)?
+            };
+            let limit = first
+                .position
+                .saturating_add(max_bytes)
+                .min(upper_pos)
+                .max(first.position + first.size);
+            let end = seg.boundary_at_or_below(first.position, limit)?;
+            info.first_batch_size = first.size;
+            info.slice = Some(Slice {
+                file: Arc::clone(&seg.log),
+                range: first.position..end,
+            });
+            break;
+        }
+        Ok(info)
+    }
+
+    /// The first offset whose record timestamp is `>= timestamp`, with that timestamp
+    /// (ListOffsets by time); `None` if every record is older.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        let st = self.read_state();
+        for seg in &st.segments {
+            if let Some((offset, ts)) = seg.offset_for_timestamp(timestamp)? {
+                return Ok(Some((offset.max(st.log_start_offset), ts)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Removes everything from `offset` on (a follower diverging from its leader). The log end becomes the
+    /// start of the batch holding `offset`. Below the log start, the log is emptied and restarts at
+    /// `offset`.
+    pub fn truncate_to(&self, offset: i64) -> Result<()> {
+        let mut st = self.write_state()?;
+        if offset >= st.log_end_offset() {
+            return Ok(());
+        }
+        if offset < st.log_start_offset {
+            for seg in st.segments.drain(..) {
+                seg.delete_files()?;
+            }
+            let seg = Segment::create(&self.dir, offset, &self.config, now_ms())?;
+            st.segments.push(seg);
+            st.log_start_offset = offset;
+        } else {
+            while st.segments.len() > 1 && st.segments.last().is_some_and(|s| s.base_offset > offset) {
+                let seg = st.segments.pop().expect("checked");
+                seg.delete_files()?;
+            }
+            let active = st.active();
+            active.activate()?;
+            active.truncate_to(offset)?;
+        }
+        let end = st.log_end_offset();
+        self.recovery_point.fetch_min(end, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Deletes whole segments, oldest first, that are past `retention_ms` (their newest record) or beyond
+    /// `retention_bytes`, but only segments entirely below `upper_bound` (the high watermark). Returns the
+    /// number of segments deleted. Readers holding a deleted segment's file keep reading it.
+    pub fn apply_retention(&self, upper_bound: i64, now_ms: i64) -> Result<usize> {
+        let mut st = self.write_state()?;
+        let mut remaining: i64 = st.segments.iter().map(|s| s.size as i64).sum();
+        let mut deleted = 0;
+        loop {
+            let seg = &st.segments[0];
+            let last = st.segments.len() == 1;
+            if last && seg.size == 0 {
+                break;
+            }
+            let next_base = if last {
+                seg.next_offset
+            } else {
+                st.segments[1].base_offset
+            };
+            let newest = if seg.max_timestamp >= 0 {
+                seg.max_timestamp
+            } else {
+                seg.created_ms
+            };
+            let by_time = self.config.retention_ms >= 0 && now_ms.saturating_sub(newest) > self.config.retention_ms;
+            let by_size =
+                self.config.retention_bytes >= 0 && remaining - seg.size as i64 >= self.config.retention_bytes;
+            if upper_bound < next_base || !(by_time || by_size) {
+                break;
+            }
+            if last {
+                // Never leave the log without a segment: roll an empty one first.
+                let old = st.active();
+                old.seal()?;
+                let new = Segment::create(&self.dir, next_base, &self.config, now_ms)?;
+                st.segments.push(new);
+            }
+            let seg = st.segments.remove(0);
+            remaining -= seg.size as i64;
+            st.log_start_offset = st.log_start_offset.max(next_base);
+            seg.delete_files()?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Flushes, writes and trims the indexes, and closes the log for appends.
+    pub fn close(&self) -> Result<()> {
+        self.flush()?;
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        if !st.closed {
+            st.active().seal()?;
+            st.closed = true;
+        }
+        Ok(())
+    }
+
+    /// Marks the log closed after its directory was removed by the [`crate::LogManager`].
+    pub(crate) fn close_for_deletion(&self) {
+        self.state.write().unwrap_or_else(|p| p.into_inner()).closed = true;
+    }
+
+    /// Closes the log and removes its directory.
+    pub fn delete(&self) -> Result<()> {
+        let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+        st.closed = true;
+        drop(st);
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::Io {
+                op: "deleting",
+                path: self.dir.clone(),
+                source: e,
+            }),
+        }
+    }
+}

@@ -1,0 +1,579 @@
+//! One segment: a `.log` file of record batches exactly as on the wire, with its two indexes.
+//!
+//! Positions are located through the offset index and then a short forward scan of batch headers, each
+//! read with one `pread` of 61 bytes; batch bodies are never read except by recovery (which checks CRCs).
+
+use std::fs::{File, OpenOptions};
+use std::io::IoSlice;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use protocol::record::{batch_crc, BatchHeader, BATCH_HEADER_SIZE};
+
+use crate::config::LogConfig;
+use crate::error::{Error, IoContext, Result};
+use crate::index::{self, Index, OFFSET_WIDTH, TIME_WIDTH};
+
+/// The file name prefix of a segment: the base offset in 20 digits.
+pub(crate) fn file_name(base_offset: i64, suffix: &str) -> String {
+    format!("{base_offset:020}{suffix}")
+}
+
+/// What a batch header tells about the batch at some position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BatchInfo {
+    pub position: u64,
+    pub base_offset: i64,
+    pub last_offset: i64,
+    pub size: u64,
+    pub max_timestamp: i64,
+}
+
+impl BatchInfo {
+    fn from_header(position: u64, h: &BatchHeader<'_>) -> Self {
+        BatchInfo {
+            position,
+            base_offset: h.base_offset(),
+            last_offset: h.last_offset(),
+            size: h.size_in_bytes() as u64,
+            max_timestamp: h.max_timestamp(),
+        }
+    }
+}
+
+/// What recovery found in a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Recovered {
+    /// Bytes cut from the end of the file (a torn or corrupt tail).
+    pub truncated_bytes: u64,
+    /// The batch error that ended the valid part, if any.
+    pub stopped_by_error: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Segment {
+    pub base_offset: i64,
+    pub log: Arc<File>,
+    pub log_path: PathBuf,
+    /// INVARIANT: the committed size; readers never look past it, and it always ends on a batch boundary.
+    pub size: u64,
+    /// The offset after the last batch (the base offset when empty).
+    pub next_offset: i64,
+    pub index: Index,
+    pub time_index: Index,
+    bytes_since_index: u64,
+    pub max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    last_time_entry: i64,
+    /// Wall-clock milliseconds of the first append (or the file's mtime when reopened), for `segment_ms`.
+    pub created_ms: i64,
+    /// True when appended bytes may not have reached the disk.
+    pub dirty: bool,
+}
+
+fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join(file_name(base, ".log")),
+        dir.join(file_name(base, ".index")),
+        dir.join(file_name(base, ".timeindex")),
+    )
+}
+
+fn mtime_ms(file: &File) -> i64 {
+    file.metadata()
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+impl Segment {
+    /// Creates an empty segment (replacing files of the same name).
+    pub(crate) fn create(dir: &Path, base_offset: i64, config: &LogConfig, now_ms: i64) -> Result<Segment> {
+        let (log_path, index_path, time_path) = paths(dir, base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .ctx("creating", &log_path)?;
+        Ok(Segment {
+            base_offset,
+            log: Arc::new(log),
+            log_path,
+            size: 0,
+            next_offset: base_offset,
+            index: Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?,
+            time_index: Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            last_time_entry: i64::MIN,
+            created_ms: now_ms,
+            dirty: false,
+        })
+    }
+
+    /// Opens an existing segment and trusts its files (a clean shutdown, or below the recovery point).
+    /// `next_offset` is found from the last index entry and a short scan, so the log is never read whole.
+    pub(crate) fn open(dir: &Path, base_offset: i64, config: &LogConfig, active: bool) -> Result<Segment> {
+        let (log_path, index_path, time_path) = paths(dir, base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .ctx("opening", &log_path)?;
+        let size = log.metadata().ctx("reading the size of", &log_path)?.len();
+        let created_ms = mtime_ms(&log);
+        let index = Index::open(&index_path, OFFSET_WIDTH, config.segment_index_bytes, active)?;
+        let time_index = Index::open(&time_path, TIME_WIDTH, config.segment_index_bytes, active)?;
+        let mut seg = Segment {
+            base_offset,
+            log: Arc::new(log),
+            log_path,
+            size,
+            next_offset: base_offset,
+            index,
+            time_index,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            last_time_entry: i64::MIN,
+            created_ms,
+            dirty: false,
+        };
+        if seg.time_index.len() > 0 {
+            let mut e = [0u8; TIME_WIDTH];
+            seg.time_index.entry(seg.time_index.len() - 1, &mut e)?;
+            seg.last_time_entry = index::entry_timestamp(&e);
+            seg.max_timestamp = seg.last_time_entry;
+            seg.offset_of_max_timestamp = base_offset + index::time_entry_rel_offset(&e);
+        }
+        // Scan the tail after the last index entry for the end offset and the newest timestamps.
+        let (_, start) = seg.index_floor(i64::MAX)?;
+        let mut pos = start;
+        while pos < seg.size {
+            let b = seg.batch_at(pos)?;
+            if pos + b.size > seg.size {
+                return Err(Error::Corrupt {
+                    path: seg.log_path.clone(),
+                    reason: format!("the batch at position {pos} runs past the end of the file"),
+                });
+            }
+            seg.note_timestamp(b.max_timestamp, b.last_offset);
+            seg.next_offset = b.last_offset + 1;
+            seg.bytes_since_index += b.size;
+            pos += b.size;
+        }
+        Ok(seg)
+    }
+
+    /// Opens a segment and rebuilds it from its log: every batch is checked (header, length, CRC, offsets
+    /// increasing from `min_offset`), the log is truncated at the first bad batch, and both indexes are
+    /// rebuilt. Reads in large sequential chunks.
+    pub(crate) fn recover(
+        dir: &Path,
+        base_offset: i64,
+        min_offset: i64,
+        config: &LogConfig,
+    ) -> Result<(Segment, Recovered)> {
+        let (log_path, index_path, time_path) = paths(dir, base_offset);
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .ctx("opening", &log_path)?;
+        let file_len = log.metadata().ctx("reading the size of", &log_path)?.len();
+        let created_ms = mtime_ms(&log);
+        let mut seg = Segment {
+            base_offset,
+            log: Arc::new(log),
+            log_path,
+            size: 0,
+            next_offset: base_offset,
+            index: Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?,
+            time_index: Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            last_time_entry: i64::MIN,
+            created_ms,
+            dirty: false,
+        };
+        let mut expected = min_offset.max(base_offset);
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_start = 0u64;
+        let mut pos = 0u64;
+        let mut stopped_by_error = false;
+        const CHUNK: usize = 1 << 20;
+        while pos < file_len {
+            // Make sure the batch's header, then the whole batch, is in the buffer.
+            let want_header = (pos + BATCH_HEADER_SIZE as u64).min(file_len);
+            if want_header > buf_start + buf.len() as u64 || pos < buf_start {
+                buf_start = pos;
+                let n = CHUNK.min((file_len - pos) as usize);
+                buf.resize(n, 0);
+                seg.log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
+            }
+            let at = (pos - buf_start) as usize;
+            let header = match BatchHeader::parse(&buf[at..]) {
+                Ok(h) => h,
+                Err(_) => {
+                    stopped_by_error = true;
+                    break;
+                }
+            };
+            let size = header.size_in_bytes() as u64;
+            if pos + size > file_len {
+                stopped_by_error = true;
+                break;
+            }
+            if at + size as usize > buf.len() {
+                buf_start = pos;
+                buf.resize((size as usize).max(CHUNK.min((file_len - pos) as usize)), 0);
+                seg.log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
+            }
+            let at = (pos - buf_start) as usize;
+            let bytes = &buf[at..at + size as usize];
+            let h = BatchHeader::parse(bytes).map_err(Error::from)?;
+            let crc_ok = batch_crc(bytes) == h.crc();
+            let offsets_ok = h.base_offset() >= expected
+                && h.last_offset() >= h.base_offset()
+                && h.last_offset() - base_offset <= i64::from(u32::MAX >> 1);
+            if !crc_ok || !offsets_ok {
+                stopped_by_error = true;
+                break;
+            }
+            let info = BatchInfo::from_header(pos, &h);
+            seg.index_append(info.position, info.size, info.last_offset, info.max_timestamp, config);
+            seg.size = pos + size;
+            seg.next_offset = info.last_offset + 1;
+            expected = seg.next_offset;
+            pos += size;
+        }
+        let truncated_bytes = file_len - seg.size;
+        if truncated_bytes > 0 {
+            seg.log.set_len(seg.size).ctx("truncating", &seg.log_path)?;
+        }
+        Ok((
+            seg,
+            Recovered {
+                truncated_bytes,
+                stopped_by_error,
+            },
+        ))
+    }
+
+    /// Reads the header of the batch at `pos` (one `pread` of 61 bytes).
+    pub(crate) fn batch_at(&self, pos: u64) -> Result<BatchInfo> {
+        let mut h = [0u8; BATCH_HEADER_SIZE];
+        if pos + BATCH_HEADER_SIZE as u64 > self.size {
+            return Err(Error::Corrupt {
+                path: self.log_path.clone(),
+                reason: format!("no batch header fits at position {pos} (size {})", self.size),
+            });
+        }
+        self.log.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
+        let header = BatchHeader::parse(&h).map_err(|e| Error::Corrupt {
+            path: self.log_path.clone(),
+            reason: format!("bad batch header at position {pos}: {e}"),
+        })?;
+        Ok(BatchInfo::from_header(pos, &header))
+    }
+
+    /// The greatest index entry at or below `offset`: (its offset, its position); `(base, 0)` if none.
+    fn index_floor(&self, offset: i64) -> Result<(i64, u64)> {
+        let rel = offset.saturating_sub(self.base_offset);
+        match self.index.floor(rel, index::entry_rel_offset)? {
+            Some(i) => {
+                let mut e = [0u8; OFFSET_WIDTH];
+                self.index.entry(i, &mut e)?;
+                Ok((
+                    self.base_offset + index::entry_rel_offset(&e),
+                    index::entry_position(&e) as u64,
+                ))
+            }
+            None => Ok((self.base_offset, 0)),
+        }
+    }
+
+    /// The first batch whose last offset is `>= offset`, or `None` if the segment has none.
+    pub(crate) fn find(&self, offset: i64) -> Result<Option<BatchInfo>> {
+        let (_, mut pos) = self.index_floor(offset)?;
+        while pos < self.size {
+            let b = self.batch_at(pos)?;
+            if b.last_offset >= offset {
+                return Ok(Some(b));
+            }
+            pos += b.size;
+        }
+        Ok(None)
+    }
+
+    /// The position where the batch holding `offset` starts, or the segment size if the segment ends first.
+    pub(crate) fn position_of(&self, offset: i64) -> Result<u64> {
+        Ok(self.find(offset)?.map_or(self.size, |b| b.position))
+    }
+
+    /// The last batch boundary at or below `limit`, scanning from `start` (itself a boundary).
+    /// Uses the index to skip ahead, so only a few headers are read.
+    pub(crate) fn boundary_at_or_below(&self, start: u64, limit: u64) -> Result<u64> {
+        let limit = limit.min(self.size);
+        let mut pos = start;
+        if let Some(i) = self.index.floor(limit as i64, index::entry_position)? {
+            let mut e = [0u8; OFFSET_WIDTH];
+            self.index.entry(i, &mut e)?;
+            pos = pos.max(index::entry_position(&e) as u64);
+        }
+        while pos < limit {
+            let b = self.batch_at(pos)?;
+            if pos + b.size > limit {
+                break;
+            }
+            pos += b.size;
+        }
+        Ok(pos)
+    }
+
+    fn note_timestamp(&mut self, max_timestamp: i64, last_offset: i64) {
+        if max_timestamp > self.max_timestamp {
+            self.max_timestamp = max_timestamp;
+            self.offset_of_max_timestamp = last_offset;
+        }
+    }
+
+    /// Kafka's index rule: after more than `index_interval_bytes` since the last entry, index this append
+    /// (its last offset -> its start position), and the newest timestamp if it grew.
+    fn index_append(&mut self, position: u64, size: u64, last_offset: i64, max_timestamp: i64, config: &LogConfig) {
+        self.note_timestamp(max_timestamp, last_offset);
+        if self.bytes_since_index > config.index_interval_bytes && !self.index.is_full() {
+            self.index.push(&index::offset_entry(
+                (last_offset - self.base_offset) as u32,
+                position as u32,
+            ));
+            self.maybe_time_entry();
+            self.bytes_since_index = 0;
+        }
+        self.bytes_since_index += size;
+    }
+
+    fn maybe_time_entry(&mut self) {
+        if self.max_timestamp > self.last_time_entry && !self.time_index.is_full() && self.offset_of_max_timestamp >= 0
+        {
+            let rel = (self.offset_of_max_timestamp - self.base_offset) as u32;
+            self.time_index.push(&index::time_entry(self.max_timestamp, rel));
+            self.last_time_entry = self.max_timestamp;
+        }
+    }
+
+    /// True if an append of `size` bytes ending at `last_offset` must go to a new segment.
+    pub(crate) fn should_roll(&self, size: u64, last_offset: i64, config: &LogConfig, now_ms: i64) -> bool {
+        self.size > 0
+            && (self.size + size > config.segment_bytes
+                || now_ms.saturating_sub(self.created_ms) > config.segment_ms
+                || self.index.is_full()
+                || self.time_index.is_full()
+                || last_offset - self.base_offset > i64::from(u32::MAX >> 1))
+    }
+
+    /// Writes `parts` (one batch or several, in order) at the end with one `pwritev`, then indexes them.
+    /// On failure the file is cut back, so nothing half-written stays.
+    pub(crate) fn append(
+        &mut self,
+        parts: &[&[u8]],
+        last_offset: i64,
+        max_timestamp: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<()> {
+        let position = self.size;
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if let Err(e) = write_all_at(&self.log, parts, position) {
+            // Best effort: the committed size never moved, so readers cannot see the torn bytes anyway.
+            let _ = self.log.set_len(position);
+            return Err(Error::Io {
+                op: "appending to",
+                path: self.log_path.clone(),
+                source: e,
+            });
+        }
+        if self.size == 0 {
+            self.created_ms = now_ms;
+        }
+        self.index_append(position, len as u64, last_offset, max_timestamp, config);
+        self.size += len as u64;
+        self.next_offset = last_offset + 1;
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// Writes the in-memory index entries to their files.
+    pub(crate) fn write_indexes(&mut self) -> Result<()> {
+        self.index.write_out()?;
+        self.time_index.write_out()
+    }
+
+    /// Seals the segment when it stops being the active one: a final time-index entry, and both index
+    /// files written and trimmed.
+    pub(crate) fn seal(&mut self) -> Result<()> {
+        self.maybe_time_entry();
+        self.index.seal()?;
+        self.time_index.seal()
+    }
+
+    /// Makes a sealed segment appendable again (after a truncation made it the last one).
+    pub(crate) fn activate(&mut self) -> Result<()> {
+        self.index.activate()?;
+        self.time_index.activate()
+    }
+
+    /// Cuts the segment so that `offset` is its end: at the start of the batch holding `offset`.
+    pub(crate) fn truncate_to(&mut self, offset: i64) -> Result<()> {
+        let position = self.position_of(offset)?;
+        if position >= self.size {
+            return Ok(());
+        }
+        let first_gone = self.batch_at(position)?.base_offset;
+        self.log.set_len(position).ctx("truncating", &self.log_path)?;
+        self.size = position;
+        self.next_offset = first_gone;
+        // Index entries for offsets that are gone.
+        let keep = |idx: &Index, key: fn(&[u8]) -> i64| -> Result<usize> {
+            Ok(idx.floor(first_gone - self.base_offset - 1, key)?.map_or(0, |i| i + 1))
+        };
+        let n = keep(&self.index, index::entry_rel_offset)?;
+        self.index.truncate(n)?;
+        let m = keep(&self.time_index, index::time_entry_rel_offset)?;
+        self.time_index.truncate(m)?;
+        // Recompute the newest timestamp: the last time entry, then the batches after the last offset entry.
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.last_time_entry = i64::MIN;
+        if m > 0 {
+            let mut e = [0u8; TIME_WIDTH];
+            self.time_index.entry(m - 1, &mut e)?;
+            self.last_time_entry = index::entry_timestamp(&e);
+            self.max_timestamp = self.last_time_entry;
+            self.offset_of_max_timestamp = self.base_offset + index::time_entry_rel_offset(&e);
+        }
+        let (_, mut pos) = self.index_floor(i64::MAX)?;
+        self.bytes_since_index = 0;
+        while pos < self.size {
+            let b = self.batch_at(pos)?;
+            self.note_timestamp(b.max_timestamp, b.last_offset);
+            self.bytes_since_index += b.size;
+            pos += b.size;
+        }
+        self.dirty = true;
+        Ok(())
+    }
+
+    /// The offset of the first record with a timestamp `>= target` in this segment, if any, found through
+    /// the time index, then the offset index, then batch headers; the one matching batch is decompressed
+    /// to find the exact record (Kafka does the same; this is not a hot path).
+    pub(crate) fn offset_for_timestamp(&self, target: i64) -> Result<Option<(i64, i64)>> {
+        if self.max_timestamp < target {
+            return Ok(None);
+        }
+        let start_offset = match self.time_index.floor(target, index::entry_timestamp)? {
+            Some(i) => {
+                let mut e = [0u8; TIME_WIDTH];
+                self.time_index.entry(i, &mut e)?;
+                self.base_offset + index::time_entry_rel_offset(&e)
+            }
+            None => self.base_offset,
+        };
+        let (_, mut pos) = self.index_floor(start_offset)?;
+        while pos < self.size {
+            let b = self.batch_at(pos)?;
+            if b.max_timestamp >= target {
+                let mut bytes = vec![0u8; b.size as usize];
+                self.log.read_exact_at(&mut bytes, pos).ctx("reading", &self.log_path)?;
+                let (batch, _) = protocol::record::RecordBatch::parse(&bytes).map_err(Error::from)?;
+                let h = batch.header();
+                let records = batch.records().map_err(Error::from)?;
+                for r in records {
+                    let r = r.map_err(Error::from)?;
+                    let ts = if h.is_log_append_time() {
+                        h.max_timestamp()
+                    } else {
+                        h.base_timestamp() + r.timestamp_delta
+                    };
+                    if ts >= target {
+                        return Ok(Some((h.base_offset() + i64::from(r.offset_delta), ts)));
+                    }
+                }
+                // The max timestamp said a record qualifies; trust the header if the records disagree.
+                return Ok(Some((b.last_offset, b.max_timestamp)));
+            }
+            pos += b.size;
+        }
+        Ok(None)
+    }
+
+    /// File handles to sync when this segment is rolled (the log and both indexes).
+    pub(crate) fn files_to_sync(&self) -> Vec<(File, PathBuf)> {
+        let mut files = Vec::new();
+        if let Ok(f) = self.log.try_clone() {
+            files.push((f, self.log_path.clone()));
+        }
+        for idx in [&self.index, &self.time_index] {
+            if let Some(f) = idx.try_clone_file() {
+                files.push((f, idx.path().to_path_buf()));
+            }
+        }
+        files
+    }
+
+    /// Removes the segment's files (readers holding the log file keep reading it until they drop it).
+    pub(crate) fn delete_files(&self) -> Result<()> {
+        for p in [self.log_path.as_path(), self.index.path(), self.time_index.path()] {
+            match std::fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(Error::Io {
+                        op: "deleting",
+                        path: p.to_path_buf(),
+                        source: e,
+                    })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `pwritev` of all `parts` at `position`, continuing after short writes.
+fn write_all_at(file: &File, parts: &[&[u8]], mut position: u64) -> std::io::Result<()> {
+    let mut parts: Vec<&[u8]> = parts.iter().copied().filter(|p| !p.is_empty()).collect();
+    let mut first = 0;
+    while first < parts.len() {
+        let iov: Vec<IoSlice<'_>> = parts[first..].iter().map(|p| IoSlice::new(p)).collect();
+        let n = match nix::sys::uio::pwritev(file, &iov, position as i64) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WriteZero,
+                    "pwritev wrote nothing",
+                ))
+            }
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        position += n as u64;
+        let mut left = n;
+        while left > 0 && first < parts.len() {
+            if left >= parts[first].len() {
+                left -= parts[first].len();
+                first += 1;
+            } else {
+                parts[first] = &parts[first][left..];
+                left = 0;
+            }
+        }
+    }
+    Ok(())
+}
