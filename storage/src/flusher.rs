@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
 struct Job {
-    files: Vec<(File, PathBuf)>,
+    files: Vec<(Arc<File>, PathBuf)>,
     recovery_point: Arc<AtomicI64>,
     up_to: i64,
 }
@@ -43,7 +43,7 @@ fn run(job: Job) {
 }
 
 /// Syncs `files` in the background, then raises `recovery_point` to `up_to`.
-pub(crate) fn sync_later(files: Vec<(File, PathBuf)>, recovery_point: Arc<AtomicI64>, up_to: i64) {
+pub(crate) fn sync_later(files: Vec<(Arc<File>, PathBuf)>, recovery_point: Arc<AtomicI64>, up_to: i64) {
     let job = Job {
         files,
         recovery_point,

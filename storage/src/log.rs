@@ -503,11 +503,17 @@ impl Log {
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         let end = st.log_end_offset();
-        // Sync files outside the lock: collect the dirty segments' handles first.
+        // Sync files outside the lock: collect the dirty segments' handles first. The active segment needs
+        // only its log synced: after a crash, recovery rebuilds the indexes of the segment holding the
+        // recovery point. Rolled segments (sealed, indexes written) are synced whole.
         let mut files = Vec::new();
-        for seg in st.segments.iter_mut().filter(|s| s.dirty) {
-            seg.write_indexes()?;
-            files.extend(seg.files_to_sync());
+        let last = st.segments.len() - 1;
+        for (i, seg) in st.segments.iter_mut().enumerate().filter(|(_, s)| s.dirty) {
+            if i == last {
+                files.push((Arc::clone(&seg.log), seg.log_path.clone()));
+            } else {
+                files.extend(seg.files_to_sync());
+            }
             seg.dirty = false;
         }
         st.unflushed_messages = 0;

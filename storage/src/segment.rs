@@ -409,12 +409,6 @@ impl Segment {
         Ok(())
     }
 
-    /// Writes the in-memory index entries to their files.
-    pub(crate) fn write_indexes(&mut self) -> Result<()> {
-        self.index.write_out()?;
-        self.time_index.write_out()
-    }
-
     /// Seals the segment when it stops being the active one: a final time-index entry, and both index
     /// files written and trimmed.
     pub(crate) fn seal(&mut self) -> Result<()> {
@@ -514,14 +508,11 @@ impl Segment {
     }
 
     /// File handles to sync when this segment is rolled (the log and both indexes).
-    pub(crate) fn files_to_sync(&self) -> Vec<(File, PathBuf)> {
-        let mut files = Vec::new();
-        if let Ok(f) = self.log.try_clone() {
-            files.push((f, self.log_path.clone()));
-        }
+    pub(crate) fn files_to_sync(&self) -> Vec<(Arc<File>, PathBuf)> {
+        let mut files = vec![(Arc::clone(&self.log), self.log_path.clone())];
         for idx in [&self.index, &self.time_index] {
             if let Some(f) = idx.try_clone_file() {
-                files.push((f, idx.path().to_path_buf()));
+                files.push((Arc::new(f), idx.path().to_path_buf()));
             }
         }
         files
