@@ -5,14 +5,52 @@
 
 use std::fs::File;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// A log's recovery point. A truncation starts a new generation, so a sync scheduled before it cannot
+/// raise the point past the truncated log's end.
+#[derive(Debug, Default)]
+pub(crate) struct RecoveryPoint(Mutex<(i64, u64)>);
+
+impl RecoveryPoint {
+    pub(crate) fn new(offset: i64) -> Self {
+        RecoveryPoint(Mutex::new((offset, 0)))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (i64, u64)> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn get(&self) -> i64 {
+        self.lock().0
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().1
+    }
+
+    /// Raises the point to `offset` if no truncation happened since `generation`.
+    pub(crate) fn raise(&self, offset: i64, generation: u64) {
+        let mut g = self.lock();
+        if g.1 == generation && offset > g.0 {
+            g.0 = offset;
+        }
+    }
+
+    /// Lowers the point to `offset` (a truncation) and starts a new generation.
+    pub(crate) fn lower(&self, offset: i64) {
+        let mut g = self.lock();
+        g.0 = g.0.min(offset);
+        g.1 += 1;
+    }
+}
+
 struct Job {
     files: Vec<(Arc<File>, PathBuf)>,
-    recovery_point: Arc<AtomicI64>,
+    recovery_point: Arc<RecoveryPoint>,
     up_to: i64,
+    generation: u64,
 }
 
 fn sender() -> &'static Mutex<Sender<Job>> {
@@ -39,15 +77,17 @@ fn run(job: Job) {
             return;
         }
     }
-    job.recovery_point.fetch_max(job.up_to, Ordering::SeqCst);
+    job.recovery_point.raise(job.up_to, job.generation);
 }
 
 /// Syncs `files` in the background, then raises `recovery_point` to `up_to`.
-pub(crate) fn sync_later(files: Vec<(Arc<File>, PathBuf)>, recovery_point: Arc<AtomicI64>, up_to: i64) {
+pub(crate) fn sync_later(files: Vec<(Arc<File>, PathBuf)>, recovery_point: Arc<RecoveryPoint>, up_to: i64) {
+    let generation = recovery_point.generation();
     let job = Job {
         files,
         recovery_point,
         up_to,
+        generation,
     };
     let tx = sender().lock().unwrap_or_else(|p| p.into_inner());
     if let Err(failed) = tx.send(job) {

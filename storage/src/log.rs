@@ -8,7 +8,6 @@
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -16,7 +15,7 @@ use protocol::record::{set_base_offset, set_partition_leader_epoch, RecordBatch,
 
 use crate::config::LogConfig;
 use crate::error::{Error, IoContext, Result};
-use crate::flusher;
+use crate::flusher::{self, RecoveryPoint};
 use crate::segment::Segment;
 
 /// What the caller knows about a log before opening it (from the data directory's checkpoint files).
@@ -122,7 +121,7 @@ pub struct Log {
     config: LogConfig,
     state: RwLock<State>,
     /// Every offset below this is on disk (advanced by flushes and by the flusher after rolls).
-    recovery_point: Arc<AtomicI64>,
+    recovery_point: Arc<RecoveryPoint>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -262,7 +261,7 @@ impl Log {
                 dir: dir.to_path_buf(),
                 config,
                 state: RwLock::new(state),
-                recovery_point: Arc::new(AtomicI64::new(recovery_point)),
+                recovery_point: Arc::new(RecoveryPoint::new(recovery_point)),
             },
             report,
         ))
@@ -302,7 +301,7 @@ impl Log {
 
     /// Every offset below this is known to be on disk.
     pub fn recovery_point(&self) -> i64 {
-        self.recovery_point.load(Ordering::SeqCst)
+        self.recovery_point.get()
     }
 
     /// The total size of the segments in bytes.
@@ -480,7 +479,7 @@ impl Log {
         if dirty {
             flusher::sync_later(files, Arc::clone(&self.recovery_point), base);
         } else {
-            self.recovery_point.fetch_max(base, Ordering::SeqCst);
+            self.recovery_point.raise(base, self.recovery_point.generation());
         }
         Ok(())
     }
@@ -503,6 +502,7 @@ impl Log {
     pub fn flush(&self) -> Result<()> {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         let end = st.log_end_offset();
+        let generation = self.recovery_point.generation();
         // Sync files outside the lock: collect the dirty segments' handles first. The active segment needs
         // only its log synced: after a crash, recovery rebuilds the indexes of the segment holding the
         // recovery point. Rolled segments (sealed, indexes written) are synced whole.
@@ -521,7 +521,7 @@ impl Log {
         for (file, path) in files {
             file.sync_data().ctx("syncing", &path)?;
         }
-        self.recovery_point.fetch_max(end, Ordering::SeqCst);
+        self.recovery_point.raise(end, generation);
         Ok(())
     }
 
@@ -633,7 +633,7 @@ impl Log {
             active.truncate_to(offset)?;
         }
         let end = st.log_end_offset();
-        self.recovery_point.fetch_min(end, Ordering::SeqCst);
+        self.recovery_point.lower(end);
         Ok(())
     }
 

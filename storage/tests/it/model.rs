@@ -210,7 +210,7 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, max_shrink_iters: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, max_shrink_iters: 400, ..ProptestConfig::default() })]
     #[test]
     fn the_log_behaves_like_its_model(ops in proptest::collection::vec(op(), 1..60)) {
         run(ops);
