@@ -1,12 +1,359 @@
-//! The kzero broker: configuration, listeners, request dispatch, topics and groups.
+//! The kzero broker: configuration, listeners, request dispatch, topics, and the wiring of all crates.
 //!
 //! This is the only crate that owns a runtime and spawns tasks.
-//! It wires the other crates together: `protocol` decodes requests and encodes responses,
-//! `storage` holds the partition logs, `transfer` writes responses (file regions go out with `sendfile`),
-//! and `replication` decides what followers fetch and when produce requests complete.
+//! `protocol` decodes requests and encodes responses, `storage` holds the partition logs, `transfer`
+//! writes responses (file regions go out with `sendfile` on plaintext connections), and `replication`
+//! will decide what followers fetch and when produce requests complete.
 //!
-//! It must never: parse wire formats by hand (that is `protocol`'s job),
-//! read record bytes into memory on the fetch path, or let one connection's error affect another.
+//! It must never: parse wire formats by hand (that is `protocol`'s job), read record bytes into memory on
+//! the fetch path, or let one connection's error affect another.
 //!
-//! Status: not built yet; see the broker issue.
+//! [`run`] serves until its `shutdown` future completes, then stops accepting, lets every connection
+//! finish the request it is handling, flushes and closes the logs (writing the clean-shutdown marker so the
+//! next start needs no recovery) and returns. Tests bind listeners on port 0 and call it directly.
 #![deny(missing_docs)]
+
+mod broker;
+pub mod config;
+mod configs;
+mod connection;
+mod fetch;
+mod metrics;
+mod produce;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+pub use broker::{Broker, HANDLED_APIS};
+pub use config::{Config, ConfigError};
+
+/// Why the broker could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The data directory could not be opened or closed.
+    #[error("storage: {0}")]
+    Storage(#[from] storage::Error),
+    /// A file or socket operation failed.
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or address.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The TLS certificate or key is unusable.
+    #[error("tls: {0}")]
+    Tls(String),
+}
+
+/// The sockets the broker serves, bound by the caller (port 0 in tests).
+#[derive(Debug)]
+pub struct Listeners {
+    /// The plaintext Kafka listener.
+    pub plaintext: TcpListener,
+    /// The TLS Kafka listener (requires `[tls]` in the config for the certificate and key).
+    pub tls: Option<TcpListener>,
+    /// The Prometheus metrics HTTP listener.
+    pub metrics: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses in `config`.
+    pub async fn bind(config: &Config) -> Result<Listeners, Error> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|source| Error::Io {
+                op: "listening on",
+                path: addr.to_string().into(),
+                source,
+            })
+        };
+        Ok(Listeners {
+            plaintext: bind(config.listen).await?,
+            tls: match &config.tls {
+                Some(t) => Some(bind(t.listen).await?),
+                None => None,
+            },
+            metrics: match config.metrics_listen {
+                Some(a) => Some(bind(a).await?),
+                None => None,
+            },
+        })
+    }
+}
+
+/// True when the current runtime can run blocking code in place (a multi-threaded runtime).
+pub(crate) fn can_block_in_place() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+}
+
+fn transfer_config(config: &Config) -> transfer::Config {
+    transfer::Config {
+        mode: match config.transfer.mode {
+            config::TransferMode::Sendfile => transfer::Mode::Sendfile,
+            config::TransferMode::Copy => transfer::Mode::Copy,
+        },
+        ..transfer::Config::default()
+    }
+}
+
+fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Error> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let Some(tls) = &config.tls else { return Ok(None) };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| Error::Tls(format!("reading certificates from {}: {e}", tls.cert.display())))?;
+    if certs.is_empty() {
+        return Err(Error::Tls(format!("no certificate in {}", tls.cert.display())));
+    }
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| Error::Tls(format!("reading the private key from {}: {e}", tls.key.display())))?;
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+}
+
+/// Runs the broker on `listeners` until `shutdown` completes, then shuts down cleanly.
+pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+    config.validate()?;
+    let bound = listeners.plaintext.local_addr().map_err(|source| Error::Io {
+        op: "inspecting",
+        path: "listener".into(),
+        source,
+    })?;
+    let tls = tls_acceptor(&config)?;
+    if listeners.tls.is_some() && tls.is_none() {
+        return Err(Error::Tls("a TLS listener needs [tls] cert and key".into()));
+    }
+    let broker = Arc::new(Broker::open(config, bound)?);
+    let plaintext_advertised = Arc::new(broker.advertised.clone());
+    let tls_advertised = Arc::new(match listeners.tls.as_ref().map(|l| l.local_addr()) {
+        Some(Ok(addr)) => broker
+            .config
+            .tls
+            .as_ref()
+            .and_then(|t| t.advertised_listen.as_deref())
+            .and_then(config::parse_host_port)
+            .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
+        _ => broker.advertised.clone(),
+    });
+    let counters = Arc::new(transfer::Counters::new());
+    let transfer_config = transfer_config(&broker.config);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut connections = JoinSet::new();
+    let mut background = JoinSet::new();
+    spawn_background(&broker, &mut background, stop_rx.clone());
+    if let Some(metrics) = listeners.metrics {
+        background.spawn(serve_metrics(
+            metrics,
+            Arc::clone(&broker),
+            Arc::clone(&counters),
+            stop_rx.clone(),
+        ));
+    }
+    tracing::info!(
+        listen = %bound,
+        tls = ?listeners.tls.as_ref().and_then(|l| l.local_addr().ok()),
+        data_dir = %broker.config.data_dir.display(),
+        "kzero broker started"
+    );
+
+    tokio::pin!(shutdown);
+    loop {
+        let tls_accept = async {
+            match &listeners.tls {
+                Some(l) => l.accept().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listeners.plaintext.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let split = transfer::PlaintextTransportLayer::split(stream, &transfer_config, Arc::clone(&counters));
+                    match split {
+                        Ok((read, transport)) => {
+                            connections.spawn(connection::serve(
+                                Arc::clone(&broker),
+                                Arc::clone(&plaintext_advertised),
+                                read,
+                                transport,
+                                peer,
+                                stop_rx.clone(),
+                            ));
+                        }
+                        Err(e) => tracing::warn!(%peer, error = %e, "cannot set up a connection"),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            accepted = tls_accept => match accepted {
+                Ok((stream, peer)) => {
+                    let acceptor = tls.clone().expect("checked above");
+                    let (broker, counters, config, stop) =
+                        (Arc::clone(&broker), Arc::clone(&counters), transfer_config.clone(), stop_rx.clone());
+                    let advertised = Arc::clone(&tls_advertised);
+                    connections.spawn(async move {
+                        let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                        match handshake {
+                            Ok(Ok(stream)) => match transfer::TlsTransportLayer::split_server(stream, &config, counters) {
+                                Ok((read, transport)) => connection::serve(broker, advertised, read, transport, peer, stop).await,
+                                Err(e) => tracing::warn!(%peer, error = %e, "cannot set up a TLS connection"),
+                            },
+                            Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                        }
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "TLS accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            Some(done) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a connection task failed");
+                }
+            }
+        }
+    }
+
+    tracing::info!(
+        connections = connections.len(),
+        "shutting down: finishing in-flight requests"
+    );
+    drop(listeners.plaintext);
+    drop(listeners.tls);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(Duration::from_secs(30), async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            left = connections.len(),
+            "connections did not finish in 30 s; closing them"
+        );
+        connections.abort_all();
+    }
+    background.abort_all();
+    while background.join_next().await.is_some() {}
+    broker.logs.close()?;
+    tracing::info!("kzero broker stopped cleanly");
+    Ok(())
+}
+
+fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::Receiver<bool>) {
+    // Retention, as Kafka's log.retention.check.interval.ms.
+    let b = Arc::clone(broker);
+    let mut s = stop.clone();
+    tasks.spawn(async move {
+        let every = Duration::from_millis(b.config.log.retention_check_interval_ms);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = s.changed() => return,
+            }
+            let now = broker::storage_now_ms();
+            for ((topic, partition), log) in b.logs.logs() {
+                let high_watermark = log.log_end_offset();
+                match log.apply_retention(high_watermark, now) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(topic, partition, segments = n, "retention deleted segments"),
+                    Err(e) => tracing::error!(topic, partition, error = %e, "retention failed"),
+                }
+            }
+        }
+    });
+    // Checkpoints (recovery points, log start offsets) every minute, and the time-based flush policy.
+    let b = Arc::clone(broker);
+    let mut s = stop;
+    tasks.spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut seconds = 0u64;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = s.changed() => return,
+            }
+            seconds += 1;
+            if b.config.log.flush_ms < i64::MAX {
+                if let Err(e) = b.logs.maybe_flush(broker::storage_now_ms()) {
+                    tracing::error!(error = %e, "time-based flush failed");
+                }
+            }
+            if seconds % 60 == 0 {
+                if let Err(e) = b.logs.checkpoint() {
+                    tracing::error!(error = %e, "writing checkpoints failed");
+                }
+            }
+        }
+    });
+}
+
+/// A minimal HTTP server for `GET /metrics` (Prometheus text format).
+async fn serve_metrics(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    counters: Arc<transfer::Counters>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let (mut stream, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(_) => continue,
+            },
+            _ = stop.changed() => return,
+        };
+        let broker = Arc::clone(&broker);
+        let counters = Arc::clone(&counters);
+        tokio::spawn(async move {
+            let mut req = vec![0u8; 4096];
+            let n = match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut req)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let line = String::from_utf8_lossy(&req[..n]);
+            let (status, body) = if line.starts_with("GET /metrics") || line.starts_with("GET / ") {
+                let partitions: Vec<_> = broker
+                    .logs
+                    .logs()
+                    .into_iter()
+                    .map(|((t, p), l)| (t, p, l.log_start_offset(), l.log_end_offset()))
+                    .collect();
+                ("200 OK", broker.metrics.render(&counters.snapshot(), &partitions))
+            } else {
+                ("404 Not Found", "try /metrics\n".to_string())
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}

@@ -121,11 +121,91 @@ fn clippy(_: &Path) -> Result<()> {
 
 /// Runs every test through `cargo insta test`, which fails on any snapshot that does not match,
 /// writes no snapshot, and rejects snapshot files no test refers to.
-fn test(_: &Path) -> Result<()> {
+/// The broker's interop tests need real clients: they are installed first and then required.
+fn test(root: &Path) -> Result<()> {
     ensure_cargo_insta()?;
-    run(cargo()
-        .args(["insta", "test", "--workspace", "--check", "--unreferenced=reject"])
-        .env("INSTA_UPDATE", "no"))
+    let python = ensure_python_clients(root)?;
+    let mut cmd = cargo();
+    cmd.args(["insta", "test", "--workspace", "--check", "--unreferenced=reject"])
+        .env("INSTA_UPDATE", "no")
+        .env("KZERO_PYTHON", &python)
+        .env("KZERO_REQUIRE_CLIENTS", "1");
+    if ensure_kcat() {
+        cmd.env("KZERO_REQUIRE_KCAT", "1");
+    }
+    run(&mut cmd)
+}
+
+/// The real Kafka clients the interop tests drive, pinned, in a venv under target/ (made once).
+const PYTHON_CLIENTS: &[&str] = &[
+    "confluent-kafka==2.16.1",
+    "kafka-python==3.0.12",
+    "lz4",
+    "zstandard",
+    "python-snappy",
+    "cramjam",
+];
+
+fn ensure_python_clients(root: &Path) -> Result<PathBuf> {
+    let venv = root.join("target/kzero-venv");
+    let python = venv.join("bin/python");
+    let ready = |py: &Path| {
+        Command::new(py)
+            .args(["-c", "import confluent_kafka, kafka, lz4, zstandard, snappy"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if ready(&python) {
+        return Ok(python);
+    }
+    println!(
+        "installing the Python Kafka clients into {} (once per checkout)",
+        venv.display()
+    );
+    if !python.exists() {
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+        .args(PYTHON_CLIENTS))?;
+    if !ready(&python) {
+        bail!("the Python clients did not install into {}", venv.display());
+    }
+    Ok(python)
+}
+
+/// kcat from Debian's packages, installed where we run as root. Returns whether it is available.
+fn ensure_kcat() -> bool {
+    let present = || {
+        Command::new("kcat")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if present() {
+        return true;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        println!("kcat is not installed and we are not root: the kcat interop test will be skipped");
+        return false;
+    }
+    println!("installing kcat with apt-get");
+    let quiet = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let _ = quiet(&["update", "-qq"]);
+    if !quiet(&["install", "-y", "-qq", "kcat"]) {
+        println!("apt-get could not install kcat: the kcat interop test will be skipped");
+    }
+    present()
 }
 
 fn ensure_cargo_insta() -> Result<()> {

@@ -1,0 +1,297 @@
+//! Broker configuration: a TOML file (every key optional, Kafka's defaults), overridden by flags.
+//!
+//! Unknown keys and bad values are start-up errors that name the key. `kzero.example.toml` at the
+//! repository root lists every key with its default and meaning; a test keeps the two in sync.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything the broker can be configured with.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// This broker's id (`node.id`).
+    pub node_id: i32,
+    /// The plaintext listener.
+    pub listen: SocketAddr,
+    /// The `host:port` clients are told to connect to (Metadata); defaults to `listen`.
+    pub advertised_listen: Option<String>,
+    /// Where partition logs live (`log.dirs`).
+    pub data_dir: PathBuf,
+    /// Partitions of an auto-created topic, or of CreateTopics with -1 (`num.partitions`).
+    pub num_partitions: i32,
+    /// Create unknown topics on Metadata and Produce (`auto.create.topics.enable`).
+    pub auto_create_topics: bool,
+    /// The largest record batch accepted (`message.max.bytes`).
+    pub message_max_bytes: usize,
+    /// The largest request accepted (`socket.request.max.bytes`).
+    pub max_request_bytes: usize,
+    /// The most a fetch response carries (`fetch.max.bytes`).
+    pub fetch_max_bytes: usize,
+    /// Serve Prometheus metrics over HTTP on this address (`/metrics`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// `human` or `json` log lines.
+    pub log_format: LogFormat,
+    /// Partition log settings.
+    pub log: LogSection,
+    /// How responses are written.
+    pub transfer: TransferSection,
+    /// An optional TLS listener.
+    pub tls: Option<TlsSection>,
+}
+
+/// The `[log]` section: Kafka's `log.*` settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    /// `log.segment.bytes`.
+    pub segment_bytes: u64,
+    /// `log.roll.ms`.
+    pub segment_ms: i64,
+    /// `log.index.size.max.bytes`.
+    pub segment_index_bytes: u64,
+    /// `log.index.interval.bytes`.
+    pub index_interval_bytes: u64,
+    /// `log.retention.ms` (-1: keep forever).
+    pub retention_ms: i64,
+    /// `log.retention.bytes` (-1: no limit).
+    pub retention_bytes: i64,
+    /// `log.retention.check.interval.ms`.
+    pub retention_check_interval_ms: u64,
+    /// `log.flush.interval.messages` (1: `fdatasync` before every acknowledgement).
+    pub flush_messages: i64,
+    /// `log.flush.interval.ms`.
+    pub flush_ms: i64,
+}
+
+/// The `[transfer]` section.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferSection {
+    /// `sendfile` (zero-copy) or `copy` (pread + write, for comparison and as a fallback).
+    pub mode: TransferMode,
+}
+
+/// How plaintext responses send file regions.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferMode {
+    /// `sendfile(2)` from the page cache.
+    #[default]
+    Sendfile,
+    /// `pread` into a buffer, then `write`.
+    Copy,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The `[tls]` section: a second listener speaking TLS.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// The TLS listener address.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+    /// The `host:port` Metadata advertises to clients of this listener (default: its bound address).
+    pub advertised_listen: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node_id: 0,
+            listen: "127.0.0.1:9092".parse().expect("a valid address"),
+            advertised_listen: None,
+            data_dir: PathBuf::from("./kzero-data"),
+            num_partitions: 1,
+            auto_create_topics: true,
+            message_max_bytes: 1024 * 1024 + 12,
+            max_request_bytes: 100 * 1024 * 1024,
+            fetch_max_bytes: 55 * 1024 * 1024,
+            metrics_listen: None,
+            log_format: LogFormat::Human,
+            log: LogSection::default(),
+            transfer: TransferSection::default(),
+            tls: None,
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        let d = storage::LogConfig::default();
+        LogSection {
+            segment_bytes: d.segment_bytes,
+            segment_ms: d.segment_ms,
+            segment_index_bytes: d.segment_index_bytes,
+            index_interval_bytes: d.index_interval_bytes,
+            retention_ms: d.retention_ms,
+            retention_bytes: d.retention_bytes,
+            retention_check_interval_ms: 300_000,
+            flush_messages: d.flush_messages,
+            flush_ms: d.flush_ms,
+        }
+    }
+}
+
+impl Default for TransferSection {
+    fn default() -> Self {
+        TransferSection {
+            mode: TransferMode::Sendfile,
+        }
+    }
+}
+
+/// A configuration problem, naming the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read config file {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is invalid, a key is unknown or a value has the wrong type (the message names the key).
+    #[error("invalid config file {}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with the key and line.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("invalid value for `{key}`: {reason}")]
+    Value {
+        /// The key.
+        key: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Config {
+    /// Reads a TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.into(),
+            source,
+        })?;
+        Config::from_toml(&text).map_err(|e| match e {
+            ConfigError::Parse { message, .. } => ConfigError::Parse {
+                path: path.into(),
+                message,
+            },
+            other => other,
+        })
+    }
+
+    /// Parses TOML text and validates it.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::new(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that the types alone do not.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, reason: &str| {
+            Err(ConfigError::Value {
+                key,
+                reason: reason.into(),
+            })
+        };
+        if self.node_id < 0 {
+            return bad("node_id", "must be 0 or more");
+        }
+        if self.num_partitions < 1 {
+            return bad("num_partitions", "must be at least 1");
+        }
+        if self.message_max_bytes < 100 {
+            return bad("message_max_bytes", "must be at least 100 bytes");
+        }
+        if self.max_request_bytes < 1024 {
+            return bad("max_request_bytes", "must be at least 1024 bytes");
+        }
+        if self.log.segment_bytes < 1024 {
+            return bad("log.segment_bytes", "must be at least 1024 bytes");
+        }
+        if self.log.segment_ms < 1 {
+            return bad("log.segment_ms", "must be at least 1");
+        }
+        if self.log.segment_index_bytes < 16 {
+            return bad("log.segment_index_bytes", "must be at least 16 bytes");
+        }
+        if self.log.retention_ms < -1 {
+            return bad("log.retention_ms", "must be -1 (forever) or more");
+        }
+        if self.log.retention_bytes < -1 {
+            return bad("log.retention_bytes", "must be -1 (no limit) or more");
+        }
+        if self.log.flush_messages < 1 {
+            return bad("log.flush_messages", "must be at least 1");
+        }
+        if self.log.flush_ms < 0 {
+            return bad("log.flush_ms", "must be 0 or more");
+        }
+        if self.log.retention_check_interval_ms < 1 {
+            return bad("log.retention_check_interval_ms", "must be at least 1");
+        }
+        if let Some(a) = &self.advertised_listen {
+            if parse_host_port(a).is_none() {
+                return bad("advertised_listen", "must be host:port");
+            }
+        }
+        Ok(())
+    }
+
+    /// The log settings for a partition.
+    pub fn log_config(&self) -> storage::LogConfig {
+        storage::LogConfig {
+            segment_bytes: self.log.segment_bytes,
+            segment_ms: self.log.segment_ms,
+            segment_index_bytes: self.log.segment_index_bytes,
+            index_interval_bytes: self.log.index_interval_bytes,
+            retention_ms: self.log.retention_ms,
+            retention_bytes: self.log.retention_bytes,
+            flush_messages: self.log.flush_messages,
+            flush_ms: self.log.flush_ms,
+            max_message_bytes: self.message_max_bytes,
+        }
+    }
+
+    /// The host and port that Metadata advertises for the plaintext listener, given its bound address.
+    pub fn advertised(&self, bound: SocketAddr) -> (String, i32) {
+        self.advertised_listen
+            .as_deref()
+            .and_then(parse_host_port)
+            .unwrap_or_else(|| (bound.ip().to_string(), i32::from(bound.port())))
+    }
+}
+
+pub(crate) fn parse_host_port(s: &str) -> Option<(String, i32)> {
+    let (host, port) = s.rsplit_once(':')?;
+    let port: u16 = port.parse().ok()?;
+    (!host.is_empty()).then(|| (host.trim_matches(['[', ']']).to_string(), i32::from(port)))
+}
+
+#[cfg(test)]
+mod tests;

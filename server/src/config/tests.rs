@@ -1,0 +1,74 @@
+//! Config parsing: the example file, unknown keys and bad values.
+
+use super::*;
+
+#[test]
+fn the_example_config_lists_every_key_with_its_default() {
+    let text = include_str!("../../../kzero.example.toml");
+    let parsed = Config::from_toml(text).unwrap();
+    // The example has the TLS section commented out and shows the defaults.
+    assert_eq!(parsed, Config::default());
+    // Every key of the config appears in the example (commented or not).
+    for key in [
+        "node_id",
+        "listen",
+        "advertised_listen",
+        "data_dir",
+        "num_partitions",
+        "auto_create_topics",
+        "message_max_bytes",
+        "max_request_bytes",
+        "fetch_max_bytes",
+        "metrics_listen",
+        "log_format",
+        "[log]",
+        "segment_bytes",
+        "segment_ms",
+        "segment_index_bytes",
+        "index_interval_bytes",
+        "retention_ms",
+        "retention_bytes",
+        "retention_check_interval_ms",
+        "flush_messages",
+        "flush_ms",
+        "[transfer]",
+        "mode",
+        "[tls]",
+        "cert",
+        "key",
+    ] {
+        assert!(text.contains(key), "kzero.example.toml does not mention {key}");
+    }
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_the_key() {
+    let err = Config::from_toml("nod_id = 1").unwrap_err().to_string();
+    assert!(err.contains("nod_id"), "{err}");
+    let err = Config::from_toml("[log]\nsegment_byte = 10").unwrap_err().to_string();
+    assert!(err.contains("segment_byte"), "{err}");
+    let err = Config::from_toml("num_partitions = \"two\"").unwrap_err().to_string();
+    assert!(err.contains("num_partitions"), "{err}");
+    let err = Config::from_toml("num_partitions = 0").unwrap_err().to_string();
+    assert!(err.contains("num_partitions"), "{err}");
+    let err = Config::from_toml("[log]\nsegment_bytes = 10").unwrap_err().to_string();
+    assert!(err.contains("log.segment_bytes"), "{err}");
+    let err = Config::from_toml("[transfer]\nmode = \"zerocopy\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("mode"), "{err}");
+}
+
+#[test]
+fn overrides_and_advertised_address() {
+    let c = Config::from_toml("listen = \"127.0.0.1:1234\"\nadvertised_listen = \"kafka.example:9092\"").unwrap();
+    assert_eq!(
+        c.advertised("127.0.0.1:1234".parse().unwrap()),
+        ("kafka.example".to_string(), 9092)
+    );
+    let c = Config::default();
+    assert_eq!(
+        c.advertised("127.0.0.1:5555".parse().unwrap()),
+        ("127.0.0.1".to_string(), 5555)
+    );
+}

@@ -1,0 +1,134 @@
+//! One client connection: read frames, handle requests in order, queue responses in order.
+//!
+//! The read side does its own framing ([`protocol::FrameCodec`]); responses go to the transfer crate's
+//! response queue, whose writer task sends bytes and file regions (with `sendfile` on plaintext).
+//! Requests of one connection are handled one at a time, in order, as Kafka does, so a client may
+//! pipeline. Any error ends this connection only: malformed frames, unknown APIs and unsupported versions
+//! are logged and the connection is closed (Kafka sends no response to those either).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use protocol::{encode_response_segmented, Error as CodecError, FrameCodec, Piece, Request, RequestPrefix};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::watch;
+use tokio_util::codec::Decoder;
+use transfer::{Chunk, TransportLayer};
+
+use crate::broker::{Broker, Reply};
+
+/// Serves one connection until the peer closes it, an error ends it, or `stop` turns true (shutdown:
+/// the request being handled is finished and its response written first).
+pub(crate) async fn serve<R, T>(
+    broker: Arc<Broker>,
+    listener: Arc<(String, i32)>,
+    mut read: R,
+    transport: T,
+    peer: SocketAddr,
+    mut stop: watch::Receiver<bool>,
+) where
+    R: AsyncRead + Unpin,
+    T: TransportLayer + 'static,
+{
+    broker.metrics.connection_opened();
+    let (sender, writer) = transfer::response_queue(transport, 32);
+    let writer = tokio::spawn(writer.run());
+    let mut codec = FrameCodec::new(broker.config.max_request_bytes);
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    'conn: loop {
+        // Handle every complete frame already buffered.
+        loop {
+            let frame = match codec.decode(&mut buf) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(%peer, error = %e, "closing connection: bad frame");
+                    broker.metrics.rejected();
+                    break 'conn;
+                }
+            };
+            let frame = frame.freeze();
+            let request = match Request::decode(frame.clone()) {
+                Ok(r) => r,
+                Err(e) => {
+                    let prefix = RequestPrefix::peek(&frame).ok();
+                    match &e {
+                        CodecError::UnknownApiKey { .. } | CodecError::UnsupportedVersion { .. } => {
+                            tracing::info!(%peer, error = %e, "closing connection: request not supported");
+                        }
+                        _ => tracing::warn!(%peer, ?prefix, error = %e, "closing connection: malformed request"),
+                    }
+                    broker.metrics.rejected();
+                    break 'conn;
+                }
+            };
+            let started = Instant::now();
+            let reply = broker.handle(&request, &listener).await;
+            broker.metrics.request(request.header.api_key, started.elapsed());
+            let close = reply.close;
+            if reply.body.is_some() {
+                // A response that cannot be encoded is a bug: end this connection rather than desync it.
+                let Some(chunks) = encode(&request, reply, peer) else {
+                    break 'conn;
+                };
+                if sender.send(chunks).await.is_err() {
+                    break 'conn;
+                }
+            }
+            if close {
+                break 'conn;
+            }
+        }
+        if *stop.borrow() {
+            break;
+        }
+        tokio::select! {
+            n = read.read_buf(&mut buf) => match n {
+                Ok(0) => {
+                    if !buf.is_empty() {
+                        tracing::debug!(%peer, bytes = buf.len(), "connection closed in the middle of a request");
+                    }
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "read error");
+                    break;
+                }
+            },
+            _ = stop.changed() => break,
+        }
+    }
+    drop(sender);
+    match writer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "connection write ended"),
+        Err(e) => tracing::error!(%peer, error = %e, "connection writer task failed"),
+    }
+    broker.metrics.connection_closed();
+}
+
+/// Encodes a reply as transfer chunks: encoded bytes, and file regions where the records are.
+fn encode(request: &Request, reply: Reply, peer: SocketAddr) -> Option<Vec<Chunk>> {
+    let body = reply.body?;
+    match encode_response_segmented(&request.header, &body) {
+        Ok(pieces) => Some(
+            pieces
+                .into_iter()
+                .map(|p| match p {
+                    Piece::Bytes(b) => Chunk::Bytes(b),
+                    Piece::External { id, .. } => {
+                        let slice = &reply.regions[id];
+                        Chunk::file(Arc::clone(&slice.file), slice.range.clone())
+                    }
+                })
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::error!(%peer, api = request.header.api_key.name(), error = %e, "cannot encode a response");
+            None
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Starting a broker on free ports for a test, and finding the real clients.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::JoinHandle;
+
+use server::{Config, Listeners};
+
+/// A broker running on its own runtime thread.
+pub struct TestBroker {
+    pub addr: SocketAddr,
+    pub tls_addr: Option<SocketAddr>,
+    pub metrics_addr: SocketAddr,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<Result<(), server::Error>>>,
+}
+
+impl TestBroker {
+    /// Starts a broker with `config` (its listen addresses are replaced by free ports).
+    pub fn start(config: Config) -> TestBroker {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+                let plaintext = tokio::net::TcpListener::bind(any).await.unwrap();
+                let tls = match config.tls {
+                    Some(_) => Some(tokio::net::TcpListener::bind(any).await.unwrap()),
+                    None => None,
+                };
+                let metrics = tokio::net::TcpListener::bind(any).await.unwrap();
+                addr_tx
+                    .send((
+                        plaintext.local_addr().unwrap(),
+                        tls.as_ref().map(|l| l.local_addr().unwrap()),
+                        metrics.local_addr().unwrap(),
+                    ))
+                    .unwrap();
+                let listeners = Listeners {
+                    plaintext,
+                    tls,
+                    metrics: Some(metrics),
+                };
+                server::run(listeners, config, async {
+                    let _ = rx.await;
+                })
+                .await
+            })
+        });
+        let (addr, tls_addr, metrics_addr) = addr_rx.recv().expect("the broker thread started");
+        TestBroker {
+            addr,
+            tls_addr,
+            metrics_addr,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the broker cleanly and returns what `run` returned.
+    pub fn stop(mut self) -> Result<(), server::Error> {
+        self.shutdown.take().map(|tx| tx.send(()));
+        self.thread.take().unwrap().join().expect("the broker thread panicked")
+    }
+
+    pub fn bootstrap(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The Prometheus metrics text.
+    pub fn metrics(&self) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(self.metrics_addr).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    /// One metric's value (summed over labels matching `labels`).
+    pub fn metric(&self, name: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A config for tests: data in `dir`, everything else default.
+pub fn config(dir: &Path) -> Config {
+    Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The Python with confluent-kafka and kafka-python (installed by `cargo xtask ci` into target/), or
+/// `None` when it is missing and the run does not require it.
+pub fn python() -> Option<PathBuf> {
+    let candidate = std::env::var_os("KZERO_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/kzero-venv/bin/python"));
+    let ok = Command::new(&candidate)
+        .args(["-c", "import confluent_kafka, kafka"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(candidate);
+    }
+    assert!(
+        std::env::var_os("KZERO_REQUIRE_CLIENTS").is_none(),
+        "the real clients are required but {} cannot import confluent_kafka and kafka",
+        candidate.display()
+    );
+    eprintln!("SKIPPED: no Python with confluent-kafka and kafka-python; `cargo xtask ci` installs them");
+    None
+}
+
+/// kcat, if installed (`cargo xtask ci` installs it where it runs as root).
+pub fn kcat() -> Option<PathBuf> {
+    let found = Command::new("kcat")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some(PathBuf::from("kcat"));
+    }
+    assert!(
+        std::env::var_os("KZERO_REQUIRE_KCAT").is_none(),
+        "kcat is required but not installed"
+    );
+    eprintln!("SKIPPED: kcat is not installed");
+    None
+}
+
+/// Runs a client scenario from `tests/clients/interop.py`; panics with its output unless it prints OK.
+pub fn scenario(python: &Path, bootstrap: &str, name: &str, extra: &[&str]) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/interop.py");
+    let out = Command::new(python)
+        .arg(&script)
+        .arg(bootstrap)
+        .arg(name)
+        .args(extra)
+        .output()
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains(&format!("OK {name}")),
+        "scenario {name} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+        out.status
+    );
+    stdout
+}
