@@ -283,7 +283,7 @@ fn deps(_: &Path) -> Result<()> {
 
 /// The benchmark targets, in report order: (package, bench target). Each writes `<target>.md` and
 /// `<target>.json` into `$KZERO_BENCH_DIR`.
-const BENCHES: &[(&str, &str)] = &[("transfer", "transfer"), ("storage", "storage")];
+const BENCHES: &[(&str, &str)] = &[("transfer", "transfer"), ("storage", "storage"), ("server", "broker")];
 
 fn bench(root: &Path, quick: bool) -> Result<()> {
     let started = Instant::now();

@@ -1,6 +1,8 @@
 //! The broker's black-box tests: real Kafka clients (confluent-kafka/librdkafka, kafka-python, kcat)
 //! against a broker started by the test on free ports, and raw bytes over a socket.
 
+mod binary;
 mod clients;
+mod protocol_rules;
 mod raw;
 mod support;

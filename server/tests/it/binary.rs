@@ -1,0 +1,57 @@
+//! The `kzero-server` binary: config errors at start-up, and a clean stop on SIGTERM.
+
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
+
+#[test]
+fn bad_config_stops_start_up_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[log]\nretention_msec = 5\n").unwrap();
+    let out = Command::new(BIN).arg("--config").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retention_msec"), "{err}");
+    std::fs::write(&file, "num_partitions = -3\n").unwrap();
+    let out = Command::new(BIN).arg("--config").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("num_partitions"));
+}
+
+#[test]
+fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = dir.path().join("data");
+    let mut child = Command::new(BIN)
+        .args(["--listen", &addr, "--data-dir"])
+        .arg(&data)
+        .env("KZERO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(data.join("meta.properties").exists());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        data.join(".kafka_cleanshutdown").exists(),
+        "a clean stop writes the marker"
+    );
+}
