@@ -6,7 +6,8 @@
 //! path, on tokio.
 //!
 //! It must never: know what Kafka is (no dependency on `protocol` or `storage`),
-//! copy file bytes through user space on the plaintext sendfile path, or panic when a peer misbehaves.
+//! copy file bytes through user space on the plaintext sendfile path (except, counted, for files that do not
+//! support `sendfile`), or panic when a peer misbehaves.
 //! This is the only crate allowed to contain `unsafe` code, each use with a `SAFETY:` comment; the library
 //! itself has none (nix and socket2 wrap the system calls), only the benchmark reads `TCP_INFO` unsafely.
 //!
