@@ -17,6 +17,8 @@
 //!
 //! `--tls-buffers` also measures TLS and copy mode at several buffer sizes; `--coalesce` measures how the
 //! coalescing modes (`Off`, `MsgMore`, `Cork`) packetize small multi-piece responses. Both only print.
+//! `--runs N` changes the number of repetitions, `--only MODE` measures one mode without writing a report (for
+//! profiling), and `KZERO_BENCH_PIN=1` pins the sender to CPU 0 and the client to CPU 1.
 // The coalescing experiment reads TCP_INFO with getsockopt, which has no safe wrapper in nix or socket2.
 #![allow(unsafe_code)]
 
@@ -112,6 +114,8 @@ struct Args {
     coalesce: bool,
     /// `--only MODE`: measure one mode (for profiling); no report is written.
     only: Option<String>,
+    /// `--runs N`: repetitions per mode (and per buffer size), instead of 5 (quick: 2 and 1).
+    runs: Option<usize>,
 }
 
 fn main() {
@@ -125,8 +129,14 @@ fn main() {
             .position(|a| a == "--only")
             .and_then(|i| args.get(i + 1))
             .cloned(),
+        runs: args
+            .iter()
+            .position(|a| a == "--runs")
+            .and_then(|i| args.get(i + 1))
+            .map(|n| n.parse().expect("--runs N")),
     };
     let (size, runs) = if args.quick { (256 * MIB, 2) } else { (2 * GIB, 5) };
+    let runs = args.runs.unwrap_or(runs);
     let tmp = std::env::var_os("KZERO_BENCH_TMP")
         .map(PathBuf::from)
         .unwrap_or_else(std::env::temp_dir);
@@ -183,7 +193,12 @@ fn main() {
     eprintln!("wrote {}/transfer.md and transfer.json", dir.display());
 
     if args.tls_buffers {
-        buffer_sweep(&file, size.min(512 * MIB), &tls, if args.quick { 1 } else { 5 });
+        buffer_sweep(
+            &file,
+            size.min(512 * MIB),
+            &tls,
+            args.runs.unwrap_or(if args.quick { 1 } else { 5 }),
+        );
     }
     if args.coalesce {
         coalesce_experiment(&file, if args.quick { 5_000 } else { 20_000 });
