@@ -49,7 +49,7 @@ pub struct Config {
 /// The default `copy_buffer_size` (see the crate documentation for the measurement).
 pub const DEFAULT_COPY_BUFFER_SIZE: usize = 128 * 1024;
 /// The default `tls_buffer_size` (see the crate documentation for the measurement).
-pub const DEFAULT_TLS_BUFFER_SIZE: usize = 64 * 1024;
+pub const DEFAULT_TLS_BUFFER_SIZE: usize = 128 * 1024;
 
 impl Default for Config {
     fn default() -> Config {

@@ -98,3 +98,25 @@ async fn copy_mode_gathers_a_response_in_its_buffer() {
     assert_eq!(received.len(), 4100);
     assert_eq!(transport.copy_buffer_allocated(), config.copy_buffer_size);
 }
+
+#[tokio::test]
+async fn regions_larger_than_one_sendfile_call_resume_at_the_right_offset() {
+    assert_eq!(super::MAX_SENDFILE, 100_000);
+    let content: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+    let mut file = tempfile::tempfile().unwrap();
+    file.write_all(&content).unwrap();
+    let file = Arc::new(file);
+    let (mut transport, mut client) = pair(&Config::default()).await;
+    let reader = tokio::spawn(async move {
+        let mut received = Vec::new();
+        client.read_to_end(&mut received).await.unwrap();
+        received
+    });
+    transport
+        .write_response(&[Chunk::file(file, 3..999_999)])
+        .await
+        .unwrap();
+    transport.shutdown().await.unwrap();
+    assert_eq!(reader.await.unwrap(), &content[3..999_999]);
+    assert_eq!(transport.counters().sendfile_bytes(), 999_996);
+}
