@@ -122,6 +122,15 @@ impl Broker {
             .copied()
     }
 
+    /// The log of an existing partition.
+    pub(crate) fn log(&self, topic: &str, partition: i32) -> Option<std::sync::Arc<storage::Log>> {
+        let count = self.partitions(topic)?;
+        (0..count)
+            .contains(&partition)
+            .then(|| self.logs.get(topic, partition))
+            .flatten()
+    }
+
     /// Creates a topic with `partitions` partitions. Returns the error code for CreateTopics.
     pub(crate) fn create_topic(&self, name: &str, partitions: i32) -> Result<(), (ErrorCode, String)> {
         if !is_valid_topic_name(name) {

@@ -62,11 +62,7 @@ impl Broker {
                             records: None,
                             ..PartitionData::default()
                         };
-                        let count = self.partitions(&topic.topic).unwrap_or(0);
-                        let log = (p.partition >= 0 && p.partition < count)
-                            .then(|| self.logs.get(&topic.topic, p.partition))
-                            .flatten();
-                        let Some(log) = log else {
+                        let Some(log) = self.log(&topic.topic, p.partition) else {
                             any_error = true;
                             return error(ErrorCode::UnknownTopicOrPartition);
                         };
@@ -142,11 +138,7 @@ impl Broker {
                             timestamp,
                             ..ListOffsetsPartitionResponse::default()
                         };
-                        let count = self.partitions(&topic.name).unwrap_or(0);
-                        let log = (p.partition_index >= 0 && p.partition_index < count)
-                            .then(|| self.logs.get(&topic.name, p.partition_index))
-                            .flatten();
-                        let Some(log) = log else {
+                        let Some(log) = self.log(&topic.name, p.partition_index) else {
                             return answer(ErrorCode::UnknownTopicOrPartition, -1, -1);
                         };
                         match p.timestamp {

@@ -171,14 +171,7 @@ impl Broker {
         records: Option<&Records>,
         version: i16,
     ) -> Result<(i64, i64), ErrorCode> {
-        let count = self.partitions(topic).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        if partition < 0 || partition >= count {
-            return Err(ErrorCode::UnknownTopicOrPartition);
-        }
-        let log = self
-            .logs
-            .get(topic, partition)
-            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        let log = self.log(topic, partition).ok_or(ErrorCode::UnknownTopicOrPartition)?;
         let Some(Records::Inline(bytes)) = records else {
             return Err(ErrorCode::InvalidRecord);
         };

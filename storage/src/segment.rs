@@ -89,6 +89,33 @@ fn mtime_ms(file: &File) -> i64 {
 }
 
 impl Segment {
+    /// A segment over opened files, with nothing known yet about its contents.
+    fn assemble(
+        base_offset: i64,
+        log: File,
+        log_path: PathBuf,
+        size: u64,
+        index: Index,
+        time_index: Index,
+        created_ms: i64,
+    ) -> Segment {
+        Segment {
+            base_offset,
+            log: Arc::new(log),
+            log_path,
+            size,
+            next_offset: base_offset,
+            index,
+            time_index,
+            bytes_since_index: 0,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            last_time_entry: i64::MIN,
+            created_ms,
+            dirty: false,
+        }
+    }
+
     /// Creates an empty segment (replacing files of the same name).
     pub(crate) fn create(dir: &Path, base_offset: i64, config: &LogConfig, now_ms: i64) -> Result<Segment> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
@@ -99,21 +126,17 @@ impl Segment {
             .truncate(true)
             .open(&log_path)
             .ctx("creating", &log_path)?;
-        Ok(Segment {
+        let index = Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
+        let time_index = Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?;
+        Ok(Segment::assemble(
             base_offset,
-            log: Arc::new(log),
+            log,
             log_path,
-            size: 0,
-            next_offset: base_offset,
-            index: Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?,
-            time_index: Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?,
-            bytes_since_index: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            last_time_entry: i64::MIN,
-            created_ms: now_ms,
-            dirty: false,
-        })
+            0,
+            index,
+            time_index,
+            now_ms,
+        ))
     }
 
     /// Opens an existing segment and trusts its files (a clean shutdown, or below the recovery point).
@@ -129,21 +152,7 @@ impl Segment {
         let created_ms = mtime_ms(&log);
         let index = Index::open(&index_path, OFFSET_WIDTH, config.segment_index_bytes, active)?;
         let time_index = Index::open(&time_path, TIME_WIDTH, config.segment_index_bytes, active)?;
-        let mut seg = Segment {
-            base_offset,
-            log: Arc::new(log),
-            log_path,
-            size,
-            next_offset: base_offset,
-            index,
-            time_index,
-            bytes_since_index: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            last_time_entry: i64::MIN,
-            created_ms,
-            dirty: false,
-        };
+        let mut seg = Segment::assemble(base_offset, log, log_path, size, index, time_index, created_ms);
         if seg.time_index.len() > 0 {
             let mut e = [0u8; TIME_WIDTH];
             seg.time_index.entry(seg.time_index.len() - 1, &mut e)?;
@@ -187,21 +196,9 @@ impl Segment {
             .ctx("opening", &log_path)?;
         let file_len = log.metadata().ctx("reading the size of", &log_path)?.len();
         let created_ms = mtime_ms(&log);
-        let mut seg = Segment {
-            base_offset,
-            log: Arc::new(log),
-            log_path,
-            size: 0,
-            next_offset: base_offset,
-            index: Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?,
-            time_index: Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?,
-            bytes_since_index: 0,
-            max_timestamp: -1,
-            offset_of_max_timestamp: -1,
-            last_time_entry: i64::MIN,
-            created_ms,
-            dirty: false,
-        };
+        let index = Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
+        let time_index = Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?;
+        let mut seg = Segment::assemble(base_offset, log, log_path, 0, index, time_index, created_ms);
         let mut expected = min_offset.max(base_offset);
         let mut buf: Vec<u8> = Vec::new();
         let mut buf_start = 0u64;
