@@ -442,6 +442,24 @@ buffer; {} of 1 KiB records in one partition; median of {runs} runs with min–m
     );
     print!("{md}");
     std::fs::write(out_dir.join("broker.md"), &md).unwrap();
+    let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+    let tsv = format!(
+        "metric\tbroker consume\tkzero sendfile mode GB/s\t{s:.4}\t{smin:.4}\t{smax:.4}\tGB/s\n\
+metric\tbroker consume\tkzero copy mode GB/s\t{c:.4}\t{cmin:.4}\t{cmax:.4}\tGB/s\n\
+metric\tbroker consume\tbare sendfile GB/s\t{r:.4}\t{rmin:.4}\t{rmax:.4}\tGB/s\n\
+metric\tbroker produce\tkzero acks=1 MB/s\t{p:.1}\t{pmin:.1}\t{pmax:.1}\tMB/s\n\
+metric\tbroker produce\tbare recv+write MB/s\t{rp:.1}\t{rpmin:.1}\t{rpmax:.1}\tMB/s\n\
+target\tbroker\tconsume throughput / bare sendfile\t{throughput_ratio:.3}\t>= 0.85\t{}\n\
+target\tbroker\tCPU per GB, sendfile / copy mode\t{cpu_ratio:.3}\t<= 0.40\t{}\n\
+target\tbroker\tpeak RSS while serving (MiB)\t{:.1}\t< 64\t{}\n\
+target\tbroker\tproduce / bare recv+write\t{:.3}\treported\tinfo\n",
+        verdict(throughput_ratio >= 0.85),
+        verdict(cpu_ratio <= 0.40),
+        sendfile.rss_mib.max(copy.rss_mib),
+        verdict(sendfile.rss_mib < 64.0 && copy.rss_mib < 64.0),
+        p / rp,
+    );
+    std::fs::write(out_dir.join("broker.rows.tsv"), tsv).unwrap();
     let json = format!(
         "{{\"produce_mb_per_s\":{p:.1},\"produce_reference_mb_per_s\":{rp:.1},\"consume_gb_per_s\":{s:.3},\
 \"consume_reference_gb_per_s\":{r:.3},\"consume_copy_gb_per_s\":{c:.3},\"cpu_s_per_gb\":{sc:.4},\"cpu_s_per_gb_copy\":{cc:.4},\

@@ -103,6 +103,8 @@ fn main() {
 
     let mut rows = Vec::new();
     let mut json = Vec::new();
+    // Rows for `cargo xtask bench` (metric / target lines, tab-separated).
+    let mut tsv = String::new();
     let mut pass_all = true;
     for (label, batch_bytes) in [("16 KiB", 16 * 1024usize), ("1 MiB", 1 << 20)] {
         let batch = make_batch(batch_bytes);
@@ -126,6 +128,18 @@ fn main() {
             let (k, p) = (stats(kz), stats(plain));
             let ratio = k.median / p.median;
             let pass = ratio >= 0.70;
+            tsv += &format!(
+                "metric\tstorage append\t{label}, flush {flush_label}: kzero MB/s\t{:.1}\t{:.1}\t{:.1}\tMB/s\n",
+                k.median, k.min, k.max
+            );
+            tsv += &format!(
+                "metric\tstorage append\t{label}, flush {flush_label}: write(2) MB/s\t{:.1}\t{:.1}\t{:.1}\tMB/s\n",
+                p.median, p.min, p.max
+            );
+            tsv += &format!(
+                "target\tstorage\tappend {label}, flush {flush_label} / plain write loop\t{ratio:.3}\t>= 0.70\t{}\n",
+                if pass { "PASS" } else { "FAIL" }
+            );
             pass_all &= pass;
             rows.push(format!(
                 "| {label} batches, flush {flush_label} | {:.0} ({:.0}–{:.0}) | {:.0} ({:.0}–{:.0}) | {:.2} | {} |",
@@ -177,6 +191,7 @@ fn main() {
     let segments = log.segment_count();
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
+    tsv += &format!("target\tstorage\tread-locate p50 / p99 (µs)\t{p50:.1} / {p99:.1}\treported\tinfo\n");
     rows.push(format!(
         "| read-locate at random offsets, {} MiB log in {segments} segments, 1 MiB reads | p50 {p50:.1} µs, p99 {p99:.1} µs, max {max:.0} µs | | | |",
         log_bytes / mib
@@ -199,5 +214,6 @@ Overall: {}.\n",
     );
     print!("{md}");
     std::fs::write(out_dir.join("storage.md"), &md).unwrap();
+    std::fs::write(out_dir.join("storage.rows.tsv"), &tsv).unwrap();
     std::fs::write(out_dir.join("storage.json"), format!("[\n{}\n]\n", json.join(",\n"))).unwrap();
 }

@@ -189,6 +189,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("creating the report directory");
     std::fs::write(dir.join("transfer.md"), &markdown).expect("writing transfer.md");
     std::fs::write(dir.join("transfer.json"), report.json()).expect("writing transfer.json");
+    std::fs::write(dir.join("transfer.rows.tsv"), report.rows_tsv()).expect("writing transfer.rows.tsv");
     println!("{markdown}");
     eprintln!("wrote {}/transfer.md and transfer.json", dir.display());
 
@@ -574,6 +575,38 @@ impl Report {
             md += &format!("- {verdict}: {} = {:.2} (target {})\n", t.name, t.value, t.limit);
         }
         md
+    }
+
+    /// Rows for `cargo xtask bench`'s summary table and charts (see xtask's `bench` module):
+    /// `metric<TAB>group<TAB>label<TAB>median<TAB>min<TAB>max<TAB>unit` and
+    /// `target<TAB>group<TAB>name<TAB>value<TAB>limit<TAB>verdict`.
+    fn rows_tsv(&self) -> String {
+        let mut out = String::new();
+        for r in &self.rows {
+            out += &format!(
+                "metric\ttransfer\t{} GB/s\t{:.4}\t{:.4}\t{:.4}\tGB/s\n",
+                r.kind.name(),
+                r.gbps.median,
+                r.gbps.min,
+                r.gbps.max
+            );
+            out += &format!(
+                "metric\ttransfer CPU\t{} CPU s/GB\t{:.4}\t{:.4}\t{:.4}\ts/GB\n",
+                r.kind.name(),
+                r.cpu.median,
+                r.cpu.min,
+                r.cpu.max
+            );
+        }
+        for t in &self.targets {
+            let verdict = match t.pass {
+                Some(true) => "PASS",
+                Some(false) => "FAIL",
+                None => "info",
+            };
+            out += &format!("target\ttransfer\t{}\t{:.3}\t{}\t{verdict}\n", t.name, t.value, t.limit);
+        }
+        out
     }
 
     fn json(&self) -> String {

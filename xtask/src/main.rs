@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+mod bench;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -18,7 +19,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci              run everything CI checks (fmt, clippy, tests + snapshots, deps, tidy, doc)
   ci <step>       run one step: fmt | clippy | test | deps | tidy | doc
-  bench [--quick] run every benchmark (release builds) and write target/bench/report.md";
+  bench [--quick] run every benchmark (release builds) and write target/bench/report.md
+  bench --report-only   rebuild report.md and the charts from the last run's files";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,8 +29,9 @@ fn main() -> Result<()> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["ci"] => ci(&root, None),
         ["ci", step] => ci(&root, Some(step)),
-        ["bench"] => bench(&root, false),
-        ["bench", "--quick"] => bench(&root, true),
+        ["bench"] => bench::run(&root, false, false),
+        ["bench", "--quick"] => bench::run(&root, true, false),
+        ["bench", "--report-only"] => bench::run(&root, false, true),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
@@ -78,11 +81,11 @@ fn ci(root: &Path, only: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     println!("$ {cmd:?}");
     let status = cmd.status().with_context(|| format!("spawning {cmd:?}"))?;
     if !status.success() {
@@ -278,50 +281,5 @@ fn deps(_: &Path) -> Result<()> {
         bail!("dependency direction violated:\n  {}", problems.join("\n  "));
     }
     println!("dependency direction holds for {} crates", ALLOWED.len());
-    Ok(())
-}
-
-/// The benchmark targets, in report order: (package, bench target). Each writes `<target>.md` and
-/// `<target>.json` into `$KZERO_BENCH_DIR`.
-const BENCHES: &[(&str, &str)] = &[("transfer", "transfer"), ("storage", "storage"), ("server", "broker")];
-
-fn bench(root: &Path, quick: bool) -> Result<()> {
-    let started = Instant::now();
-    let out = root.join("target/bench");
-    std::fs::create_dir_all(&out).context("creating target/bench")?;
-    let mut sections = Vec::new();
-    for (package, target) in BENCHES {
-        if !root.join(package).join("benches").join(format!("{target}.rs")).exists() {
-            println!("(no benchmark `{target}` in {package} yet)");
-            continue;
-        }
-        let _ = std::fs::remove_file(out.join(format!("{target}.md")));
-        let mut cmd = cargo();
-        cmd.args(["bench", "--locked", "-p", package, "--bench", target, "--"])
-            .env("KZERO_BENCH_DIR", &out);
-        if quick {
-            cmd.arg("--quick");
-        }
-        run(&mut cmd)?;
-        let md = std::fs::read_to_string(out.join(format!("{target}.md")))
-            .with_context(|| format!("the {target} benchmark wrote no {target}.md"))?;
-        sections.push(md);
-    }
-    let report = format!(
-        "# kzero benchmark report\n\nMode: {}. Every comparison is measured in the same run on the same machine; \
-read the ratios, not the absolute figures (small, noisy machines).\n\n{}",
-        if quick {
-            "quick (smaller volumes, fewer runs: a smoke run)"
-        } else {
-            "full"
-        },
-        sections.join("\n")
-    );
-    std::fs::write(out.join("report.md"), report).context("writing target/bench/report.md")?;
-    println!(
-        "\nwrote {} in {:.0}s",
-        out.join("report.md").display(),
-        started.elapsed().as_secs_f64()
-    );
     Ok(())
 }
