@@ -122,6 +122,9 @@ pub struct Log {
     state: RwLock<State>,
     /// Every offset below this is on disk (advanced by flushes and by the flusher after rolls).
     recovery_point: Arc<RecoveryPoint>,
+    /// Held for a whole flush (collecting dirty files and syncing them). An append whose data another
+    /// flush already collected must not return before that sync finished: it waits here.
+    flush_lock: std::sync::Mutex<()>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -262,6 +265,7 @@ impl Log {
                 config,
                 state: RwLock::new(state),
                 recovery_point: Arc::new(RecoveryPoint::new(recovery_point)),
+                flush_lock: std::sync::Mutex::new(()),
             },
             report,
         ))
@@ -499,7 +503,10 @@ impl Log {
     }
 
     /// Syncs every segment with unsynced data and its indexes; the recovery point becomes the log end.
+    /// When it returns, everything appended before the call is on disk, even if a concurrent flush
+    /// collected it.
     pub fn flush(&self) -> Result<()> {
+        let _flushing = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         let end = st.log_end_offset();
         let generation = self.recovery_point.generation();
@@ -518,8 +525,16 @@ impl Log {
         }
         st.unflushed_messages = 0;
         drop(st);
+        #[cfg(test)]
+        tests::pause_after_collecting();
+        #[cfg(test)]
+        let synced_any = !files.is_empty();
         for (file, path) in files {
             file.sync_data().ctx("syncing", &path)?;
+        }
+        #[cfg(test)]
+        if synced_any {
+            tests::SYNCS_DONE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
         self.recovery_point.raise(end, generation);
         Ok(())
@@ -714,3 +729,6 @@ impl Log {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
