@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use bytes::{Bytes, BytesMut};
 use protocol::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, ErrorCode, MetadataRequest, MetadataRequestTopic,
@@ -491,18 +491,16 @@ impl Client {
 
     /// The connection to broker `node`.
     pub fn leader(&mut self, node: i32) -> Result<&mut Conn> {
-        if !self.conns.contains_key(&node) {
-            let addr = self
-                .brokers
-                .get(&node)
-                .cloned()
-                .ok_or_else(|| anyhow!("no address known for broker {node}"))?;
-            let conn = Conn::connect(&addr, self.settings.timeout)
-                .with_context(|| format!("broker {node} leads a partition"))
-                .map_err(|e| anyhow!("{}", e.root_cause()))?;
-            self.conns.insert(node, conn);
+        match self.conns.entry(node) {
+            std::collections::hash_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let addr = self
+                    .brokers
+                    .get(&node)
+                    .ok_or_else(|| anyhow!("no address known for broker {node}"))?;
+                Ok(e.insert(Conn::connect(addr, self.settings.timeout)?))
+            }
         }
-        Ok(self.conns.get_mut(&node).expect("inserted above"))
     }
 }
 

@@ -117,6 +117,14 @@ fn produce_options() {
             .ok(),
     );
     assert_eq!(r["ack_latency_ms"], Value::Null);
+    // Three partitions: each request carries a batch of 151 records for each.
+    assert_eq!(r["requests"], 3);
+    let lines = broker
+        .kzero(&["consume", "opts", "--from-beginning", "--exit"])
+        .ok()
+        .lines()
+        .count();
+    assert_eq!(lines, 4000);
 }
 
 #[test]
