@@ -1,12 +1,12 @@
-//! Test support: a real `kzero-server` on a free port with a temporary data directory, and a way to run
+//! Test support: a real `kzero-server` on a port it picks, with a temporary data directory, and a way to run
 //! the `kzero` binary as a user would.
 //!
 //! The broker binary is found next to this test's own target directory (`target/<profile>/kzero-server`);
 //! when it is missing it is built once with `cargo build -p server --bin kzero-server` (the `cli` crate
 //! may not depend on `server`, not even for tests).
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -47,7 +47,7 @@ pub fn server_binary() -> &'static Path {
     })
 }
 
-/// A free port on 127.0.0.1 (bound, read, released).
+/// A port on 127.0.0.1 that nothing listens on (bound, read, released).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -66,42 +66,49 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts a broker and waits until it accepts connections.
+    /// Starts a broker on a port of its choosing (`--listen 127.0.0.1:0`, so that parallel tests never race
+    /// for a port) and learns the port from its JSON start-up log line.
     pub fn start() -> Broker {
         let data = tempfile::tempdir().expect("temp dir");
-        for _ in 0..5 {
-            let addr = format!("127.0.0.1:{}", free_port());
-            let log = std::fs::File::create(data.path().join("broker.log")).expect("log file");
-            let mut child = Command::new(server_binary())
-                .args(["--listen", &addr, "--data-dir"])
-                .arg(data.path())
-                .env("KZERO_LOG", "warn")
-                .stdin(Stdio::null())
-                .stdout(log.try_clone().expect("log file"))
-                .stderr(log)
-                .spawn()
-                .expect("kzero-server starts");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Instant::now() < deadline {
-                if TcpStream::connect(&addr).is_ok() {
-                    return Broker {
-                        child: Some(child),
-                        addr,
-                        data,
-                    };
+        let config = data.path().join("kzero.toml");
+        std::fs::write(&config, "log_format = \"json\"\n").expect("config file");
+        let mut child = Command::new(server_binary())
+            .arg("--config")
+            .arg(&config)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path().join("data"))
+            .env("KZERO_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("kzero-server starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Find the start-up line, then keep draining the log so that the broker never blocks on it.
+            let mut tx = Some(tx);
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+                if v["fields"]["message"] == "kzero broker started" {
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(v["fields"]["listen"].as_str().unwrap_or_default().to_string());
+                    }
                 }
-                if child.try_wait().ok().flatten().is_some() {
-                    break; // Most likely the port was taken in between: try another.
-                }
-                std::thread::sleep(Duration::from_millis(20));
             }
-            let _ = child.kill();
-            let _ = child.wait();
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) if !addr.is_empty() => Broker {
+                child: Some(child),
+                addr,
+                data,
+            },
+            other => {
+                let _ = child.kill();
+                panic!("kzero-server did not report its address: {other:?}");
+            }
         }
-        panic!(
-            "kzero-server did not start; see {}",
-            data.path().join("broker.log").display()
-        );
     }
 
     /// Stops the broker cleanly (SIGTERM), so that it trims and writes its indexes.
@@ -132,7 +139,7 @@ impl Broker {
 
     /// A partition's directory in the data directory.
     pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
-        self.data.path().join(format!("{topic}-{partition}"))
+        self.data.path().join("data").join(format!("{topic}-{partition}"))
     }
 }
 
