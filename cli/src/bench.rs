@@ -18,16 +18,18 @@
 //! bytes as fetched. Without `--with-producer` it reads from the beginning (by default every record
 //! present at the start) and reports throughput only. With `--with-producer` it starts at the end, runs
 //! the produce benchmark in the same process, and also reports **end-to-end latency**: for each batch,
-//! the time it was received minus its timestamp (the producer stamps a batch just before sending it),
-//! counted once per record. Record timestamps have millisecond resolution, and so does this latency.
+//! from just before the producer wrote it to just after the consumer read the fetch response holding
+//! it, counted once per record. The producer logs each batch's send instant per partition, so the
+//! latency comes from the monotonic clock, to the microsecond; a batch the log does not account for
+//! (another producer's) falls back to receive time minus its timestamp, with millisecond resolution.
 //!
 //! MB is 2^20 bytes, as in Kafka's tools. Percentiles are of the per-record values described above.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, IsTerminal, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -150,6 +152,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 &a.shape,
                 records,
                 a.common.connect.request_timeout_ms,
+                None,
             )?;
             let mut out = io::stdout().lock();
             if a.common.json {
@@ -385,6 +388,12 @@ fn records_per_batch(batch_size: usize, record_size: usize) -> usize {
     (batch_size.saturating_sub(61) / (record_size + 8)).max(1)
 }
 
+/// When each batch was sent, per partition in send order: (its millisecond timestamp, the instant it
+/// was written). A consumer in the same process pops one entry per batch it receives, so end-to-end
+/// latency is measured with the monotonic clock, to the microsecond, instead of the timestamp's
+/// millisecond.
+type SendLog = Arc<HashMap<i32, Mutex<VecDeque<(i64, Instant)>>>>;
+
 /// A sent request the reader is waiting for.
 struct InFlight {
     id: i32,
@@ -399,6 +408,7 @@ pub fn produce(
     shape: &ProduceShape,
     records: u64,
     timeout_ms: u64,
+    send_log: Option<SendLog>,
 ) -> Result<ProduceResult> {
     if shape.max_in_flight == 0 {
         bail!("--max-in-flight must be at least 1");
@@ -455,6 +465,7 @@ pub fn produce(
                 by_count: HashMap::new(),
             },
             bar: bar.clone(),
+            send_log: send_log.clone(),
         };
         handles.push(thread::spawn(move || job.run(stream)));
     }
@@ -512,6 +523,7 @@ struct ProduceJob {
     rate: Option<f64>,
     templates: Templates,
     bar: ProgressBar,
+    send_log: Option<SendLog>,
 }
 
 struct JobResult {
@@ -656,10 +668,18 @@ impl ProduceJob {
                 remaining -= n;
                 count += n;
             }
+            let partitions: Vec<i32> = batches.iter().map(|b| b.0).collect();
             let request = produce_request(&self.topic, self.acks, self.timeout_ms, batches);
             frame.clear();
             encode_request(&mut frame, ApiKey::Produce, self.version, id, request.into())?;
             let sent_at = Instant::now();
+            if let Some(log) = &self.send_log {
+                for p in partitions {
+                    if let Some(q) = log.get(&p) {
+                        q.lock().unwrap_or_else(|e| e.into_inner()).push_back((now, sent_at));
+                    }
+                }
+            }
             if self.acks != 0 {
                 sent.send(InFlight {
                     id,
@@ -793,13 +813,21 @@ fn consume(a: &ConsumeBenchArgs) -> Result<ConsumeResult> {
         }
     }
 
+    let send_log: SendLog = Arc::new(
+        topic
+            .partitions
+            .iter()
+            .map(|p| (p.partition, Mutex::default()))
+            .collect(),
+    );
     let producer = if a.with_producer {
         let mut pclient = Client::connect(&settings)?;
         let ptopic = topic.clone();
         let shape = a.shape.clone();
         let timeout_ms = a.common.connect.request_timeout_ms;
+        let log = Arc::clone(&send_log);
         Some(thread::spawn(move || {
-            produce(&mut pclient, &ptopic, &shape, target, timeout_ms)
+            produce(&mut pclient, &ptopic, &shape, target, timeout_ms, Some(log))
         }))
     } else {
         None
@@ -862,6 +890,7 @@ fn consume(a: &ConsumeBenchArgs) -> Result<ConsumeResult> {
                     .write_all(&out)
                     .map_err(|e| anyhow!("lost the connection to {addr}: {}", crate::client::io_reason(&e)))?;
                 let frame = frames.read(stream, addr)?;
+                let received = Instant::now();
                 let received_ms = now_ms();
                 fetches += 1;
                 if correlation_id(&frame) != id {
@@ -910,7 +939,23 @@ fn consume(a: &ConsumeBenchArgs) -> Result<ConsumeResult> {
                             consumed += n;
                             bytes += h.size_in_bytes() as u64;
                             if live {
-                                latencies.add((received_ms - h.max_timestamp()).max(0) as u64 * 1000, n);
+                                // The batch's send instant if it is the next one sent to this partition (its
+                                // timestamp says so), else the millisecond timestamp.
+                                let sent = send_log.get(&c.partition).and_then(|q| {
+                                    let mut q = q.lock().unwrap_or_else(|e| e.into_inner());
+                                    match q.front() {
+                                        Some(&(ms, at)) if ms == h.max_timestamp() => {
+                                            q.pop_front();
+                                            Some(at)
+                                        }
+                                        _ => None,
+                                    }
+                                });
+                                let micros = match sent {
+                                    Some(at) => received.saturating_duration_since(at).as_micros() as u64,
+                                    None => (received_ms - h.max_timestamp()).max(0) as u64 * 1000,
+                                };
+                                latencies.add(micros, n);
                             }
                             if n > 0 {
                                 progressed = true;
