@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use bytes::Bytes;
 use clap::builder::PossibleValuesParser;
 use clap::{builder::TypedValueParser, Args};
@@ -168,7 +168,10 @@ const RECORD_ERRORS: [ErrorCode; 5] = [
 pub fn run(args: ProduceArgs) -> Result<ExitCode> {
     let settings = args.connect.settings();
     let input: Box<dyn Read> = match &args.file {
-        Some(path) => Box::new(File::open(path).with_context(|| format!("cannot open {}", path.display()))?),
+        Some(path) => Box::new(
+            File::open(path)
+                .map_err(|e| anyhow!("cannot open {}: {}", path.display(), crate::client::io_reason(&e)))?,
+        ),
         None => Box::new(io::stdin()),
     };
     let mut client = Client::connect(&settings)?;

@@ -258,3 +258,51 @@ fn binary_values_round_trip() {
     assert_eq!(records[0]["value"], serde_json::json!({"base64": "//4AcmF3"}));
     assert_eq!(records[1]["value"], "ok");
 }
+
+#[test]
+fn file_input_acks_and_bootstrap_lists() {
+    let broker = Broker::start();
+    broker.kzero(&["topics", "create", "f"]).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.txt");
+    std::fs::write(&file, "from\na file\n").unwrap();
+    broker
+        .kzero(&["produce", "f", "--file", file.to_str().unwrap(), "--acks", "1"])
+        .ok();
+    assert_eq!(
+        broker.kzero(&["consume", "f", "--from-beginning", "--exit"]).ok(),
+        "from\na file\n"
+    );
+
+    // acks=0: nothing comes back, the records still arrive.
+    broker
+        .kzero_input(&["produce", "f", "--acks", "0"], b"fire\nforget\n")
+        .ok();
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = broker
+            .kzero(&["consume", "f", "--offset", "2", "--exit"])
+            .ok()
+            .to_string();
+        if out.lines().count() == 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(out, "fire\nforget\n");
+
+    // The first reachable bootstrap server of a list is used.
+    let dead = format!("127.0.0.1:{}", crate::support::free_port());
+    let list = format!("{dead},{}", broker.addr);
+    let run = crate::support::kzero(&["consume", "f", "--from-beginning", "--max", "1", "-b", &list]);
+    assert_eq!(run.ok(), "from\n");
+
+    let missing = broker.kzero(&["produce", "f", "--file", "/nonexistent/input.txt"]);
+    assert!(
+        missing
+            .fails()
+            .starts_with("error: cannot open /nonexistent/input.txt: "),
+        "{}",
+        missing.stderr
+    );
+}
