@@ -58,7 +58,7 @@ pub struct ConsumeArgs {
     /// Print the key before the value.
     #[arg(long, conflicts_with = "json")]
     print_key: bool,
-    /// The separator between key and value with --print-key.
+    /// The separator between key and value with --print-key (default: a tab).
     #[arg(long, value_name = "SEP", default_value = "\t", hide_default_value = true)]
     key_separator: String,
     /// Consume as a member of this consumer group (needs the broker's group APIs).

@@ -25,7 +25,7 @@ use crate::client::Settings;
 ///
 /// It speaks the Kafka protocol only, so it works against kzero and against Apache Kafka alike.
 #[derive(Debug, Parser)]
-#[command(name = "kzero", version, about, long_about = None, propagate_version = true)]
+#[command(name = "kzero", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
