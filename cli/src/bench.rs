@@ -277,7 +277,7 @@ fn progress(total: u64, what: &str) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{what} {{bar:40}} {{pos}}/{{len}} records, {{per_sec}}, eta {{eta}}"
+        "{what} {{wide_bar}} {{percent:>3}}% of {{len}} records, eta {{eta}}"
     )) {
         bar.set_style(style);
     }
