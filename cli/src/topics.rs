@@ -1,0 +1,294 @@
+//! `kzero topics create|list|describe|delete`, like Kafka's `kafka-topics.sh`.
+//!
+//! `describe` prints Kafka's layout (one line per topic, one per partition) and adds each partition's
+//! log start and end offsets (from ListOffsets). Its `Configs:` are those whose source is not Kafka's
+//! default, as `kafka-topics.sh` shows them; `--all-configs` prints every one.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anyhow::{bail, Result};
+use clap::{Args, Subcommand};
+use protocol::{
+    ApiKey, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeConfigsResource, ErrorCode, ResponseBody,
+};
+
+use crate::client::{code_name, topic_error, topic_info, Client, TopicInfo};
+use crate::ConnectArgs;
+
+/// Config source of a value that is Kafka's default (DescribeConfigs v1+).
+const DEFAULT_CONFIG: i8 = 5;
+/// DescribeConfigs resource type of a topic.
+const TOPIC_RESOURCE: i8 = 2;
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Create a topic.
+    Create(CreateArgs),
+    /// List topic names, one per line.
+    List(ListArgs),
+    /// Describe topics: partitions, leader, replicas, ISR, log start and end offsets, configs.
+    Describe(DescribeArgs),
+    /// Delete topics.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The topic name.
+    topic: String,
+    /// The number of partitions (default: the broker's num.partitions).
+    #[arg(short, long, value_name = "N")]
+    partitions: Option<i32>,
+    /// The replication factor (default: the broker's default.replication.factor).
+    #[arg(short, long, value_name = "N")]
+    replication_factor: Option<i16>,
+    /// A topic config, e.g. `retention.ms=60000`; repeatable.
+    #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    configs: Vec<(String, String)>,
+    /// Succeed without doing anything if the topic already exists.
+    #[arg(long)]
+    if_not_exists: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// Also list internal topics (such as `__consumer_offsets`).
+    #[arg(long)]
+    internal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The topics to describe (default: every topic).
+    topics: Vec<String>,
+    /// Print every config, not only those that differ from Kafka's defaults.
+    #[arg(long)]
+    all_configs: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The topics to delete.
+    #[arg(required = true)]
+    topics: Vec<String>,
+    /// Succeed for topics that do not exist.
+    #[arg(long)]
+    if_exists: bool,
+}
+
+fn parse_config(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
+pub fn run(command: TopicsCommand) -> Result<ExitCode> {
+    match command {
+        TopicsCommand::Create(a) => create(a),
+        TopicsCommand::List(a) => list(a),
+        TopicsCommand::Describe(a) => describe(a),
+        TopicsCommand::Delete(a) => delete(a),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn create(a: CreateArgs) -> Result<()> {
+    let mut client = Client::connect(&a.connect.settings())?;
+    let request = CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: a.topic.clone(),
+            num_partitions: a.partitions.unwrap_or(-1),
+            replication_factor: a.replication_factor.unwrap_or(-1),
+            configs: a
+                .configs
+                .iter()
+                .map(|(k, v)| CreatableTopicConfig {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        timeout_ms: a.connect.request_timeout_ms.min(i32::MAX as u64) as i32,
+        ..Default::default()
+    };
+    // CreateTopics must go to the controller; brokers forward it (Kafka 2.8+) or answer NOT_CONTROLLER.
+    let ResponseBody::CreateTopics(r) = client.bootstrap().call(request)? else {
+        bail!("unexpected response to CreateTopics");
+    };
+    for t in r.topics {
+        if t.error_code == ErrorCode::TopicAlreadyExists.code() && a.if_not_exists {
+            continue;
+        }
+        if t.error_code != 0 {
+            let detail = t.error_message.filter(|m| !m.is_empty());
+            match detail {
+                Some(m) => bail!("cannot create topic {:?}: {}: {m}", t.name, code_name(t.error_code)),
+                None => bail!(
+                    "cannot create topic {:?}: {}",
+                    t.name,
+                    topic_error(&t.name, t.error_code)
+                ),
+            }
+        }
+        writeln!(io::stdout(), "Created topic {}.", t.name)?;
+    }
+    Ok(())
+}
+
+fn list(a: ListArgs) -> Result<()> {
+    let mut client = Client::connect(&a.connect.settings())?;
+    let m = client.metadata(None, false)?;
+    let mut names: Vec<String> = m
+        .topics
+        .into_iter()
+        .filter(|t| a.internal || !t.is_internal)
+        .map(|t| t.name)
+        .collect();
+    names.sort();
+    let mut out = io::stdout().lock();
+    for n in names {
+        writeln!(out, "{n}")?;
+    }
+    Ok(())
+}
+
+fn describe(a: DescribeArgs) -> Result<()> {
+    let mut client = Client::connect(&a.connect.settings())?;
+    let topics: Vec<TopicInfo> = if a.topics.is_empty() {
+        let m = client.metadata(None, false)?;
+        let mut all: Vec<TopicInfo> = m
+            .topics
+            .into_iter()
+            .filter(|t| !t.is_internal)
+            .map(topic_info)
+            .collect();
+        all.sort_by(|x, y| x.name.cmp(&y.name));
+        all
+    } else {
+        let mut v = Vec::new();
+        for t in &a.topics {
+            v.push(client.topic(t, false)?);
+        }
+        v
+    };
+    let mut out = io::stdout().lock();
+    for t in topics {
+        let configs = topic_configs(&mut client, &t.name, a.all_configs)?;
+        let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+        writeln!(
+            out,
+            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+            t.name,
+            t.partitions.len(),
+            rf,
+            configs
+        )?;
+        let start = client.list_offsets(&t.name, &t.partitions, -2)?;
+        let end = client.list_offsets(&t.name, &t.partitions, -1)?;
+        for p in &t.partitions {
+            let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
+            let err = if p.error_code != 0 {
+                format!("\tError: {}", code_name(p.error_code))
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}{err}",
+                t.name,
+                p.partition,
+                if p.leader < 0 { "none".to_string() } else { p.leader.to_string() },
+                list(&p.replicas),
+                list(&p.isr),
+                start.get(&p.partition).copied().unwrap_or(-1),
+                end.get(&p.partition).copied().unwrap_or(-1),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// `k=v,k=v` for the topic's configs (non-default ones unless `all`); empty when the broker does not
+/// support DescribeConfigs.
+fn topic_configs(client: &mut Client, topic: &str, all: bool) -> Result<String> {
+    if !client.bootstrap().versions.advertises(ApiKey::DescribeConfigs) {
+        return Ok(String::new());
+    }
+    let request = DescribeConfigsRequest {
+        resources: vec![DescribeConfigsResource {
+            resource_type: TOPIC_RESOURCE,
+            resource_name: topic.to_string(),
+            configuration_keys: None,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::DescribeConfigs(r) = client.bootstrap().call(request)? else {
+        bail!("unexpected response to DescribeConfigs");
+    };
+    let mut entries = Vec::new();
+    for res in r.results {
+        if res.error_code != 0 {
+            bail!(
+                "cannot describe the configs of topic {topic:?}: {}",
+                code_name(res.error_code)
+            );
+        }
+        for c in res.configs {
+            if all || c.config_source != DEFAULT_CONFIG {
+                let value = if c.is_sensitive {
+                    "(sensitive)".to_string()
+                } else {
+                    c.value.unwrap_or_else(|| "null".into())
+                };
+                entries.push(format!("{}={value}", c.name));
+            }
+        }
+    }
+    entries.sort();
+    Ok(entries.join(","))
+}
+
+fn delete(a: DeleteArgs) -> Result<()> {
+    let mut client = Client::connect(&a.connect.settings())?;
+    let request = DeleteTopicsRequest {
+        topic_names: a.topics.clone(),
+        timeout_ms: a.connect.request_timeout_ms.min(i32::MAX as u64) as i32,
+        ..Default::default()
+    };
+    let ResponseBody::DeleteTopics(r) = client.bootstrap().call(request)? else {
+        bail!("unexpected response to DeleteTopics");
+    };
+    let mut failed = None;
+    for t in r.responses {
+        if t.error_code == ErrorCode::UnknownTopicOrPartition.code() && a.if_exists {
+            continue;
+        }
+        if t.error_code != 0 {
+            failed.get_or_insert(format!(
+                "cannot delete topic {:?}: {}",
+                t.name,
+                topic_error(&t.name, t.error_code)
+            ));
+            continue;
+        }
+        writeln!(io::stdout(), "Deleted topic {}.", t.name)?;
+    }
+    match failed {
+        Some(e) => bail!("{e}"),
+        None => Ok(()),
+    }
+}

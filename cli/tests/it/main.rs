@@ -1,0 +1,10 @@
+//! Black-box tests of the `kzero` command: each test spawns `kzero` as a user would, against a real
+//! `kzero-server` started on a free port with a temporary data directory.
+
+mod bench;
+mod dump_log;
+mod errors;
+mod help;
+mod produce_consume;
+mod support;
+mod topics;
