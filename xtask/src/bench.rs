@@ -89,6 +89,16 @@ pub(crate) fn run(root: &Path, quick: bool, report_only: bool) -> Result<()> {
         parse_rows(&read("rows.tsv")?, &mut metrics, &mut targets)?;
     }
 
+    if report_only {
+        if let Ok(text) = std::fs::read_to_string(out.join("latency.rows.tsv")) {
+            parse_rows(&text, &mut metrics, &mut targets)?;
+        }
+    } else {
+        let rows = latency_run(root, quick)?;
+        std::fs::write(out.join("latency.rows.tsv"), &rows).context("writing latency.rows.tsv")?;
+        parse_rows(&rows, &mut metrics, &mut targets)?;
+    }
+
     let charts = draw_charts(&out, &metrics)?;
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut report = String::new();
@@ -133,6 +143,122 @@ runs with min–max; a quick run has fewer, smaller runs and is a smoke test, no
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// The first number after `path` (a sequence of keys, each searched after the previous one) in `json`.
+fn json_number(json: &str, path: &[&str]) -> Option<f64> {
+    let mut at = 0;
+    for key in path {
+        at += json[at..].find(&format!("\"{key}\":"))? + key.len() + 3;
+    }
+    let rest = json[at..].trim_start();
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || "+-.eE".contains(c)))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+    v.sort_by(|a, b| a.total_cmp(b));
+    (v[v.len() / 2], v[0], v[v.len() - 1])
+}
+
+/// The latency run: the release broker and `kzero bench`, producing at 50% of the maximum rate measured just
+/// before, with end-to-end latency from a consumer in the same process. Returns rows for the report.
+fn latency_run(root: &Path, quick: bool) -> Result<String> {
+    run_cmd(cargo().args(["build", "--release", "--locked", "-p", "server", "-p", "cli"]))?;
+    let bin = root.join("target/release");
+    let data = std::env::temp_dir().join(format!("kzero-bench-latency-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut broker = std::process::Command::new(bin.join("kzero-server"))
+        .args(["--listen", &addr, "--data-dir"])
+        .arg(&data)
+        .env("KZERO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting kzero-server")?;
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(&addr).is_err() {
+        if Instant::now() > deadline {
+            let _ = broker.kill();
+            bail!("kzero-server did not start");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kzero = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(bin.join("kzero"))
+            .args(["bench"])
+            .args(args)
+            .args(["-b", &addr, "--json"])
+            .output()
+            .context("running kzero bench")?;
+        if !out.status.success() {
+            bail!("kzero bench {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    let result = (|| -> Result<String> {
+        let runs = if quick { 1 } else { 3 };
+        let (records, seconds) = if quick { (2_000_000u64, 2.0) } else { (10_000_000, 5.0) };
+        let mut max_rates = Vec::new();
+        for i in 0..runs {
+            let json = kzero(&[
+                "produce",
+                "--topic",
+                &format!("max-{i}"),
+                "--records",
+                &records.to_string(),
+                "--record-size",
+                "100",
+            ])?;
+            max_rates.push(json_number(&json, &["records_per_s"]).context("no records_per_s")?);
+        }
+        let (max_rate, max_lo, max_hi) = median_min_max(max_rates);
+        let rate = (max_rate / 2.0).round();
+        let n = (rate * seconds) as u64;
+        let (mut e2e, mut ack) = (vec![Vec::new(); 3], vec![Vec::new(); 3]);
+        for i in 0..runs {
+            let json = kzero(&[
+                "consume",
+                "--with-producer",
+                "--topic",
+                &format!("lat-{i}"),
+                "--records",
+                &n.to_string(),
+                "--record-size",
+                "100",
+                "--throughput",
+                &rate.to_string(),
+            ])?;
+            for (j, p) in ["p50", "p99", "p99_9"].iter().enumerate() {
+                e2e[j].push(json_number(&json, &["end_to_end_latency_ms", p]).context("no end-to-end latency")?);
+                ack[j].push(json_number(&json, &["ack_latency_ms", p]).context("no ack latency")?);
+            }
+        }
+        let mut rows = format!(
+            "metric\tproduce max rate\tkzero bench produce, 100 B records (records/s)\t{max_rate:.0}\t{max_lo:.0}\t{max_hi:.0}\trecords/s\n"
+        );
+        for (j, p) in ["p50", "p99", "p99.9"].iter().enumerate() {
+            let (m, lo, hi) = median_min_max(e2e[j].clone());
+            rows += &format!("metric\tlatency at 50% of max rate\tend-to-end {p} ms\t{m:.3}\t{lo:.3}\t{hi:.3}\tms\n");
+            let (m, lo, hi) = median_min_max(ack[j].clone());
+            rows += &format!("metric\tlatency at 50% of max rate\tproduce ack {p} ms\t{m:.3}\t{lo:.3}\t{hi:.3}\tms\n");
+        }
+        let (p50, _, _) = median_min_max(e2e[0].clone());
+        let (p999, _, _) = median_min_max(e2e[2].clone());
+        rows += &format!(
+            "target\tlatency\tend-to-end p50 / p99.9 at {rate:.0} records/s (50% of max)\t{p50:.2} / {p999:.2} ms\treported\tinfo\n"
+        );
+        Ok(rows)
+    })();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &broker.id().to_string()])
+        .status();
+    let _ = broker.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    result
 }
 
 fn font() -> Result<()> {
