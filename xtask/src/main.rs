@@ -85,39 +85,15 @@ pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-/// What cargo prints when its first `rustc` probe fails; seen on the project's machines a few times, right
-/// after dependencies changed, and gone on the next run. Only this failure is retried.
-const PROBE_FLAKE: &str = "failed to run `rustc` to learn about target-specific information";
-
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     // No child reads standard input (rustc's probe reads `-`, so a stray stdin must not reach it).
     cmd.stdin(std::process::Stdio::null());
-    for attempt in 1..=2 {
-        println!("$ {cmd:?}");
-        cmd.stderr(std::process::Stdio::piped());
-        let mut child = cmd.spawn().with_context(|| format!("spawning {cmd:?}"))?;
-        // Forward stderr as it comes, remembering whether the probe flake showed up.
-        let stderr = child.stderr.take().expect("piped");
-        let watcher = std::thread::spawn(move || {
-            use std::io::{BufRead, Write};
-            let mut flake = false;
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                flake |= line.contains(PROBE_FLAKE);
-                let _ = writeln!(std::io::stderr(), "{line}");
-            }
-            flake
-        });
-        let status = child.wait().with_context(|| format!("waiting for {cmd:?}"))?;
-        let flake = watcher.join().unwrap_or(false);
-        if status.success() {
-            return Ok(());
-        }
-        if !(flake && attempt == 1) {
-            bail!("{cmd:?} exited with {status}");
-        }
-        println!("cargo's rustc probe failed (a known flake on this machine); running the command once more");
+    println!("$ {cmd:?}");
+    let status = cmd.status().with_context(|| format!("spawning {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} exited with {status}");
     }
-    unreachable!("the loop returns or bails")
+    Ok(())
 }
 
 fn output(cmd: &mut Command) -> Result<String> {
