@@ -86,8 +86,6 @@ pub(crate) fn cargo() -> Command {
 }
 
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
-    // No child reads standard input (rustc's probe reads `-`, so a stray stdin must not reach it).
-    cmd.stdin(std::process::Stdio::null());
     println!("$ {cmd:?}");
     let status = cmd.status().with_context(|| format!("spawning {cmd:?}"))?;
     if !status.success() {
