@@ -381,10 +381,12 @@ fn main() {
     }
     let mut kz_produce = Vec::new();
     let mut ref_produce = Vec::new();
-    for i in 0..runs {
+    for _ in 0..runs {
+        // Start each measurement with no dirty pages left by the previous one.
+        nix::unistd::sync();
         ref_produce.push(reference_produce(&work, batch.len() + 80, total / runs as u64));
+        nix::unistd::sync();
         kz_produce.push(produce(broker.addr, &batch, total / runs as u64));
-        let _ = i;
     }
     let end = {
         let per = total / runs as u64 / batch.len() as u64;
