@@ -7,8 +7,10 @@
 //! Idempotence (KIP-98): per partition and producer id the broker keeps the epoch and the last five
 //! batches' sequence ranges. A retried batch (same sequence range) is acknowledged with its original offset
 //! and not appended again; a gap is `OUT_OF_ORDER_SEQUENCE_NUMBER`; an older epoch is
-//! `INVALID_PRODUCER_EPOCH`. Producer state lives in memory: after a restart, the first batch of a known
-//! producer is accepted at whatever sequence it carries and tracked from there.
+//! `INVALID_PRODUCER_EPOCH`. Producer state lives in memory; after a restart it is rebuilt from the batch
+//! headers of the last 64 MiB of each partition's log on the partition's first idempotent produce (where
+//! Kafka reads snapshots), so a batch retried across a restart is still a duplicate. A producer seen in none
+//! of those batches is accepted at whatever sequence it carries and tracked from there.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,8 @@ use protocol::{ErrorCode, PartitionProduceResponse, ProduceRequest, ProduceRespo
 use crate::broker::{Broker, Reply};
 
 const REMEMBERED_BATCHES: usize = 5;
+/// How much of a partition's log is scanned (batch headers only) to rebuild producer state after a start.
+const REBUILD_BYTES: u64 = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 struct SentBatch {
@@ -43,9 +47,43 @@ pub(crate) struct ProducerStates {
 }
 
 impl ProducerStates {
-    fn partition(&self, topic: &str, partition: i32) -> PartitionProducers {
+    /// The producers of a partition. The first time a partition is used since the broker started, its state
+    /// is rebuilt from the batch headers of the last `REBUILD_BYTES` of its log, so that a batch retried
+    /// across a broker restart is still recognised as a duplicate.
+    fn partition(&self, topic: &str, partition: i32, log: &storage::Log) -> PartitionProducers {
         let mut map = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(map.entry((topic.to_string(), partition)).or_default())
+        if let Some(p) = map.get(&(topic.to_string(), partition)) {
+            return Arc::clone(p);
+        }
+        let mut producers: HashMap<i64, ProducerEntry> = HashMap::new();
+        match log.producer_batches(REBUILD_BYTES) {
+            Ok(batches) => {
+                for b in batches {
+                    let entry = producers.entry(b.producer_id).or_insert(ProducerEntry {
+                        epoch: b.producer_epoch,
+                        batches: VecDeque::new(),
+                    });
+                    if b.producer_epoch > entry.epoch {
+                        entry.epoch = b.producer_epoch;
+                        entry.batches.clear();
+                    }
+                    if b.producer_epoch == entry.epoch {
+                        if entry.batches.len() == REMEMBERED_BATCHES {
+                            entry.batches.pop_front();
+                        }
+                        entry.batches.push_back(SentBatch {
+                            first_seq: b.base_sequence,
+                            last_seq: b.base_sequence.wrapping_add(b.last_offset_delta).max(0),
+                            base_offset: b.base_offset,
+                        });
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(topic, partition, error = %e, "cannot rebuild producer state from the log"),
+        }
+        let state = Arc::new(Mutex::new(producers));
+        map.insert((topic.to_string(), partition), Arc::clone(&state));
+        state
     }
 
     /// Drops the state of a deleted partition.
@@ -199,7 +237,7 @@ impl Broker {
         let info = if header.producer_id() >= 0 {
             let (pid, epoch, first) = (header.producer_id(), header.producer_epoch(), header.base_sequence());
             let last = first.wrapping_add(header.last_offset_delta()).max(0);
-            let state = self.producers.partition(topic, partition);
+            let state = self.producers.partition(topic, partition, &log);
             let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
             match check_sequence(state.get(&pid), epoch, first, last)? {
                 Sequence::Duplicate(base) => return Ok((base, log.log_start_offset())),

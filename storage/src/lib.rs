@@ -47,5 +47,5 @@ mod segment;
 
 pub use config::LogConfig;
 pub use error::{Error, Result};
-pub use log::{AppendInfo, Log, OpenHints, OpenReport, ReadInfo, Slice};
+pub use log::{AppendInfo, Log, OpenHints, OpenReport, ProducerBatch, ReadInfo, Slice};
 pub use manager::{is_valid_topic_name, LogManager};

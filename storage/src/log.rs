@@ -53,6 +53,21 @@ pub struct AppendInfo {
     pub log_start_offset: i64,
 }
 
+/// The producer fields of one batch, for rebuilding idempotent-producer state after a restart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerBatch {
+    /// The producer id.
+    pub producer_id: i64,
+    /// The producer epoch.
+    pub producer_epoch: i16,
+    /// The sequence of the first record.
+    pub base_sequence: i32,
+    /// The last offset minus the base offset (also the last sequence minus the base sequence).
+    pub last_offset_delta: i32,
+    /// The offset of the first record.
+    pub base_offset: i64,
+}
+
 /// A byte range of a segment file: what a fetch sends with `sendfile`.
 #[derive(Debug, Clone)]
 pub struct Slice {
@@ -621,6 +636,30 @@ impl Log {
             }
         }
         Ok(None)
+    }
+
+    /// The producer fields of the batches in (about) the last `max_bytes` of the log, oldest first, read from
+    /// batch headers only. A broker rebuilds idempotent-producer state from them after a restart (Kafka keeps
+    /// snapshots for the same purpose).
+    pub fn producer_batches(&self, max_bytes: u64) -> Result<Vec<ProducerBatch>> {
+        let st = self.read_state();
+        // Walk back from the end until the budget is spent: (first segment, position to start in it).
+        let (mut first, mut from, mut left) = (st.segments.len(), 0, max_bytes);
+        while first > 0 && left > 0 {
+            first -= 1;
+            let seg = &st.segments[first];
+            if seg.size > left {
+                from = seg.boundary_before(seg.size - left)?;
+                left = 0;
+            } else {
+                left -= seg.size;
+            }
+        }
+        let mut out = Vec::new();
+        for (i, seg) in st.segments.iter().enumerate().skip(first) {
+            seg.producer_batches(if i == first { from } else { 0 }, &mut out)?;
+        }
+        Ok(out)
     }
 
     /// Removes everything from `offset` on (a follower diverging from its leader). The log end becomes the

@@ -309,6 +309,43 @@ impl Segment {
         Ok(None)
     }
 
+    /// The producer fields of every batch from position `from` (a batch boundary) to the end, by header
+    /// reads only.
+    pub(crate) fn producer_batches(&self, from: u64, out: &mut Vec<crate::ProducerBatch>) -> Result<()> {
+        let mut h = [0u8; BATCH_HEADER_SIZE];
+        let mut pos = from;
+        while pos < self.size {
+            self.log.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
+            let header = BatchHeader::parse(&h).map_err(|e| Error::Corrupt {
+                path: self.log_path.clone(),
+                reason: format!("bad batch header at position {pos}: {e}"),
+            })?;
+            if header.producer_id() >= 0 {
+                out.push(crate::ProducerBatch {
+                    producer_id: header.producer_id(),
+                    producer_epoch: header.producer_epoch(),
+                    base_sequence: header.base_sequence(),
+                    last_offset_delta: header.last_offset_delta(),
+                    base_offset: header.base_offset(),
+                });
+            }
+            pos += header.size_in_bytes() as u64;
+        }
+        Ok(())
+    }
+
+    /// The last batch boundary at or before `position` that the index knows (0 if none).
+    pub(crate) fn boundary_before(&self, position: u64) -> Result<u64> {
+        match self.index.floor(position as i64, index::entry_position)? {
+            Some(i) => {
+                let mut e = [0u8; OFFSET_WIDTH];
+                self.index.entry(i, &mut e)?;
+                Ok(index::entry_position(&e) as u64)
+            }
+            None => Ok(0),
+        }
+    }
+
     /// The position where the batch holding `offset` starts, or the segment size if the segment ends first.
     pub(crate) fn position_of(&self, offset: i64) -> Result<u64> {
         Ok(self.find(offset)?.map_or(self.size, |b| b.position))

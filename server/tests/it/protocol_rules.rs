@@ -252,3 +252,44 @@ fn idempotent_retries_are_deduplicated_and_gaps_rejected() {
     assert_eq!(fetched(&c.call(10, fetch_request("idem", 0, 0, 1))).1, 6);
     broker.stop().unwrap();
 }
+
+#[test]
+fn idempotent_retries_are_recognised_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let mut c = Client::new(&broker);
+    c.create("idem-restart");
+    let ResponseBody::InitProducerId(init) = c.call(1, protocol::InitProducerIdRequest::default().into()) else {
+        panic!()
+    };
+    let pid = init.producer_id;
+    assert_eq!(
+        produced(c.call(7, produce_request("idem-restart", 1, batch(2, Some((pid, 0, 0)))))),
+        (0, 0)
+    );
+    let last = batch(3, Some((pid, 0, 2)));
+    assert_eq!(
+        produced(c.call(7, produce_request("idem-restart", 1, last.clone()))),
+        (0, 2)
+    );
+    broker.stop().unwrap();
+
+    // The producer did not see the acknowledgement and retries after the broker came back.
+    let broker = TestBroker::start(config(dir.path()));
+    let mut c = Client::new(&broker);
+    assert_eq!(
+        produced(c.call(7, produce_request("idem-restart", 1, last))),
+        (0, 2),
+        "a duplicate, not a new append"
+    );
+    assert_eq!(
+        produced(c.call(7, produce_request("idem-restart", 1, batch(1, Some((pid, 0, 6)))))).0,
+        45
+    );
+    assert_eq!(
+        produced(c.call(7, produce_request("idem-restart", 1, batch(1, Some((pid, 0, 5)))))),
+        (0, 5)
+    );
+    assert_eq!(fetched(&c.call(10, fetch_request("idem-restart", 0, 0, 1))).1, 6);
+    broker.stop().unwrap();
+}

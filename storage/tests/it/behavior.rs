@@ -336,3 +336,40 @@ fn flush_messages_one_syncs_every_append() {
         assert_eq!(log.recovery_point(), log.log_end_offset());
     }
 }
+
+#[test]
+fn producer_batches_come_from_the_tail_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: 4096,
+            index_interval_bytes: 256,
+            ..LogConfig::default()
+        },
+    );
+    for i in 0..60i32 {
+        let mut b = protocol::record::BatchBuilder::new(protocol::record::Compression::None, 0);
+        b.producer_id = 7 + i64::from(i % 2);
+        b.producer_epoch = 0;
+        b.base_sequence = i / 2;
+        b.push(protocol::record::Record {
+            value: Some(vec![1u8; 100].into()),
+            ..Default::default()
+        });
+        log.append(&b.build().unwrap(), 0).unwrap();
+    }
+    assert!(log.segment_count() > 2);
+    let all = log.producer_batches(u64::MAX).unwrap();
+    assert_eq!(all.len(), 60);
+    assert_eq!(
+        (all[59].producer_id, all[59].base_sequence, all[59].base_offset),
+        (8, 29, 59)
+    );
+    // A budget of about 10 batches returns the newest ones, oldest first, starting on a batch boundary.
+    let one = log.size_in_bytes() / 60;
+    let tail = log.producer_batches(10 * one).unwrap();
+    assert!((10..=20).contains(&tail.len()), "{}", tail.len());
+    assert_eq!(tail.last().unwrap().base_offset, 59);
+    assert!(tail.windows(2).all(|w| w[1].base_offset == w[0].base_offset + 1));
+}
