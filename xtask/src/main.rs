@@ -136,7 +136,41 @@ fn test(root: &Path) -> Result<()> {
     if ensure_kcat() {
         cmd.env("KZERO_REQUIRE_KCAT", "1");
     }
+    if let Some(modules) = ensure_kafkajs(root) {
+        cmd.env("KZERO_NODE_MODULES", modules).env("KZERO_REQUIRE_KAFKAJS", "1");
+    }
     run(&mut cmd)
+}
+
+/// kafkajs, pinned, under target/ (installed once with npm), where Node.js exists.
+fn ensure_kafkajs(root: &Path) -> Option<PathBuf> {
+    let prefix = root.join("target/kzero-node");
+    let modules = prefix.join("node_modules");
+    if modules.join("kafkajs/package.json").exists() {
+        return Some(modules);
+    }
+    if !Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        println!("node is not installed: the kafkajs interop test will be skipped");
+        return None;
+    }
+    println!("installing kafkajs into {} (once per checkout)", prefix.display());
+    let _ = std::fs::create_dir_all(&prefix);
+    let ok = Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&prefix)
+        .arg("kafkajs@2.2.4")
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok && modules.join("kafkajs/package.json").exists() {
+        Some(modules)
+    } else {
+        println!("npm could not install kafkajs: the kafkajs interop test will be skipped");
+        None
+    }
 }
 
 /// The real Kafka clients the interop tests drive, pinned, in a venv under target/ (made once).

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 
 use server::config::TlsSection;
 
-use crate::support::{config, kcat, python, scenario, TestBroker};
+use crate::support::{config, kafkajs, kcat, python, scenario, TestBroker};
 
 #[test]
 fn round_trips_with_every_codec_and_both_clients() {
@@ -133,5 +133,26 @@ fn kcat_produces_and_consumes() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&meta.stdout).contains("topic \"kcat-zstd\" with 1 partitions"));
+    broker.stop().unwrap();
+}
+
+#[test]
+fn kafkajs_admin_and_idempotent_producer() {
+    let Some(modules) = kafkajs() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/kafkajs.js");
+    let out = Command::new("node")
+        .arg(&script)
+        .arg(broker.bootstrap())
+        .env("NODE_PATH", &modules)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK kafkajs"),
+        "kafkajs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     broker.stop().unwrap();
 }

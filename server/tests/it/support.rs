@@ -138,6 +138,28 @@ pub fn python() -> Option<PathBuf> {
     None
 }
 
+/// Node.js and the directory holding kafkajs (installed by `cargo xtask ci` under target/), or `None` when
+/// they are missing and the run does not require them.
+pub fn kafkajs() -> Option<PathBuf> {
+    let modules = std::env::var_os("KZERO_NODE_MODULES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/kzero-node/node_modules"));
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if node && modules.join("kafkajs").exists() {
+        return Some(modules);
+    }
+    assert!(
+        std::env::var_os("KZERO_REQUIRE_KAFKAJS").is_none(),
+        "kafkajs is required but node or {} is missing",
+        modules.join("kafkajs").display()
+    );
+    eprintln!("SKIPPED: no node with kafkajs; `cargo xtask ci` installs it");
+    None
+}
+
 /// kcat, if installed (`cargo xtask ci` installs it where it runs as root).
 pub fn kcat() -> Option<PathBuf> {
     let found = Command::new("kcat")
