@@ -17,7 +17,6 @@ use protocol::{
     MetadataResponseTopic, Request, RequestBody, ResponseBody,
 };
 use storage::{is_valid_topic_name, LogManager, Slice};
-use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -70,8 +69,8 @@ pub struct Broker {
     pub(crate) topics: Mutex<BTreeMap<String, i32>>,
     pub(crate) producers: ProducerStates,
     next_producer_id: AtomicI64,
-    /// Woken on every append, for fetches waiting for `min_bytes`.
-    pub(crate) appended: Notify,
+    /// Fetches waiting for `min_bytes`, woken by appends to their partitions.
+    pub(crate) fetch_waiters: crate::fetch::FetchWaiters,
     pub(crate) metrics: Metrics,
 }
 
@@ -107,7 +106,7 @@ impl Broker {
             topics: Mutex::new(topics),
             producers: ProducerStates::default(),
             next_producer_id: AtomicI64::new(start_pid),
-            appended: Notify::new(),
+            fetch_waiters: crate::fetch::FetchWaiters::default(),
             metrics: Metrics::default(),
             config,
         })
@@ -373,6 +372,7 @@ impl Broker {
                                 code = ErrorCode::KafkaStorageError;
                             }
                             self.producers.forget(name, p);
+                            self.fetch_waiters.forget(name, p);
                         }
                         tracing::info!(topic = name, "deleted topic");
                         code

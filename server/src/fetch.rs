@@ -7,6 +7,8 @@
 //! partition whose first batch does not fit gets empty records. When fewer than `min_bytes` are
 //! available the request waits, woken by appends (not polled), until `max_wait_ms`.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use protocol::{
@@ -14,25 +16,72 @@ use protocol::{
     ListOffsetsResponse, ListOffsetsTopicResponse, PartitionData, Records,
 };
 use storage::Slice;
+use tokio::sync::Notify;
 
 use crate::broker::{Broker, Reply};
 use crate::produce::storage_error_code;
 
+/// Fetches waiting for data, by partition: an append wakes only the fetches that asked for its partition.
+#[derive(Debug, Default)]
+pub(crate) struct FetchWaiters {
+    by_partition: Mutex<HashMap<(String, i32), Waiters>>,
+}
+
+/// The fetches registered on one partition.
+type Waiters = Vec<Weak<Notify>>;
+
+impl FetchWaiters {
+    /// Registers `wake` on each partition (again after every wake-up, which clears the registrations).
+    fn register(&self, partitions: &[(String, i32)], wake: &Arc<Notify>) {
+        let mut map = self.by_partition.lock().unwrap_or_else(|p| p.into_inner());
+        for key in partitions {
+            let waiters = map.entry(key.clone()).or_default();
+            // Drop the registrations of fetches that ended without being woken.
+            waiters.retain(|w| w.strong_count() > 0 && !w.ptr_eq(&Arc::downgrade(wake)));
+            waiters.push(Arc::downgrade(wake));
+        }
+    }
+
+    /// Wakes the fetches waiting on a partition.
+    pub(crate) fn wake(&self, topic: &str, partition: i32) {
+        let mut map = self.by_partition.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(waiters) = map.get_mut(&(topic.to_string(), partition)) {
+            for w in waiters.drain(..) {
+                if let Some(n) = w.upgrade() {
+                    n.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Forgets a deleted partition.
+    pub(crate) fn forget(&self, topic: &str, partition: i32) {
+        self.by_partition
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(topic.to_string(), partition));
+    }
+}
+
 impl Broker {
     pub(crate) async fn fetch(&self, r: &FetchRequest, version: i16) -> Reply {
         let deadline = Instant::now() + Duration::from_millis(r.max_wait_ms.max(0) as u64);
+        let partitions: Vec<(String, i32)> = r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.topic.clone(), p.partition)))
+            .collect();
+        let wake = Arc::new(Notify::new());
         loop {
-            // Register for wake-ups before reading, so that an append in between is not missed.
-            let notified = self.appended.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            // Register before reading: an append in between leaves a permit in `wake`, so it is not missed.
+            self.fetch_waiters.register(&partitions, &wake);
             let (reply, bytes, errors) = self.fetch_once(r, version);
             let min_bytes = i64::from(r.min_bytes).min(i64::from(r.max_bytes)).max(0) as u64;
             if bytes >= min_bytes || errors || r.topics.is_empty() || Instant::now() >= deadline {
                 return reply;
             }
             tokio::select! {
-                () = &mut notified => {}
+                () = wake.notified() => self.metrics.fetch_woken(),
                 () = tokio::time::sleep_until(deadline.into()) => return self.fetch_once(r, version).0,
             }
         }

@@ -26,6 +26,7 @@ pub struct Metrics {
     connections_open: AtomicU64,
     connections_total: AtomicU64,
     rejected_requests: AtomicU64,
+    fetch_wakeups: AtomicU64,
 }
 
 impl Metrics {
@@ -51,6 +52,10 @@ impl Metrics {
 
     pub(crate) fn rejected(&self) {
         self.rejected_requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn fetch_woken(&self) {
+        self.fetch_wakeups.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn bytes_in(&self, n: u64) {
@@ -106,6 +111,12 @@ impl Metrics {
             "kzero_rejected_requests_total",
             "Requests rejected by closing the connection.",
             self.rejected_requests.load(Ordering::Relaxed),
+        );
+        counter(
+            &mut out,
+            "kzero_fetch_wakeups_total",
+            "Waiting fetches woken by an append to one of their partitions.",
+            self.fetch_wakeups.load(Ordering::Relaxed),
         );
         counter(
             &mut out,

@@ -266,7 +266,7 @@ impl Broker {
             append(bytes)?
         };
         self.metrics.bytes_in(bytes.len() as u64);
-        self.appended.notify_waiters();
+        self.fetch_waiters.wake(topic, partition);
         Ok((info.base_offset, info.log_start_offset))
     }
 }

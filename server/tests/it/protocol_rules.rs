@@ -293,3 +293,43 @@ fn idempotent_retries_are_recognised_across_a_restart() {
     assert_eq!(fetched(&c.call(10, fetch_request("idem-restart", 0, 0, 1))).1, 6);
     broker.stop().unwrap();
 }
+
+#[test]
+fn an_append_wakes_only_fetches_waiting_on_its_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let mut setup = Client::new(&broker);
+    setup.create("quiet");
+    setup.create("busy");
+    // A fetch on "quiet" with a 600 ms wait.
+    let mut consumer = Client::new(&broker);
+    let t = std::time::Instant::now();
+    consumer.send(10, fetch_request("quiet", 0, 600, 1));
+    std::thread::sleep(Duration::from_millis(100));
+    // Appends to another partition do not answer it early.
+    for _ in 0..5 {
+        setup.call(7, produce_request("busy", 1, batch(1, None)));
+    }
+    let r = consumer.recv(ApiKey::Fetch, 10);
+    assert_eq!(fetched(&r.body), (0, 0, 0));
+    assert!(
+        t.elapsed() >= Duration::from_millis(550),
+        "woken by another partition: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        broker.metric("kzero_fetch_wakeups_total"),
+        0.0,
+        "woken by appends to another partition"
+    );
+    // An append to its own partition does.
+    consumer.send(10, fetch_request("quiet", 0, 10_000, 1));
+    std::thread::sleep(Duration::from_millis(100));
+    let t = std::time::Instant::now();
+    setup.call(7, produce_request("quiet", 1, batch(1, None)));
+    let r = consumer.recv(ApiKey::Fetch, 10);
+    assert!(t.elapsed() < Duration::from_secs(2));
+    assert_eq!(fetched(&r.body).1, 1);
+    assert_eq!(broker.metric("kzero_fetch_wakeups_total"), 1.0);
+    broker.stop().unwrap();
+}
