@@ -21,6 +21,7 @@ use storage::{is_valid_topic_name, LogManager, Slice};
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::produce::ProducerStates;
+use crate::topic_config::TopicConfig;
 use crate::Error;
 
 /// The APIs this broker handles; ApiVersions advertises exactly these (with the codec's ranges).
@@ -67,6 +68,8 @@ pub struct Broker {
     pub(crate) logs: LogManager,
     /// Topic -> partition count. Changed only under this lock (create/delete).
     pub(crate) topics: Mutex<BTreeMap<String, i32>>,
+    /// Topic -> its config overrides (topics without overrides are absent).
+    pub(crate) topic_configs: Mutex<BTreeMap<String, TopicConfig>>,
     pub(crate) producers: ProducerStates,
     next_producer_id: AtomicI64,
     /// Fetches waiting for `min_bytes`, woken by appends to their partitions.
@@ -78,7 +81,12 @@ impl Broker {
     /// Opens the data directory (recovering logs if needed) and builds the broker state.
     pub fn open(config: Config, bound: SocketAddr) -> Result<Broker, Error> {
         let log_config = config.log_config();
-        let (logs, reports) = LogManager::open(&config.data_dir, |_| log_config.clone())?;
+        let topic_configs = TopicConfig::load_all(&config.data_dir)?;
+        let (logs, reports) = LogManager::open(&config.data_dir, |topic| {
+            topic_configs
+                .get(topic)
+                .map_or_else(|| log_config.clone(), |c| c.apply(log_config.clone()))
+        })?;
         for ((topic, partition), report) in &reports {
             if !report.recovered_segments.is_empty() {
                 tracing::info!(
@@ -104,6 +112,7 @@ impl Broker {
             cluster_id,
             logs,
             topics: Mutex::new(topics),
+            topic_configs: Mutex::new(topic_configs),
             producers: ProducerStates::default(),
             next_producer_id: AtomicI64::new(start_pid),
             fetch_waiters: crate::fetch::FetchWaiters::default(),
@@ -131,7 +140,12 @@ impl Broker {
     }
 
     /// Creates a topic with `partitions` partitions. Returns the error code for CreateTopics.
-    pub(crate) fn create_topic(&self, name: &str, partitions: i32) -> Result<(), (ErrorCode, String)> {
+    pub(crate) fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<(), (ErrorCode, String)> {
         if !is_valid_topic_name(name) {
             return Err((ErrorCode::InvalidTopicException, format!("invalid topic name {name:?}")));
         }
@@ -142,14 +156,25 @@ impl Broker {
         if topics.contains_key(name) {
             return Err((ErrorCode::TopicAlreadyExists, format!("topic {name:?} already exists")));
         }
+        if let Err(e) = config.save(&self.config.data_dir, name) {
+            return Err((ErrorCode::KafkaStorageError, e.to_string()));
+        }
+        let log_config = config.apply(self.config.log_config());
         for p in 0..partitions {
-            if let Err(e) = self.logs.create(name, p, self.config.log_config()) {
+            if let Err(e) = self.logs.create(name, p, log_config.clone()) {
                 tracing::error!(topic = name, partition = p, error = %e, "cannot create partition log");
                 for q in 0..p {
                     let _ = self.logs.delete(name, q);
                 }
+                let _ = TopicConfig::remove(&self.config.data_dir, name);
                 return Err((ErrorCode::KafkaStorageError, e.to_string()));
             }
+        }
+        if !config.overrides.is_empty() {
+            self.topic_configs
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_string(), config);
         }
         topics.insert(name.to_string(), partitions);
         tracing::info!(topic = name, partitions, "created topic");
@@ -167,7 +192,7 @@ impl Broker {
         if !(allow && self.config.auto_create_topics) {
             return Err(ErrorCode::UnknownTopicOrPartition);
         }
-        match self.create_topic(name, self.config.num_partitions) {
+        match self.create_topic(name, self.config.num_partitions, TopicConfig::default()) {
             Ok(()) => Ok(self.config.num_partitions),
             Err((ErrorCode::TopicAlreadyExists, _)) => self.partitions(name).ok_or(ErrorCode::UnknownTopicOrPartition),
             Err((code, _)) => Err(code),
@@ -317,21 +342,10 @@ impl Broker {
                         )),
                     );
                 }
-                if let Some(c) = t.configs.first() {
-                    return result(
-                        ErrorCode::InvalidConfig,
-                        Some(format!(
-                            "per-topic configs are not supported yet (got {:?}); use the broker's [log] settings",
-                            c.name
-                        )),
-                    );
-                }
-                if !is_valid_topic_name(&t.name) {
-                    return result(
-                        ErrorCode::InvalidTopicException,
-                        Some(format!("invalid topic name {:?}", t.name)),
-                    );
-                }
+                let config = match TopicConfig::parse(t.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref()))) {
+                    Ok(config) => config,
+                    Err(reason) => return result(ErrorCode::InvalidConfig, Some(reason)),
+                };
                 if partitions < 1 {
                     return result(ErrorCode::InvalidPartitions, Some(format!("{partitions} partitions")));
                 }
@@ -344,7 +358,7 @@ impl Broker {
                         None => result(ErrorCode::None, None),
                     };
                 }
-                match self.create_topic(&t.name, partitions) {
+                match self.create_topic(&t.name, partitions, config) {
                     Ok(()) => result(ErrorCode::None, None),
                     Err((code, message)) => result(code, Some(message)),
                 }
@@ -373,6 +387,13 @@ impl Broker {
                             }
                             self.producers.forget(name, p);
                             self.fetch_waiters.forget(name, p);
+                        }
+                        self.topic_configs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .remove(name);
+                        if let Err(e) = TopicConfig::remove(&self.config.data_dir, name) {
+                            tracing::error!(topic = name, error = %e, "cannot remove the topic's config file");
                         }
                         tracing::info!(topic = name, "deleted topic");
                         code

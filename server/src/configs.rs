@@ -1,8 +1,8 @@
 //! DescribeConfigs: the topic and broker configs clients read, under Kafka's names.
 //!
-//! Topics have no per-topic overrides yet, so a topic's configs are the broker's `[log]` settings: the
-//! source is `DEFAULT_CONFIG` (5) where the value is Kafka's default and `STATIC_BROKER_CONFIG` (4) where
-//! the broker's file changed it.
+//! A topic's configs are its overrides from CreateTopics (source `DYNAMIC_TOPIC_CONFIG`, 1), and otherwise the
+//! broker's `[log]` settings: `DEFAULT_CONFIG` (5) where the value is Kafka's default and
+//! `STATIC_BROKER_CONFIG` (4) where the broker's file changed it.
 
 use protocol::{
     DescribeConfigsRequest, DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult,
@@ -14,6 +14,7 @@ use crate::config::Config;
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
+const DYNAMIC_TOPIC_CONFIG: i8 = 1;
 const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 
@@ -146,31 +147,52 @@ impl Broker {
                                 format!("unknown topic {:?}", res.resource_name),
                             );
                         }
+                        let overrides = self
+                            .topic_configs
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(&res.resource_name)
+                            .cloned()
+                            .unwrap_or_default();
                         topic_configs(c)
                             .into_iter()
                             .filter(|(name, ..)| wanted(name))
-                            .map(|(name, broker_name, value, default)| {
-                                let source = if value == default {
+                            .map(|(name, broker_name, broker_value, default)| {
+                                let broker_source = if broker_value == default {
                                     DEFAULT_CONFIG
                                 } else {
                                     STATIC_BROKER_CONFIG
                                 };
+                                let broker_synonym = DescribeConfigsSynonym {
+                                    name: broker_name.into(),
+                                    value: Some(broker_value.clone()),
+                                    source: broker_source,
+                                    ..DescribeConfigsSynonym::default()
+                                };
+                                // Synonyms in precedence order: the topic's override first, then the broker's.
+                                let (value, source, synonyms) = match overrides.overrides.get(name) {
+                                    Some(v) => (
+                                        v.clone(),
+                                        DYNAMIC_TOPIC_CONFIG,
+                                        vec![
+                                            DescribeConfigsSynonym {
+                                                name: name.into(),
+                                                value: Some(v.clone()),
+                                                source: DYNAMIC_TOPIC_CONFIG,
+                                                ..DescribeConfigsSynonym::default()
+                                            },
+                                            broker_synonym,
+                                        ],
+                                    ),
+                                    None => (broker_value, broker_source, vec![broker_synonym]),
+                                };
                                 DescribeConfigsResourceResult {
                                     name: name.into(),
-                                    value: Some(value.clone()),
+                                    value: Some(value),
                                     read_only: false,
                                     config_source: source,
                                     is_sensitive: false,
-                                    synonyms: if r.include_synonyms {
-                                        vec![DescribeConfigsSynonym {
-                                            name: broker_name.into(),
-                                            value: Some(value),
-                                            source,
-                                            ..DescribeConfigsSynonym::default()
-                                        }]
-                                    } else {
-                                        Vec::new()
-                                    },
+                                    synonyms: if r.include_synonyms { synonyms } else { Vec::new() },
                                     ..DescribeConfigsResourceResult::default()
                                 }
                             })

@@ -20,6 +20,7 @@ mod connection;
 mod fetch;
 mod metrics;
 mod produce;
+mod topic_config;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -66,7 +66,10 @@ impl LogManager {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with("-delete") {
+            if name.starts_with('.') {
+                // Not a partition: a directory of the broker's own (for example topic configs).
+                continue;
+            } else if name.ends_with("-delete") {
                 // A deletion that a crash interrupted.
                 fs::remove_dir_all(entry.path()).ctx("removing", &entry.path())?;
             } else if let Some(tp) = parse_dir_name(&name) {

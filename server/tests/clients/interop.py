@@ -9,7 +9,7 @@ import uuid
 
 import kafka
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, ConfigSource, NewTopic
 
 BOOT = sys.argv[1]
 NAME = sys.argv[2]
@@ -234,6 +234,48 @@ def tls():
     assert [m.value for m in got] == [v for _, v, _, _ in msgs]
 
 
+def topic_configs():
+    """Per-topic overrides: set by CreateTopics, described as dynamic topic configs, enforced, and kept."""
+    phase, topic = ARGS[0], ARGS[1]
+    a = AdminClient({"bootstrap.servers": BOOT})
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    if phase == "create":
+        cfg = {"retention.ms": "3600000", "max.message.bytes": "2000", "segment.bytes": "1048576"}
+        a.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1, config=cfg)])[topic].result(20)
+        # Values kzero cannot honour are refused, not ignored.
+        bad = fresh("compacted")
+        try:
+            a.create_topics([NewTopic(bad, num_partitions=1, replication_factor=1,
+                                      config={"cleanup.policy": "compact"})])[bad].result(20)
+            raise AssertionError("a compacted topic was accepted")
+        except Exception as e:  # noqa: BLE001
+            assert "INVALID_CONFIG" in str(e) or "not supported" in str(e), e
+        assert bad not in a.list_topics(timeout=10).topics
+        # The topic's max.message.bytes is enforced.
+        big = {"message.max.bytes": 10_000_000, "compression.type": "none", "linger.ms": 0}
+        assert not produce_confluent(topic, [(None, b"s" * 1500, None, None)], big)
+        over = produce_confluent(topic, [(None, b"o" * 3000, None, None)], big)
+        assert over and over[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, over
+        # kafka-python's admin client sets configs too.
+        ka = kafka.KafkaAdminClient(bootstrap_servers=BOOT)
+        t2 = fresh("kcfg")
+        ka.create_topics([kafka.admin.NewTopic(t2, 1, 1, topic_configs={"retention.bytes": "123456789"})])
+        ka.close()
+        entries = a.describe_configs([ConfigResource(ConfigResource.Type.TOPIC, t2)])
+        got = list(entries.values())[0].result(20)
+        assert got["retention.bytes"].value == "123456789", got["retention.bytes"]
+    configs = a.describe_configs([res])[res].result(20)
+    assert configs["retention.ms"].value == "3600000", configs["retention.ms"]
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, configs["retention.ms"].source
+    assert configs["max.message.bytes"].value == "2000"
+    assert configs["cleanup.policy"].source == ConfigSource.DEFAULT_CONFIG.value
+    if phase == "check":
+        # Still enforced after a restart.
+        over = produce_confluent(topic, [(None, b"o" * 3000, None, None)],
+                                 {"message.max.bytes": 10_000_000, "compression.type": "none"})
+        assert over and over[0].code() == KafkaError.MSG_SIZE_TOO_LARGE, over
+
+
 def alive():
     """A real client still works: a produce and a consume round trip."""
     topic = fresh("alive")
@@ -241,7 +283,8 @@ def alive():
     assert consume_confluent(topic, 1)[0].value() == b"still here"
 
 
-SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, size_limits, produce_n, consume_n, tls, alive]}
+SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, size_limits, produce_n, consume_n, tls,
+                                     topic_configs, alive]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

@@ -71,6 +71,18 @@ fn the_fetch_path_uses_sendfile() {
 }
 
 #[test]
+fn topic_configs_are_set_described_enforced_and_kept() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    scenario(&py, &broker.bootstrap(), "topic_configs", &["create", "configured"]);
+    broker.stop().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    scenario(&py, &broker.bootstrap(), "topic_configs", &["check", "configured"]);
+    broker.stop().unwrap();
+}
+
+#[test]
 fn consumers_over_tls() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
