@@ -68,7 +68,9 @@ fn create_and_delete_report_conflicts() {
     assert_eq!(broker.kzero(&["topics", "delete", "missing", "--if-exists"]).ok(), "");
 
     // Per-topic configs are set, and shown by describe; a value the broker cannot honour is refused in one line.
-    broker.kzero(&["topics", "create", "c", "--config", "retention.ms=1000"]).ok();
+    broker
+        .kzero(&["topics", "create", "c", "--config", "retention.ms=1000"])
+        .ok();
     let described = broker.kzero(&["topics", "describe", "c"]);
     assert!(described.ok().contains("retention.ms=1000"), "{}", described.stdout);
     let compact = broker.kzero(&["topics", "create", "d", "--config", "cleanup.policy=compact"]);
