@@ -55,3 +55,50 @@ fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
         "a clean stop writes the marker"
     );
 }
+
+#[test]
+fn acknowledged_messages_survive_kill_9() {
+    let Some(py) = crate::support::python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = dir.path().join("data");
+    let config = dir.path().join("kzero.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{addr}\"\ndata_dir = \"{}\"\n[log]\nflush_messages = 1\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&config)
+        .env("KZERO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Every message is acknowledged (acks=all, fdatasync before the acknowledgement), then SIGKILL.
+    crate::support::scenario(&py, &addr, "produce", &["durable", "3000", "200"]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !data.join(".kafka_cleanshutdown").exists(),
+        "a killed broker leaves no clean-shutdown marker"
+    );
+
+    // A new broker recovers the log and serves every acknowledged message.
+    let broker = crate::support::TestBroker::start(crate::support::config(&data));
+    crate::support::scenario(&py, &broker.bootstrap(), "consume", &["durable", "3000", "200"]);
+    broker.stop().unwrap();
+}
