@@ -499,10 +499,20 @@ impl Dumper<'_> {
         Ok(Some(spans))
     }
 
-    fn index(&mut self, path: &Path) -> Result<()> {
+    /// Dumps an index file of `width`-byte entries: a header line, one line per entry from `entry`, the
+    /// preallocated zero tail, and a torn last entry. `entry` gets the entry's bytes, its number, the
+    /// segment's base offset and the log's batch spans (when the `.log` is beside it), and returns the line
+    /// to print and the problems found.
+    fn index_file(
+        &mut self,
+        path: &Path,
+        width: usize,
+        suffix: &str,
+        mut entry: impl FnMut(&[u8], usize, i64, Option<&[BatchSpan]>) -> (String, Vec<String>),
+    ) -> Result<()> {
         let base = base_offset(path).ok_or_else(|| {
             anyhow!(
-                "cannot tell the base offset of {}: an index's name must be its segment's 20-digit base offset, like 00000000000000000000.index",
+                "cannot tell the base offset of {}: an index's name must be its segment's 20-digit base offset, like 00000000000000000000.{suffix}",
                 path.display()
             )
         })?;
@@ -510,126 +520,85 @@ impl Dumper<'_> {
             .map_err(|e| anyhow!("cannot read {}: {}", path.display(), crate::client::io_reason(&e)))?;
         writeln!(self.out, "Dumping {}", path.display())?;
         let spans = self.log_spans(path)?;
-        let whole = data.len() / 8 * 8;
-        let mut previous: Option<(i64, u32)> = None;
+        let whole = data.len() / width * width;
         let mut i = 0;
         while i < whole {
-            let e = &data[i..i + 8];
+            let e = &data[i..i + width];
             if e.iter().all(|&b| b == 0) && data[i..whole].iter().all(|&b| b == 0) {
                 writeln!(
                     self.out,
                     "{} zero entries from byte {i} to byte {whole}: the unused preallocated tail (an active segment, or the broker did not stop cleanly)",
-                    (whole - i) / 8
+                    (whole - i) / width
                 )?;
                 break;
             }
-            let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-            let position = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
-            let offset = base + i64::from(rel);
-            writeln!(self.out, "offset: {offset} position: {position}")?;
-            if rel > i32::MAX as u32 {
-                self.problem(
-                    path,
-                    i as u64,
-                    format!("entry {} has a negative relative offset", i / 8),
-                )?;
+            let (line, problems) = entry(e, i / width, base, spans.as_deref());
+            writeln!(self.out, "{line}")?;
+            for what in problems {
+                self.problem(path, i as u64, what)?;
             }
-            if let Some((po, pp)) = previous {
-                if offset <= po || position <= pp {
-                    self.problem(
-                        path,
-                        i as u64,
-                        format!(
-                            "entry {} (offset {offset}, position {position}) does not follow the previous one (offset {po}, position {pp}): entries must increase",
-                            i / 8
-                        ),
-                    )?;
-                }
-            }
-            previous = Some((offset, position));
-            if let Some(spans) = &spans {
-                if let Some(what) = check_index_entry(spans, offset, u64::from(position)) {
-                    self.problem(
-                        path,
-                        i as u64,
-                        format!("entry {} (offset {offset}, position {position}) {what}", i / 8),
-                    )?;
-                }
-            }
-            i += 8;
+            i += width;
         }
         if whole != data.len() {
             self.problem(
                 path,
                 whole as u64,
-                format!("{} trailing bytes are not a whole 8-byte entry", data.len() - whole),
+                format!(
+                    "{} trailing bytes are not a whole {width}-byte entry",
+                    data.len() - whole
+                ),
             )?;
         }
         Ok(())
     }
 
-    fn time_index(&mut self, path: &Path) -> Result<()> {
-        let base = base_offset(path).ok_or_else(|| {
-            anyhow!(
-                "cannot tell the base offset of {}: an index's name must be its segment's 20-digit base offset, like 00000000000000000000.timeindex",
-                path.display()
-            )
-        })?;
-        let data = std::fs::read(path)
-            .map_err(|e| anyhow!("cannot read {}: {}", path.display(), crate::client::io_reason(&e)))?;
-        writeln!(self.out, "Dumping {}", path.display())?;
-        let spans = self.log_spans(path)?;
-        let whole = data.len() / 12 * 12;
-        let mut previous: Option<(i64, i64)> = None;
-        let mut i = 0;
-        while i < whole {
-            let e = &data[i..i + 12];
-            if e.iter().all(|&b| b == 0) && data[i..whole].iter().all(|&b| b == 0) {
-                writeln!(
-                    self.out,
-                    "{} zero entries from byte {i} to byte {whole}: the unused preallocated tail (an active segment, or the broker did not stop cleanly)",
-                    (whole - i) / 12
-                )?;
-                break;
+    fn index(&mut self, path: &Path) -> Result<()> {
+        let mut previous: Option<(i64, u32)> = None;
+        self.index_file(path, 8, "index", |e, n, base, spans| {
+            let rel = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
+            let position = u32::from_be_bytes([e[4], e[5], e[6], e[7]]);
+            let offset = base + i64::from(rel);
+            let mut problems = Vec::new();
+            if rel > i32::MAX as u32 {
+                problems.push(format!("entry {n} has a negative relative offset"));
             }
+            if let Some((po, pp)) = previous {
+                if offset <= po || position <= pp {
+                    problems.push(format!(
+                        "entry {n} (offset {offset}, position {position}) does not follow the previous one (offset {po}, position {pp}): entries must increase"
+                    ));
+                }
+            }
+            previous = Some((offset, position));
+            if let Some(what) = spans.and_then(|s| check_index_entry(s, offset, u64::from(position))) {
+                problems.push(format!("entry {n} (offset {offset}, position {position}) {what}"));
+            }
+            (format!("offset: {offset} position: {position}"), problems)
+        })
+    }
+
+    fn time_index(&mut self, path: &Path) -> Result<()> {
+        let mut previous: Option<(i64, i64)> = None;
+        self.index_file(path, 12, "timeindex", |e, n, base, spans| {
             let mut ts = [0u8; 8];
             ts.copy_from_slice(&e[..8]);
             let timestamp = i64::from_be_bytes(ts);
             let rel = u32::from_be_bytes([e[8], e[9], e[10], e[11]]);
             let offset = base + i64::from(rel);
-            writeln!(self.out, "timestamp: {timestamp} offset: {offset}")?;
+            let mut problems = Vec::new();
             if let Some((pt, po)) = previous {
                 if timestamp <= pt || offset < po {
-                    self.problem(
-                        path,
-                        i as u64,
-                        format!(
-                            "entry {} (timestamp {timestamp}, offset {offset}) does not follow the previous one (timestamp {pt}, offset {po}): timestamps must increase and offsets must not decrease",
-                            i / 12
-                        ),
-                    )?;
+                    problems.push(format!(
+                        "entry {n} (timestamp {timestamp}, offset {offset}) does not follow the previous one (timestamp {pt}, offset {po}): timestamps must increase and offsets must not decrease"
+                    ));
                 }
             }
             previous = Some((timestamp, offset));
-            if let Some(spans) = &spans {
-                if let Some(what) = check_time_entry(spans, timestamp, offset) {
-                    self.problem(
-                        path,
-                        i as u64,
-                        format!("entry {} (timestamp {timestamp}, offset {offset}) {what}", i / 12),
-                    )?;
-                }
+            if let Some(what) = spans.and_then(|s| check_time_entry(s, timestamp, offset)) {
+                problems.push(format!("entry {n} (timestamp {timestamp}, offset {offset}) {what}"));
             }
-            i += 12;
-        }
-        if whole != data.len() {
-            self.problem(
-                path,
-                whole as u64,
-                format!("{} trailing bytes are not a whole 12-byte entry", data.len() - whole),
-            )?;
-        }
-        Ok(())
+            (format!("timestamp: {timestamp} offset: {offset}"), problems)
+        })
     }
 }
 

@@ -19,7 +19,7 @@ const STATIC_BROKER_CONFIG: i8 = 4;
 const DEFAULT_CONFIG: i8 = 5;
 
 /// (topic name, broker name, value, Kafka's default value).
-fn topic_configs(c: &Config) -> Vec<(&'static str, &'static str, String, String)> {
+pub(crate) fn topic_configs(c: &Config) -> Vec<(&'static str, &'static str, String, String)> {
     let d = Config::default();
     let v = |x: &dyn ToString| x.to_string();
     vec![

@@ -192,3 +192,55 @@ impl TopicConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key CreateTopics accepts (with a valid value), which DescribeConfigs must also describe.
+    const ACCEPTED: &[(&str, &str)] = &[
+        ("retention.ms", "1000"),
+        ("retention.bytes", "-1"),
+        ("segment.ms", "60000"),
+        ("segment.bytes", "1048576"),
+        ("segment.index.bytes", "4096"),
+        ("index.interval.bytes", "4096"),
+        ("flush.messages", "1"),
+        ("flush.ms", "1000"),
+        ("max.message.bytes", "2000"),
+        ("cleanup.policy", "delete"),
+        ("compression.type", "producer"),
+        ("message.timestamp.type", "CreateTime"),
+        ("min.insync.replicas", "1"),
+    ];
+
+    #[test]
+    fn every_accepted_key_is_described_and_applied() {
+        let described: Vec<&str> = crate::configs::topic_configs(&crate::Config::default())
+            .into_iter()
+            .map(|(name, ..)| name)
+            .collect();
+        for (key, value) in ACCEPTED {
+            let config = TopicConfig::parse([(*key, Some(*value))]).unwrap();
+            assert!(described.contains(key), "{key} is accepted but not described");
+            assert_eq!(config.overrides.get(*key).map(String::as_str), Some(*value));
+        }
+        let applied = TopicConfig::parse([("retention.ms", Some("1000")), ("max.message.bytes", Some("2000"))])
+            .unwrap()
+            .apply(storage::LogConfig::default());
+        assert_eq!((applied.retention_ms, applied.max_message_bytes), (1000, 2000));
+    }
+
+    #[test]
+    fn unknown_keys_and_unsupported_values_are_refused_with_a_reason() {
+        for (key, value, reason) in [
+            ("retention.mss", "1", "unknown"),
+            ("cleanup.policy", "compact", "not supported"),
+            ("segment.bytes", "10", "invalid value"),
+            ("min.insync.replicas", "2", "one broker"),
+        ] {
+            let err = TopicConfig::parse([(key, Some(value))]).unwrap_err();
+            assert!(err.contains(reason), "{key}={value}: {err}");
+        }
+    }
+}

@@ -80,6 +80,18 @@ fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
     )
 }
 
+/// Opens an existing `.log` for reading and appending: the file, its size, and its mtime in ms.
+fn open_log(path: &Path) -> Result<(File, u64, i64)> {
+    let log = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .ctx("opening", path)?;
+    let size = log.metadata().ctx("reading the size of", path)?.len();
+    let created_ms = mtime_ms(&log);
+    Ok((log, size, created_ms))
+}
+
 fn mtime_ms(file: &File) -> i64 {
     file.metadata()
         .and_then(|m| m.modified())
@@ -143,13 +155,7 @@ impl Segment {
     /// `next_offset` is found from the last index entry and a short scan, so the log is never read whole.
     pub(crate) fn open(dir: &Path, base_offset: i64, config: &LogConfig, active: bool) -> Result<Segment> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .ctx("opening", &log_path)?;
-        let size = log.metadata().ctx("reading the size of", &log_path)?.len();
-        let created_ms = mtime_ms(&log);
+        let (log, size, created_ms) = open_log(&log_path)?;
         let index = Index::open(&index_path, OFFSET_WIDTH, config.segment_index_bytes, active)?;
         let time_index = Index::open(&time_path, TIME_WIDTH, config.segment_index_bytes, active)?;
         let mut seg = Segment::assemble(base_offset, log, log_path, size, index, time_index, created_ms);
@@ -189,13 +195,7 @@ impl Segment {
         config: &LogConfig,
     ) -> Result<(Segment, Recovered)> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .ctx("opening", &log_path)?;
-        let file_len = log.metadata().ctx("reading the size of", &log_path)?.len();
-        let created_ms = mtime_ms(&log);
+        let (log, file_len, created_ms) = open_log(&log_path)?;
         let index = Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
         let time_index = Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?;
         let mut seg = Segment::assemble(base_offset, log, log_path, 0, index, time_index, created_ms);

@@ -6,6 +6,21 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
 
+/// Starts the broker binary quietly and waits until it accepts connections on `addr`.
+fn spawn(cmd: &mut Command, addr: &str) -> std::process::Child {
+    let child = cmd
+        .env("KZERO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(addr).is_err() {
+        assert!(Instant::now() < deadline, "the broker did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
 #[test]
 fn bad_config_stops_start_up_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -31,18 +46,10 @@ fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
-    let mut child = Command::new(BIN)
-        .args(["--listen", &addr, "--data-dir"])
-        .arg(&data)
-        .env("KZERO_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "the broker did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn(
+        Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
+        &addr,
+    );
     assert!(data.join("meta.properties").exists());
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -76,18 +83,7 @@ fn acknowledged_messages_survive_kill_9() {
         ),
     )
     .unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--config")
-        .arg(&config)
-        .env("KZERO_LOG", "warn")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(&addr).is_err() {
-        assert!(Instant::now() < deadline, "the broker did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn(Command::new(BIN).arg("--config").arg(&config), &addr);
     // Every message is acknowledged (acks=all, fdatasync before the acknowledgement), then SIGKILL.
     crate::support::scenario(&py, &addr, "produce", &["durable", "3000", "200"]);
     child.kill().unwrap();
