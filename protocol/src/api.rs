@@ -11,6 +11,8 @@
 //!
 //! # Versions: advertised and implemented
 //! [`API_TABLE`] states per API the range kzero advertises in ApiVersions and the range it implements.
+//! The broker advertises only the APIs it has a handler for (its dispatch table); an API in this table
+//! without a broker handler (the group APIs today) is encoded and tested here but never advertised.
 //! The advertised minimum is as low as Kafka's own (librdkafka before 2.11.1 enables features only when
 //! exact old versions fall in the advertised range, kafka-facts §2.3), while the advertised maximum is the
 //! highest version every modern client shares, so clients always pick an implemented version.

@@ -1,4 +1,5 @@
-//! Broker benchmarks, run by `cargo xtask bench` (or `cargo bench -p server --bench broker -- [--quick]`).
+//! Broker benchmarks, run by `cargo xtask bench` (or `cargo bench -p server --bench broker -- [--quick]`, which
+//! writes to `$KZERO_BENCH_DIR`, by default `bench` in cargo's target directory).
 //!
 //! The release `kzero-server` runs as a child process; one fast client (this process) speaks the Kafka
 //! protocol over loopback, reading every response into one reused buffer and walking batch headers only.
@@ -352,8 +353,10 @@ fn consume_runs(broker: &Broker, end: i64, runs: usize) -> Consumed {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let out_dir = std::env::var_os("KZERO_BENCH_DIR").map_or(root.join("target/bench"), PathBuf::from);
+    // Without KZERO_BENCH_DIR (set by `cargo xtask bench`): `bench` in cargo's target directory, the parent of
+    // the `tmp` directory cargo gives benchmarks.
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let out_dir = std::env::var_os("KZERO_BENCH_DIR").map_or(target.join("bench"), PathBuf::from);
     let tmp = std::env::var_os("KZERO_BENCH_TMP").map_or(std::env::temp_dir(), PathBuf::from);
     std::fs::create_dir_all(&out_dir).unwrap();
     let work = tmp.join(format!("kzero-bench-broker-{}", std::process::id()));

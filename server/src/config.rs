@@ -64,6 +64,9 @@ pub struct LogSection {
     pub flush_messages: i64,
     /// `log.flush.interval.ms`.
     pub flush_ms: i64,
+    /// How many sealed segments' files (`.log`, `.index`, `.timeindex`) stay open, shared by all partitions
+    /// (least recently used closed first). No Kafka equivalent: Kafka keeps every segment's files open.
+    pub segment_file_cache: usize,
 }
 
 /// The `[transfer]` section.
@@ -144,6 +147,7 @@ impl Default for LogSection {
             retention_check_interval_ms: 300_000,
             flush_messages: d.flush_messages,
             flush_ms: d.flush_ms,
+            segment_file_cache: storage::LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY,
         }
     }
 }
@@ -225,35 +229,18 @@ impl Config {
         if self.num_partitions < 1 {
             return bad("num_partitions", "must be at least 1");
         }
-        if self.message_max_bytes < 100 {
-            return bad("message_max_bytes", "must be at least 100 bytes");
-        }
         if self.max_request_bytes < 1024 {
             return bad("max_request_bytes", "must be at least 1024 bytes");
         }
-        if self.log.segment_bytes < 1024 {
-            return bad("log.segment_bytes", "must be at least 1024 bytes");
-        }
-        if self.log.segment_ms < 1 {
-            return bad("log.segment_ms", "must be at least 1");
-        }
-        if self.log.segment_index_bytes < 16 {
-            return bad("log.segment_index_bytes", "must be at least 16 bytes");
-        }
-        if self.log.retention_ms < -1 {
-            return bad("log.retention_ms", "must be -1 (forever) or more");
-        }
-        if self.log.retention_bytes < -1 {
-            return bad("log.retention_bytes", "must be -1 (no limit) or more");
-        }
-        if self.log.flush_messages < 1 {
-            return bad("log.flush_messages", "must be at least 1");
-        }
-        if self.log.flush_ms < 0 {
-            return bad("log.flush_ms", "must be 0 or more");
+        // The keys that are also topic configs are validated by the topic-config table.
+        if let Err((key, reason)) = crate::topic_config::validate_broker_defaults(&self.log_config()) {
+            return Err(ConfigError::Value { key, reason });
         }
         if self.log.retention_check_interval_ms < 1 {
             return bad("log.retention_check_interval_ms", "must be at least 1");
+        }
+        if self.log.segment_file_cache < 1 {
+            return bad("log.segment_file_cache", "must be at least 1");
         }
         if let Some(a) = &self.advertised_listen {
             if parse_host_port(a).is_none() {

@@ -1,30 +1,42 @@
-//! The kzero broker: configuration, listeners, request dispatch, topics, and the wiring of all crates.
+//! The kzero broker: configuration, listeners, request dispatch, partitions, and the wiring of all crates.
 //!
 //! This is the only crate that owns a runtime and spawns tasks.
 //! `protocol` decodes requests and encodes responses, `storage` holds the partition logs, `transfer`
 //! writes responses (file regions go out with `sendfile` on plaintext connections), and `replication`
-//! will decide what followers fetch and when produce requests complete.
+//! holds the leader rules (high watermark, leader epochs) that each `Partition` applies.
+//!
+//! Its shape follows Kafka's broker: who dispatches a request, who owns a partition and who waits are
+//! separate. `connection` reads frames and hands each request to `apis` (one file per API family,
+//! dispatched from one table that is also what ApiVersions advertises); handlers call the
+//! `replica_manager`, which owns the topics and their `partition`s (log, leader epoch, high watermark,
+//! producer state, waiting operations) and does appends and fetches; requests that wait do so as
+//! `delayed` operations keyed by partition. A group coordinator and the controller will be peers of the
+//! replica manager.
 //!
 //! It must never: parse wire formats by hand (that is `protocol`'s job), read record bytes into memory on
-//! the fetch path, or let one connection's error affect another.
+//! the fetch path, let one connection's error affect another, or block an async worker thread (file
+//! creation and deletion, syncs, retention, checkpoints and producer-state rebuilds run on blocking
+//! threads).
 //!
 //! [`run`] serves until its `shutdown` future completes, then stops accepting, lets every connection
 //! finish the request it is handling, flushes and closes the logs (writing the clean-shutdown marker so the
 //! next start needs no recovery) and returns. Tests bind listeners on port 0 and call it directly.
 #![deny(missing_docs)]
 
+mod apis;
 mod broker;
 pub mod config;
-mod configs;
 mod connection;
-mod fetch;
+mod delayed;
+mod error;
 mod metrics;
-mod produce;
+mod partition;
+mod producer_state;
+mod replica_manager;
 mod topic_config;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,33 +45,10 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-pub use broker::{Broker, HANDLED_APIS};
+pub use apis::HANDLED_APIS;
+pub use broker::Broker;
 pub use config::{Config, ConfigError};
-
-/// Why the broker could not start or stop cleanly.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The data directory could not be opened or closed.
-    #[error("storage: {0}")]
-    Storage(#[from] storage::Error),
-    /// A file or socket operation failed.
-    #[error("{op} {}: {source}", path.display())]
-    Io {
-        /// What was being done.
-        op: &'static str,
-        /// The file or address.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// The TLS certificate or key is unusable.
-    #[error("tls: {0}")]
-    Tls(String),
-}
+pub use error::Error;
 
 /// The sockets the broker serves, bound by the caller (port 0 in tests).
 #[derive(Debug)]
@@ -96,10 +85,32 @@ impl Listeners {
     }
 }
 
-/// True when the current runtime can run blocking code in place (a multi-threaded runtime).
-pub(crate) fn can_block_in_place() -> bool {
-    tokio::runtime::Handle::try_current()
-        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+/// Raises the soft limit of open files to the hard limit (every partition's active segment and every
+/// connection holds a descriptor) and logs the budget.
+fn raise_fd_limit() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) => {
+            if soft < hard {
+                if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                    tracing::warn!(soft, hard, error = %e, "cannot raise the open-file limit");
+                    return;
+                }
+            }
+            tracing::info!(
+                limit = hard.max(soft),
+                "open-file budget: about one descriptor per idle partition, one per connection, plus the sealed-segment cache"
+            );
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read the open-file limit"),
+    }
+}
+
+/// Runs blocking work on a blocking thread.
+async fn blocking<T: Send + 'static>(what: &'static str, f: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Task(what, e.to_string()))
 }
 
 fn transfer_config(config: &Config) -> transfer::Config {
@@ -145,7 +156,8 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     if listeners.tls.is_some() && tls.is_none() {
         return Err(Error::Tls("a TLS listener needs [tls] cert and key".into()));
     }
-    let broker = Arc::new(Broker::open(config, bound)?);
+    raise_fd_limit();
+    let broker = Arc::new(blocking("opening the data directory", move || Broker::open(config, bound)).await??);
     let plaintext_advertised = Arc::new(broker.advertised.clone());
     let tls_advertised = Arc::new(match listeners.tls.as_ref().map(|l| l.local_addr()) {
         Some(Ok(addr)) => broker
@@ -261,13 +273,14 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     }
     background.abort_all();
     while background.join_next().await.is_some() {}
-    broker.logs.close()?;
+    let replicas = Arc::clone(&broker.replicas);
+    blocking("closing the logs", move || replicas.close()).await??;
     tracing::info!("kzero broker stopped cleanly");
     Ok(())
 }
 
 fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::Receiver<bool>) {
-    // Retention, as Kafka's log.retention.check.interval.ms.
+    // Retention, as Kafka's log.retention.check.interval.ms, below each partition's high watermark.
     let b = Arc::clone(broker);
     let mut s = stop.clone();
     tasks.spawn(async move {
@@ -277,18 +290,14 @@ fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::
                 () = tokio::time::sleep(every) => {}
                 _ = s.changed() => return,
             }
-            let now = broker::storage_now_ms();
-            for ((topic, partition), log) in b.logs.logs() {
-                let high_watermark = log.log_end_offset();
-                match log.apply_retention(high_watermark, now) {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(topic, partition, segments = n, "retention deleted segments"),
-                    Err(e) => tracing::error!(topic, partition, error = %e, "retention failed"),
-                }
+            let replicas = Arc::clone(&b.replicas);
+            if let Err(e) = blocking("retention", move || replicas.apply_retention(broker::storage_now_ms())).await {
+                tracing::error!(error = %e, "retention failed");
             }
         }
     });
-    // Checkpoints (recovery points, log start offsets) every minute, and the time-based flush policy.
+    // The time-based flush policy (each log's own flush.ms: its topic's override or the broker's), and
+    // checkpoints (recovery points, log start offsets) every minute.
     let b = Arc::clone(broker);
     let mut s = stop;
     tasks.spawn(async move {
@@ -300,15 +309,21 @@ fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::
                 _ = s.changed() => return,
             }
             seconds += 1;
-            if b.config.log.flush_ms < i64::MAX {
-                if let Err(e) = b.logs.maybe_flush(broker::storage_now_ms()) {
+            let replicas = Arc::clone(&b.replicas);
+            let checkpoint = seconds % 60 == 0;
+            let done = blocking("flushing", move || {
+                if let Err(e) = replicas.flush_due(broker::storage_now_ms()) {
                     tracing::error!(error = %e, "time-based flush failed");
                 }
-            }
-            if seconds % 60 == 0 {
-                if let Err(e) = b.logs.checkpoint() {
-                    tracing::error!(error = %e, "writing checkpoints failed");
+                if checkpoint {
+                    if let Err(e) = replicas.checkpoint() {
+                        tracing::error!(error = %e, "writing checkpoints failed");
+                    }
                 }
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "the flush task failed");
             }
         }
     });
@@ -340,12 +355,25 @@ async fn serve_metrics(
             let line = String::from_utf8_lossy(&req[..n]);
             let (status, body) = if line.starts_with("GET /metrics") || line.starts_with("GET / ") {
                 let partitions: Vec<_> = broker
-                    .logs
-                    .logs()
-                    .into_iter()
-                    .map(|((t, p), l)| (t, p, l.log_start_offset(), l.log_end_offset()))
+                    .replicas
+                    .partitions()
+                    .iter()
+                    .map(|p| metrics::PartitionGauges {
+                        topic: p.topic.to_string(),
+                        partition: p.index,
+                        log_start_offset: p.log().log_start_offset(),
+                        log_end_offset: p.log().log_end_offset(),
+                        high_watermark: p.high_watermark(),
+                    })
                     .collect();
-                ("200 OK", broker.metrics.render(&counters.snapshot(), &partitions))
+                let delayed = [
+                    ("fetch", broker.replicas.delayed_fetch.stats()),
+                    ("produce", broker.replicas.delayed_produce.stats()),
+                ];
+                (
+                    "200 OK",
+                    broker.metrics.render(&counters.snapshot(), &partitions, &delayed),
+                )
             } else {
                 ("404 Not Found", "try /metrics\n".to_string())
             };

@@ -1,5 +1,6 @@
 //! Prometheus metrics: requests and latency per API, bytes in and out, bytes sent by sendfile vs copied,
-//! connections, and every partition's log start and end offsets. Served as text on `metrics_listen`.
+//! connections, delayed operations, and every partition's log start and end offsets and high watermark.
+//! Served as text on `metrics_listen`.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,6 +8,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use protocol::ApiKey;
+
+use crate::delayed::DelayedStats;
 
 /// Latency histogram bucket bounds in seconds.
 const BUCKETS: [f64; 12] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
@@ -26,7 +29,16 @@ pub struct Metrics {
     connections_open: AtomicU64,
     connections_total: AtomicU64,
     rejected_requests: AtomicU64,
-    fetch_wakeups: AtomicU64,
+}
+
+/// One partition's gauges.
+#[derive(Debug, Clone)]
+pub(crate) struct PartitionGauges {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) log_start_offset: i64,
+    pub(crate) log_end_offset: i64,
+    pub(crate) high_watermark: i64,
 }
 
 impl Metrics {
@@ -54,10 +66,6 @@ impl Metrics {
         self.rejected_requests.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn fetch_woken(&self) {
-        self.fetch_wakeups.fetch_add(1, Ordering::Relaxed);
-    }
-
     pub(crate) fn bytes_in(&self, n: u64) {
         self.bytes_in.fetch_add(n, Ordering::Relaxed);
     }
@@ -75,7 +83,8 @@ impl Metrics {
     pub(crate) fn render(
         &self,
         transfer: &transfer::CountersSnapshot,
-        partitions: &[(String, i32, i64, i64)],
+        partitions: &[PartitionGauges],
+        delayed: &[(&str, DelayedStats)],
     ) -> String {
         let mut out = String::new();
         let apis = self.apis.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -116,8 +125,25 @@ impl Metrics {
             &mut out,
             "kzero_fetch_wakeups_total",
             "Waiting fetches woken by an append to one of their partitions.",
-            self.fetch_wakeups.load(Ordering::Relaxed),
+            delayed
+                .iter()
+                .find(|(kind, _)| *kind == "fetch")
+                .map_or(0, |(_, s)| s.woken),
         );
+        let _ = writeln!(
+            out,
+            "# HELP kzero_delayed_operations Requests waiting (fetches for min_bytes, acks=all produces for the high watermark).\n# TYPE kzero_delayed_operations gauge"
+        );
+        for (kind, s) in delayed {
+            let _ = writeln!(out, "kzero_delayed_operations{{kind=\"{kind}\"}} {}", s.waiting);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kzero_delayed_expired_total Waiting requests answered at their deadline.\n# TYPE kzero_delayed_expired_total counter"
+        );
+        for (kind, s) in delayed {
+            let _ = writeln!(out, "kzero_delayed_expired_total{{kind=\"{kind}\"}} {}", s.expired);
+        }
         counter(
             &mut out,
             "kzero_bytes_in_total",
@@ -163,15 +189,25 @@ impl Metrics {
             out,
             "# HELP kzero_log_start_offset First offset of each partition.\n# TYPE kzero_log_start_offset gauge"
         );
-        for (t, p, start, _) in partitions {
-            let _ = writeln!(out, "kzero_log_start_offset{{topic=\"{t}\",partition=\"{p}\"}} {start}");
+        for g in partitions {
+            let (t, p, v) = (&g.topic, g.partition, g.log_start_offset);
+            let _ = writeln!(out, "kzero_log_start_offset{{topic=\"{t}\",partition=\"{p}\"}} {v}");
         }
         let _ = writeln!(
             out,
             "# HELP kzero_log_end_offset Next offset of each partition.\n# TYPE kzero_log_end_offset gauge"
         );
-        for (t, p, _, end) in partitions {
-            let _ = writeln!(out, "kzero_log_end_offset{{topic=\"{t}\",partition=\"{p}\"}} {end}");
+        for g in partitions {
+            let (t, p, v) = (&g.topic, g.partition, g.log_end_offset);
+            let _ = writeln!(out, "kzero_log_end_offset{{topic=\"{t}\",partition=\"{p}\"}} {v}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kzero_high_watermark Offset below which each partition's records are committed.\n# TYPE kzero_high_watermark gauge"
+        );
+        for g in partitions {
+            let (t, p, v) = (&g.topic, g.partition, g.high_watermark);
+            let _ = writeln!(out, "kzero_high_watermark{{topic=\"{t}\",partition=\"{p}\"}} {v}");
         }
         out
     }

@@ -1,17 +1,252 @@
-//! Per-topic config overrides, under Kafka's names, set by CreateTopics.
+//! Topic configs: one table of the keys kzero honours, and the per-topic overrides set by CreateTopics.
 //!
-//! They are kept in `<data_dir>/.kzero-topics/<topic>.properties` (one `key=value` per line; Kafka keeps them
-//! in its metadata log) and applied to the topic's partition logs. Only keys kzero honours are accepted;
-//! anything else, or a value kzero cannot honour (compaction, broker-side recompression), is
-//! `INVALID_CONFIG` with the reason, rather than silently ignored.
+//! [`TOPIC_KEYS`] is the single list of topic-config keys: each entry has Kafka's topic key, the broker key
+//! that provides its default (its synonym in DescribeConfigs), the kzero TOML key that sets that default,
+//! how values are validated, and how a value reaches the storage [`LogConfig`]. CreateTopics validation,
+//! the logs' settings, DescribeConfigs and the `[log]` section's validation all read this table, so a key
+//! cannot be accepted without being described and applied, or described without being accepted.
+//!
+//! Overrides are kept in `<data_dir>/.kzero-topics/<topic>.properties` (one `key=value` per line; Kafka
+//! keeps them in its metadata log). Only keys in the table are accepted; anything else, or a value kzero
+//! cannot honour (compaction, broker-side recompression), is `INVALID_CONFIG` with the reason, rather
+//! than silently ignored.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use storage::LogConfig;
+
+use crate::config::Config;
 use crate::Error;
 
 /// The directory of the override files, inside the data directory (the log manager skips dot-directories).
 const DIR: &str = ".kzero-topics";
+
+/// How a key's values are validated and applied.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Kind {
+    /// An integer of at least `min`, read from and written to the log settings.
+    Long {
+        /// The smallest accepted value.
+        min: i64,
+        /// Reads the setting.
+        get: fn(&LogConfig) -> i64,
+        /// Writes the setting.
+        set: fn(&mut LogConfig, i64),
+    },
+    /// The one value kzero can honour, and why no other.
+    Fixed {
+        /// The value.
+        value: &'static str,
+        /// Why another value is refused.
+        why: &'static str,
+    },
+}
+
+/// One topic-config key.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TopicKey {
+    /// Kafka's topic-level key.
+    pub(crate) name: &'static str,
+    /// Kafka's broker-level key that gives the default (its synonym).
+    pub(crate) broker_name: &'static str,
+    /// The kzero TOML key that sets the broker default, if any (`log.*` keys are in the `[log]` section).
+    pub(crate) toml: Option<&'static str>,
+    /// Validation and application.
+    pub(crate) kind: Kind,
+}
+
+const fn long(
+    name: &'static str,
+    broker_name: &'static str,
+    toml: &'static str,
+    min: i64,
+    get: fn(&LogConfig) -> i64,
+    set: fn(&mut LogConfig, i64),
+) -> TopicKey {
+    TopicKey {
+        name,
+        broker_name,
+        toml: Some(toml),
+        kind: Kind::Long { min, get, set },
+    }
+}
+
+const fn fixed(name: &'static str, broker_name: &'static str, value: &'static str, why: &'static str) -> TopicKey {
+    TopicKey {
+        name,
+        broker_name,
+        toml: None,
+        kind: Kind::Fixed { value, why },
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Every topic-config key kzero accepts and describes, sorted by name.
+pub(crate) const TOPIC_KEYS: &[TopicKey] = &[
+    fixed(
+        "cleanup.policy",
+        "log.cleanup.policy",
+        "delete",
+        "kzero only deletes old segments (no compaction)",
+    ),
+    fixed(
+        "compression.type",
+        "compression.type",
+        "producer",
+        "kzero stores batches as the producer compressed them",
+    ),
+    long(
+        "flush.messages",
+        "log.flush.interval.messages",
+        "log.flush_messages",
+        1,
+        |c| c.flush_messages,
+        |c, v| c.flush_messages = v,
+    ),
+    long(
+        "flush.ms",
+        "log.flush.interval.ms",
+        "log.flush_ms",
+        0,
+        |c| c.flush_ms,
+        |c, v| c.flush_ms = v,
+    ),
+    long(
+        "index.interval.bytes",
+        "log.index.interval.bytes",
+        "log.index_interval_bytes",
+        0,
+        |c| to_i64(c.index_interval_bytes),
+        |c, v| c.index_interval_bytes = to_u64(v),
+    ),
+    long(
+        "max.message.bytes",
+        "message.max.bytes",
+        "message_max_bytes",
+        100,
+        |c| to_i64(c.max_message_bytes as u64),
+        |c, v| c.max_message_bytes = usize::try_from(v).unwrap_or(usize::MAX),
+    ),
+    fixed(
+        "message.timestamp.type",
+        "log.message.timestamp.type",
+        "CreateTime",
+        "only CreateTime",
+    ),
+    fixed(
+        "min.insync.replicas",
+        "min.insync.replicas",
+        "1",
+        "it is impossible with one broker",
+    ),
+    long(
+        "retention.bytes",
+        "log.retention.bytes",
+        "log.retention_bytes",
+        -1,
+        |c| c.retention_bytes,
+        |c, v| c.retention_bytes = v,
+    ),
+    long(
+        "retention.ms",
+        "log.retention.ms",
+        "log.retention_ms",
+        -1,
+        |c| c.retention_ms,
+        |c, v| c.retention_ms = v,
+    ),
+    long(
+        "segment.bytes",
+        "log.segment.bytes",
+        "log.segment_bytes",
+        1024,
+        |c| to_i64(c.segment_bytes),
+        |c, v| c.segment_bytes = to_u64(v),
+    ),
+    long(
+        "segment.index.bytes",
+        "log.index.size.max.bytes",
+        "log.segment_index_bytes",
+        16,
+        |c| to_i64(c.segment_index_bytes),
+        |c, v| c.segment_index_bytes = to_u64(v),
+    ),
+    long(
+        "segment.ms",
+        "log.roll.ms",
+        "log.segment_ms",
+        1,
+        |c| c.segment_ms,
+        |c, v| c.segment_ms = v,
+    ),
+    fixed(
+        "unclean.leader.election.enable",
+        "unclean.leader.election.enable",
+        "false",
+        "kzero never elects an out-of-sync replica",
+    ),
+];
+
+impl TopicKey {
+    /// The key named `name`.
+    pub(crate) fn find(name: &str) -> Option<&'static TopicKey> {
+        TOPIC_KEYS.iter().find(|k| k.name == name)
+    }
+
+    /// The broker's value for this key (its `[log]` settings).
+    pub(crate) fn broker_value(&self, config: &Config) -> String {
+        match self.kind {
+            Kind::Long { get, .. } => get(&config.log_config()).to_string(),
+            Kind::Fixed { value, .. } => value.to_string(),
+        }
+    }
+
+    /// Kafka's default for this key.
+    pub(crate) fn kafka_default(&self) -> String {
+        match self.kind {
+            Kind::Long { get, .. } => get(&LogConfig::default()).to_string(),
+            Kind::Fixed { value, .. } => value.to_string(),
+        }
+    }
+
+    /// Checks a value; returns it normalised, or the reason it is refused.
+    pub(crate) fn validate(&self, value: &str) -> Result<String, String> {
+        let value = value.trim();
+        match self.kind {
+            Kind::Long { min, .. } => match value.parse::<i64>() {
+                Ok(v) if v >= min => Ok(v.to_string()),
+                Ok(_) => Err(format!(
+                    "invalid value {value:?} for {}: must be at least {min}",
+                    self.name
+                )),
+                Err(_) => Err(format!("invalid value {value:?} for {}: not an integer", self.name)),
+            },
+            Kind::Fixed { value: only, .. } if value == only => Ok(only.to_string()),
+            Kind::Fixed { why, .. } => Err(format!("{}={value} is not supported: {why}", self.name)),
+        }
+    }
+}
+
+/// Checks the broker defaults that the config file sets for the keys of [`TOPIC_KEYS`]; the error names
+/// the TOML key.
+pub(crate) fn validate_broker_defaults(log: &LogConfig) -> Result<(), (&'static str, String)> {
+    for key in TOPIC_KEYS {
+        if let (Some(toml), Kind::Long { min, get, .. }) = (key.toml, key.kind) {
+            if get(log) < min {
+                return Err((toml, format!("must be at least {min}")));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A topic's overrides: Kafka key -> value, validated.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,86 +254,32 @@ pub(crate) struct TopicConfig {
     pub(crate) overrides: BTreeMap<String, String>,
 }
 
-fn number<T: std::str::FromStr + PartialOrd>(key: &str, value: &str, min: T) -> Result<T, String> {
-    match value.trim().parse::<T>() {
-        Ok(v) if v >= min => Ok(v),
-        _ => Err(format!("invalid value {value:?} for {key}")),
-    }
-}
-
 impl TopicConfig {
     /// Validates CreateTopics' config entries.
     pub(crate) fn parse<'a>(entries: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) -> Result<Self, String> {
         let mut overrides = BTreeMap::new();
-        for (key, value) in entries {
+        for (name, value) in entries {
             let Some(value) = value else {
-                return Err(format!("{key} has no value"));
+                return Err(format!("{name} has no value"));
             };
-            match key {
-                "retention.ms" | "retention.bytes" => {
-                    number::<i64>(key, value, -1)?;
-                }
-                "segment.ms" | "flush.messages" => {
-                    number::<i64>(key, value, 1)?;
-                }
-                "flush.ms" => {
-                    number::<i64>(key, value, 0)?;
-                }
-                "segment.bytes" => {
-                    number::<u64>(key, value, 1024)?;
-                }
-                "segment.index.bytes" => {
-                    number::<u64>(key, value, 16)?;
-                }
-                "index.interval.bytes" => {
-                    number::<u64>(key, value, 0)?;
-                }
-                "max.message.bytes" => {
-                    number::<usize>(key, value, 100)?;
-                }
-                "cleanup.policy" if value != "delete" => {
-                    return Err(format!(
-                        "cleanup.policy={value} is not supported: kzero only deletes old segments"
-                    ));
-                }
-                "compression.type" if value != "producer" => {
-                    return Err(format!(
-                        "compression.type={value} is not supported: kzero stores batches as the producer compressed them"
-                    ));
-                }
-                "message.timestamp.type" if value != "CreateTime" => {
-                    return Err(format!(
-                        "message.timestamp.type={value} is not supported: only CreateTime"
-                    ));
-                }
-                "min.insync.replicas" if value != "1" => {
-                    return Err(format!("min.insync.replicas={value} is impossible with one broker"));
-                }
-                "cleanup.policy" | "compression.type" | "message.timestamp.type" | "min.insync.replicas" => {}
-                other => return Err(format!("unknown or unsupported topic config {other:?}")),
-            }
-            overrides.insert(key.to_string(), value.trim().to_string());
+            let key = TopicKey::find(name).ok_or_else(|| format!("unknown or unsupported topic config {name:?}"))?;
+            overrides.insert(name.to_string(), key.validate(value)?);
         }
         Ok(TopicConfig { overrides })
     }
 
     /// The log settings of a partition of this topic.
-    pub(crate) fn apply(&self, mut log: storage::LogConfig) -> storage::LogConfig {
-        for (key, value) in &self.overrides {
+    pub(crate) fn apply(&self, mut log: LogConfig) -> LogConfig {
+        for (name, value) in &self.overrides {
             // Values were validated by `parse`; an unparsable one (hand-edited file) keeps the default.
-            let i = |d: i64| value.parse().unwrap_or(d);
-            let u = |d: u64| value.parse().unwrap_or(d);
-            match key.as_str() {
-                "retention.ms" => log.retention_ms = i(log.retention_ms),
-                "retention.bytes" => log.retention_bytes = i(log.retention_bytes),
-                "segment.ms" => log.segment_ms = i(log.segment_ms),
-                "flush.messages" => log.flush_messages = i(log.flush_messages),
-                "flush.ms" => log.flush_ms = i(log.flush_ms),
-                "segment.bytes" => log.segment_bytes = u(log.segment_bytes),
-                "segment.index.bytes" => log.segment_index_bytes = u(log.segment_index_bytes),
-                "index.interval.bytes" => log.index_interval_bytes = u(log.index_interval_bytes),
-                "max.message.bytes" => log.max_message_bytes = value.parse().unwrap_or(log.max_message_bytes),
-                _ => {}
+            if let Some(TopicKey {
+                kind: Kind::Long { set, .. },
+                ..
+            }) = TopicKey::find(name)
+            {
+                if let Ok(v) = value.parse() {
+                    set(&mut log, v);
+                }
             }
         }
         log
@@ -197,38 +378,48 @@ impl TopicConfig {
 mod tests {
     use super::*;
 
-    /// Every key CreateTopics accepts (with a valid value), which DescribeConfigs must also describe.
-    const ACCEPTED: &[(&str, &str)] = &[
-        ("retention.ms", "1000"),
-        ("retention.bytes", "-1"),
-        ("segment.ms", "60000"),
-        ("segment.bytes", "1048576"),
-        ("segment.index.bytes", "4096"),
-        ("index.interval.bytes", "4096"),
-        ("flush.messages", "1"),
-        ("flush.ms", "1000"),
-        ("max.message.bytes", "2000"),
-        ("cleanup.policy", "delete"),
-        ("compression.type", "producer"),
-        ("message.timestamp.type", "CreateTime"),
-        ("min.insync.replicas", "1"),
-    ];
+    #[test]
+    fn every_key_accepts_its_defaults_and_applies_them() {
+        let config = Config::default();
+        for key in TOPIC_KEYS {
+            // The broker value and Kafka's default are both valid topic values.
+            for value in [key.broker_value(&config), key.kafka_default()] {
+                let parsed = TopicConfig::parse([(key.name, Some(value.as_str()))])
+                    .unwrap_or_else(|e| panic!("{} refuses {value}: {e}", key.name));
+                let applied = parsed.apply(LogConfig::default());
+                if let Kind::Long { get, min, .. } = key.kind {
+                    assert_eq!(get(&applied).to_string(), value, "{} is not applied", key.name);
+                    // One below the minimum is refused, with the key's name.
+                    let low = (min - 1).to_string();
+                    let err = TopicConfig::parse([(key.name, Some(low.as_str()))]).unwrap_err();
+                    assert!(err.contains(key.name), "{err}");
+                }
+            }
+        }
+        let names: Vec<&str> = TOPIC_KEYS.iter().map(|k| k.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "TOPIC_KEYS must be sorted and unique");
+    }
 
     #[test]
-    fn every_accepted_key_is_described_and_applied() {
-        let described: Vec<&str> = crate::configs::topic_configs(&crate::Config::default())
-            .into_iter()
-            .map(|(name, ..)| name)
-            .collect();
-        for (key, value) in ACCEPTED {
-            let config = TopicConfig::parse([(*key, Some(*value))]).unwrap();
-            assert!(described.contains(key), "{key} is accepted but not described");
-            assert_eq!(config.overrides.get(*key).map(String::as_str), Some(*value));
+    fn every_toml_key_is_in_the_example_file_and_validated() {
+        let example = include_str!("../../kzero.example.toml");
+        for key in TOPIC_KEYS {
+            let Some(toml) = key.toml else { continue };
+            let field = toml.rsplit('.').next().unwrap();
+            assert!(example.contains(field), "kzero.example.toml does not mention {toml}");
+            if let Kind::Long { min, set, get } = key.kind {
+                let mut log = LogConfig::default();
+                set(&mut log, min - 1);
+                // Unsigned settings cannot hold a value below a minimum of 0.
+                if get(&log) == min - 1 {
+                    assert_eq!(validate_broker_defaults(&log).unwrap_err().0, toml);
+                }
+            }
         }
-        let applied = TopicConfig::parse([("retention.ms", Some("1000")), ("max.message.bytes", Some("2000"))])
-            .unwrap()
-            .apply(storage::LogConfig::default());
-        assert_eq!((applied.retention_ms, applied.max_message_bytes), (1000, 2000));
+        assert!(validate_broker_defaults(&LogConfig::default()).is_ok());
     }
 
     #[test]
@@ -236,11 +427,13 @@ mod tests {
         for (key, value, reason) in [
             ("retention.mss", "1", "unknown"),
             ("cleanup.policy", "compact", "not supported"),
-            ("segment.bytes", "10", "invalid value"),
+            ("segment.bytes", "10", "at least 1024"),
+            ("segment.bytes", "ten", "not an integer"),
             ("min.insync.replicas", "2", "one broker"),
         ] {
             let err = TopicConfig::parse([(key, Some(value))]).unwrap_err();
             assert!(err.contains(reason), "{key}={value}: {err}");
         }
+        assert!(TopicConfig::parse([("retention.ms", None)]).is_err());
     }
 }

@@ -5,7 +5,8 @@
 //!   case) of the same batches to a file, measured in the same run. Target: appends reach at least 70% of
 //!   the plain loop.
 //! - Read-locate latency: `Log::read` at random offsets of a 1 GiB log (16 KiB batches) in eight segments,
-//!   seven of them sealed (index searched on disk with `pread`) and one active (index in memory).
+//!   seven of them sealed (files opened through the descriptor cache, index searched on disk with `pread`)
+//!   and one active (index in memory).
 //!
 //! Writes `storage.md` and `storage.json` to `$KZERO_BENCH_DIR` (default `target/bench`); data files go to
 //! `$KZERO_BENCH_TMP` (default the system temp dir) and are removed.
@@ -94,8 +95,9 @@ fn run_plain(tmp: &Path, batch: &[u8], total: u64, sync: bool) -> f64 {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let out_dir = std::env::var_os("KZERO_BENCH_DIR").map_or(root.join("target/bench"), PathBuf::from);
+    // Without KZERO_BENCH_DIR: `bench` in cargo's target directory (the parent of the benchmarks' tmp dir).
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let out_dir = std::env::var_os("KZERO_BENCH_DIR").map_or(target.join("bench"), PathBuf::from);
     let tmp = std::env::var_os("KZERO_BENCH_TMP").map_or(std::env::temp_dir(), PathBuf::from);
     std::fs::create_dir_all(&out_dir).unwrap();
     let runs = if quick { 1 } else { 3 };

@@ -1,4 +1,4 @@
-//! Log configuration, with Kafka's defaults and names.
+//! Log configuration, with Kafka's defaults and names, and the settings a data directory's logs share.
 
 /// How a log rolls, retains and flushes. Defaults are Kafka's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +36,41 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             max_message_bytes: 1024 * 1024 + 12,
+        }
+    }
+}
+
+/// Settings of a [`crate::LogManager`] that are not per topic: resources its logs share.
+///
+/// Marked `#[non_exhaustive]` so that settings can be added without breaking callers: start from
+/// [`LogManagerOptions::default`] and set fields, or use the `with_` methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogManagerOptions {
+    /// How many descriptors of sealed segments' files (`.log`, `.index`, `.timeindex`) stay open, for all
+    /// the manager's logs together (least recently used ones are closed first; default
+    /// [`LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY`]). 0 opens such a file for each use. The active
+    /// segment of each log holds one more descriptor, its `.log`, outside this budget; a read being sent
+    /// keeps its file open until the [`crate::Slice`] is dropped.
+    pub file_cache_capacity: usize,
+}
+
+impl LogManagerOptions {
+    /// The default of [`LogManagerOptions::file_cache_capacity`], also the capacity of the private cache of
+    /// a log opened with [`crate::Log::open`].
+    pub const DEFAULT_FILE_CACHE_CAPACITY: usize = 1024;
+
+    /// Sets [`LogManagerOptions::file_cache_capacity`].
+    pub fn with_file_cache_capacity(mut self, capacity: usize) -> Self {
+        self.file_cache_capacity = capacity;
+        self
+    }
+}
+
+impl Default for LogManagerOptions {
+    fn default() -> Self {
+        LogManagerOptions {
+            file_cache_capacity: LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY,
         }
     }
 }

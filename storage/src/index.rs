@@ -8,22 +8,30 @@
 //! The file length is the entry count: an index is preallocated to `segment_index_bytes` while its segment
 //! is active and trimmed to its entries when the segment rolls or the log closes.
 //!
-//! The active segment's entries live in memory (the same bytes as the file) and reach the file on flush,
-//! roll and close; appends never touch the index file. A sealed index is searched on disk with `pread`, so
-//! an open log holds no memory for its old segments. After a crash the active index is rebuilt from the log
-//! by recovery, exactly as Kafka does, since nothing can tell a stale index from a good one.
+//! The active segment's entries live in memory (the same bytes as the file) and reach the file when the
+//! segment is sealed (roll, close); appends never touch the index file. No index keeps a descriptor open:
+//! the file is opened to be created, loaded, written or trimmed, and closed right after. A sealed index is
+//! searched on disk with `pread` through the log's descriptor cache ([`crate::file_cache`]), so an open
+//! log holds neither memory nor descriptors for its old segments' indexes. After a crash the active index
+//! is rebuilt from the log by recovery, exactly as Kafka does, since nothing can tell a stale index from a
+//! good one.
 
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use crate::error::{IoContext, Result};
+use crate::file_cache::{CachedFile, FileCache};
+
+/// The bytes of one entry (the first `width` of them).
+pub(crate) type Entry = [u8; 16];
 
 /// An index file with fixed-width entries whose first field is the search key.
 #[derive(Debug)]
 pub(crate) struct Index {
-    path: PathBuf,
-    file: File,
+    /// The file, opened through the cache when a sealed index is searched.
+    file: CachedFile,
     width: usize,
     /// The most entries the file may hold.
     max_entries: usize,
@@ -34,23 +42,51 @@ pub(crate) struct Index {
     written: usize,
 }
 
+/// Where an index's entries are read from.
+enum Source<'a> {
+    Mem(&'a [u8]),
+    File(Arc<File>),
+}
+
+/// Opens an index file for writing (creating it if missing), for one operation.
+fn open_rw(path: &Path, truncate: bool) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(truncate)
+        .open(path)
+        .ctx(if truncate { "creating" } else { "opening" }, path)
+}
+
 impl Index {
     /// Opens (creating if missing) an index. An active index is read into memory and preallocated; a
-    /// sealed one is trusted to be exactly its entries.
-    pub(crate) fn open(path: &Path, width: usize, max_bytes: u64, active: bool) -> Result<Index> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .ctx("opening", path)?;
-        let len = file.metadata().ctx("reading the size of", path)?.len();
+    /// sealed one is trusted to be exactly its entries and is not opened at all, only measured.
+    pub(crate) fn open(
+        cache: &Arc<FileCache>,
+        path: &Path,
+        width: usize,
+        max_bytes: u64,
+        active: bool,
+    ) -> Result<Index> {
+        let len = match std::fs::metadata(path) {
+            Ok(m) => m.len(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                open_rw(path, false)?;
+                0
+            }
+            Err(e) => {
+                return Err(crate::Error::Io {
+                    op: "reading the size of",
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+        };
         let max_entries = (max_bytes as usize / width).max(1);
         let entries = (len as usize / width).min(max_entries);
         let mut index = Index {
-            path: path.to_path_buf(),
-            file,
+            file: CachedFile::new(cache, path.to_path_buf()),
             width,
             max_entries,
             entries,
@@ -64,29 +100,18 @@ impl Index {
     }
 
     /// Creates an empty, active index, replacing any file there.
-    pub(crate) fn create(path: &Path, width: usize, max_bytes: u64) -> Result<Index> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)
-            .ctx("creating", path)?;
+    pub(crate) fn create(cache: &Arc<FileCache>, path: &Path, width: usize, max_bytes: u64) -> Result<Index> {
+        let file = open_rw(path, true)?;
         let max_entries = (max_bytes as usize / width).max(1);
-        let index = Index {
-            path: path.to_path_buf(),
-            file,
+        file.set_len((max_entries * width) as u64).ctx("preallocating", path)?;
+        Ok(Index {
+            file: CachedFile::new(cache, path.to_path_buf()),
             width,
             max_entries,
             entries: 0,
             mem: Some(Vec::new()),
             written: 0,
-        };
-        index
-            .file
-            .set_len((max_entries * width) as u64)
-            .ctx("preallocating", path)?;
-        Ok(index)
+        })
     }
 
     /// Loads the entries into memory and preallocates the file, making the index appendable.
@@ -94,13 +119,15 @@ impl Index {
         if self.mem.is_some() {
             return Ok(());
         }
+        self.file.evict();
+        let path = self.file.path();
+        let file = open_rw(path, false)?;
         let mut mem = vec![0u8; self.entries * self.width];
-        self.file.read_exact_at(&mut mem, 0).ctx("reading", &self.path)?;
+        file.read_exact_at(&mut mem, 0).ctx("reading", path)?;
+        file.set_len((self.max_entries * self.width) as u64)
+            .ctx("preallocating", path)?;
         self.mem = Some(mem);
         self.written = self.entries;
-        self.file
-            .set_len((self.max_entries * self.width) as u64)
-            .ctx("preallocating", &self.path)?;
         Ok(())
     }
 
@@ -112,18 +139,29 @@ impl Index {
         self.entries >= self.max_entries
     }
 
-    /// The bytes of entry `i`.
-    pub(crate) fn entry(&self, i: usize, out: &mut [u8]) -> Result<()> {
-        match &self.mem {
-            Some(mem) => {
-                out.copy_from_slice(&mem[i * self.width..(i + 1) * self.width]);
-                Ok(())
-            }
-            None => self
-                .file
-                .read_exact_at(out, (i * self.width) as u64)
-                .ctx("reading", &self.path),
+    /// Where entries are read from: memory while active, else one descriptor from the cache.
+    fn source(&self) -> Result<Source<'_>> {
+        Ok(match &self.mem {
+            Some(mem) => Source::Mem(mem),
+            None => Source::File(self.file.get()?),
+        })
+    }
+
+    /// The bytes of entry `i` (from memory, or one `pread` of the file).
+    pub(crate) fn entry(&self, i: usize) -> Result<Entry> {
+        self.read_entry(&self.source()?, i)
+    }
+
+    fn read_entry(&self, source: &Source<'_>, i: usize) -> Result<Entry> {
+        let mut out = [0u8; 16];
+        let w = self.width;
+        match source {
+            Source::Mem(mem) => out[..w].copy_from_slice(&mem[i * w..(i + 1) * w]),
+            Source::File(file) => file
+                .read_exact_at(&mut out[..w], (i * w) as u64)
+                .ctx("reading", self.file.path())?,
         }
+        Ok(out)
     }
 
     /// Appends an entry (the index must be active and not full).
@@ -148,61 +186,60 @@ impl Index {
         }
         self.written = self.written.min(n);
         if self.mem.is_none() {
-            self.file
+            let path = self.file.path();
+            open_rw(path, false)?
                 .set_len((n * self.width) as u64)
-                .ctx("truncating", &self.path)?;
+                .ctx("truncating", path)?;
         }
         Ok(())
     }
 
-    /// Writes the entries not yet in the file (one `pwrite`).
-    pub(crate) fn write_out(&mut self) -> Result<()> {
-        if let Some(mem) = &self.mem {
-            if self.written < self.entries {
-                let from = self.written * self.width;
-                self.file
-                    .write_all_at(&mem[from..], from as u64)
-                    .ctx("writing", &self.path)?;
-                self.written = self.entries;
-            }
-        }
-        Ok(())
-    }
-
-    /// Writes everything out, trims the file to its entries and drops the in-memory copy.
+    /// Writes everything out, trims the file to its entries and drops the in-memory copy: one open, one
+    /// `pwrite`, one `ftruncate`, one close. A sealed index is left as it is.
     pub(crate) fn seal(&mut self) -> Result<()> {
-        self.write_out()?;
-        self.file
-            .set_len((self.entries * self.width) as u64)
-            .ctx("trimming", &self.path)?;
+        let Some(mem) = &self.mem else { return Ok(()) };
+        let path = self.file.path();
+        let file = open_rw(path, false)?;
+        if self.written < self.entries {
+            let from = self.written * self.width;
+            file.write_all_at(&mem[from..], from as u64).ctx("writing", path)?;
+            self.written = self.entries;
+        }
+        file.set_len((self.entries * self.width) as u64).ctx("trimming", path)?;
         self.mem = None;
         Ok(())
     }
 
-    pub(crate) fn try_clone_file(&self) -> Option<File> {
-        self.file.try_clone().ok()
-    }
-
-    /// The index of the last entry whose key (decoded by `key`) is `<= target`, by binary search.
-    pub(crate) fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> Result<Option<usize>> {
+    /// The last entry whose key (decoded by `key`) is `<= target`, by binary search: its number and bytes.
+    /// A sealed index is searched with one descriptor from the cache for the whole search.
+    pub(crate) fn floor(&self, target: i64, key: impl Fn(&[u8]) -> i64) -> Result<Option<(usize, Entry)>> {
+        if self.entries == 0 {
+            return Ok(None);
+        }
+        let source = self.source()?;
         let (mut lo, mut hi) = (0usize, self.entries);
-        let mut buf = [0u8; 16];
-        let buf = &mut buf[..self.width];
+        let mut found = None;
         // INVARIANT: entries [0, lo) have key <= target, entries [hi, len) have key > target.
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            self.entry(mid, buf)?;
-            if key(buf) <= target {
+            let e = self.read_entry(&source, mid)?;
+            if key(&e[..self.width]) <= target {
+                found = Some((mid, e));
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        Ok(lo.checked_sub(1))
+        Ok(found)
     }
 
     pub(crate) fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
+    }
+
+    /// Drops the cached descriptor of the file, if any.
+    pub(crate) fn evict(&self) {
+        self.file.evict();
     }
 }
 

@@ -13,10 +13,25 @@
 //! batch that holds the offset and ending on a batch boundary. The bytes are never read into memory; the
 //! caller sends them with `sendfile`. The OS page cache is the only cache.
 //!
+//! Durability: a flush ([`Log::flush`], or the flush policy after an append) syncs the files and raises the
+//! log's recovery point, below which every offset is on disk; after a crash only what lies at or above it
+//! is re-scanned. A rolled segment is synced in the background by a flusher thread, as Kafka does. The
+//! recovery point never passes data that is not synced: a flush syncs rolled segments the flusher has not
+//! reached yet, and [`LogManager::close`] waits for the flusher to drain before it writes the checkpoints
+//! and the clean-shutdown marker. Each [`LogManager`] owns its flusher (a standalone [`Log`] owns a
+//! private one); the thread stops when its owner is closed or dropped.
+//!
+//! File descriptors: an idle partition costs one, its active segment's `.log`. The active segment's
+//! indexes live in memory and their files are opened only to be written; a sealed segment's files are
+//! opened when read, through a bounded cache of descriptors that all logs of a [`LogManager`] share
+//! ([`LogManagerOptions::file_cache_capacity`], 1024 by default). A [`Slice`] holds its own reference to
+//! the file, so the cache may evict it while it is being sent.
+//!
 //! It must never: copy record bytes into memory on the read path, decompress or parse individual records
 //! on the append path, open sockets, or depend on the `transfer` crate (the two meet through std types).
 //!
-//! Main types: [`Log`] (one partition), [`LogManager`] (a data directory), [`LogConfig`], [`Error`].
+//! Main types: [`Log`] (one partition), [`LogManager`] (a data directory), [`LogConfig`],
+//! [`LogManagerOptions`], [`Error`].
 //!
 //! ```
 //! use protocol::record::{BatchBuilder, Compression, Record};
@@ -39,13 +54,14 @@
 pub mod checkpoint;
 mod config;
 mod error;
+mod file_cache;
 mod flusher;
 mod index;
 mod log;
 mod manager;
 mod segment;
 
-pub use config::LogConfig;
+pub use config::{LogConfig, LogManagerOptions};
 pub use error::{Error, Result};
 pub use log::{AppendInfo, Log, OpenHints, OpenReport, ProducerBatch, ReadInfo, Slice};
 pub use manager::{is_valid_topic_name, LogManager};

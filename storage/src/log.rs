@@ -4,10 +4,18 @@
 //! the read lock to locate a file region and return it, so the bytes themselves are sent (with `sendfile`)
 //! after the lock is released. Readers only ever see a segment's committed size, so a torn or failed
 //! append is never visible. A `fdatasync` (flush policy) happens after the lock is released.
+//!
+//! Durability: the recovery point (every offset below it is on disk) is raised only by a flush that synced
+//! everything below it, or by the flusher after it synced a rolled segment and every segment rolled before
+//! it. A log opened by a [`crate::LogManager`] shares the manager's flusher and descriptor cache; a log
+//! opened with [`Log::open`] has its own of each (a flusher thread started at its first roll and stopped
+//! when the log is dropped, and a cache of [`crate::LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY`]
+//! descriptors).
 
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -15,8 +23,9 @@ use protocol::record::{set_base_offset, set_partition_leader_epoch, RecordBatch,
 
 use crate::config::LogConfig;
 use crate::error::{Error, IoContext, Result};
-use crate::flusher::{self, RecoveryPoint};
-use crate::segment::Segment;
+use crate::file_cache::FileCache;
+use crate::flusher::{Flusher, Job, RecoveryPoint, Synced};
+use crate::segment::{Region, Segment};
 
 /// What the caller knows about a log before opening it (from the data directory's checkpoint files).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,7 +80,8 @@ pub struct ProducerBatch {
 /// A byte range of a segment file: what a fetch sends with `sendfile`.
 #[derive(Debug, Clone)]
 pub struct Slice {
-    /// The segment's `.log` file.
+    /// The segment's `.log` file. For a sealed segment it is a descriptor shared with the log's descriptor
+    /// cache: the slice keeps it open while it is being sent, even if the cache evicts it meanwhile.
     pub file: Arc<fs::File>,
     /// The byte range, starting and ending on batch boundaries.
     pub range: Range<u64>,
@@ -140,6 +150,10 @@ pub struct Log {
     /// Held for a whole flush (collecting dirty files and syncing them). An append whose data another
     /// flush already collected must not return before that sync finished: it waits here.
     flush_lock: std::sync::Mutex<()>,
+    /// Syncs rolled segments in the background: the manager's, or this log's own.
+    flusher: Flusher,
+    /// Descriptors of sealed segments' files: the manager's, or this log's own.
+    cache: Arc<FileCache>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -162,7 +176,22 @@ impl Log {
     /// of at most one index interval at its end. Otherwise every segment at or above the recovery point is
     /// re-scanned batch by batch (length, CRC, offsets increasing), cut at the first bad batch (all later
     /// segments are deleted, as Kafka does), and its indexes rebuilt.
+    ///
+    /// The log gets its own flusher and descriptor cache; logs of a [`crate::LogManager`] share the
+    /// manager's.
     pub fn open(dir: &Path, config: LogConfig, hints: OpenHints) -> Result<(Log, OpenReport)> {
+        let cache = FileCache::new(crate::LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY);
+        Log::open_shared(dir, config, hints, cache, Flusher::new())
+    }
+
+    /// [`Log::open`] with the flusher and descriptor cache of a [`crate::LogManager`].
+    pub(crate) fn open_shared(
+        dir: &Path,
+        config: LogConfig,
+        hints: OpenHints,
+        cache: Arc<FileCache>,
+        flusher: Flusher,
+    ) -> Result<(Log, OpenReport)> {
         fs::create_dir_all(dir).ctx("creating", dir)?;
         let mut bases = Vec::new();
         for entry in fs::read_dir(dir).ctx("listing", dir)? {
@@ -203,7 +232,7 @@ impl Log {
             let opened = if needs_recovery {
                 None
             } else {
-                match Segment::open(dir, base, &config, is_last) {
+                match Segment::open(&cache, dir, base, &config, is_last) {
                     Ok(seg) => Some(seg),
                     Err(Error::Corrupt { path, reason }) => {
                         tracing::warn!(file = %path.display(), %reason, "segment is inconsistent; recovering it");
@@ -215,7 +244,7 @@ impl Log {
             let mut seg = match opened {
                 Some(seg) => seg,
                 None => {
-                    let (seg, recovered) = Segment::recover(dir, base, expected, &config)?;
+                    let (seg, recovered) = Segment::recover(&cache, dir, base, expected, &config)?;
                     report.recovered_segments.push(base);
                     report.truncated_bytes += recovered.truncated_bytes;
                     if recovered.stopped_by_error {
@@ -252,12 +281,19 @@ impl Log {
                 }
             };
             if !is_last {
+                // Its descriptor closes here: a sealed segment's files are opened through the cache.
                 seg.seal()?;
             }
             segments.push(seg);
         }
         if segments.is_empty() {
-            segments.push(Segment::create(dir, hints.log_start_offset.max(0), &config, now)?);
+            segments.push(Segment::create(
+                &cache,
+                dir,
+                hints.log_start_offset.max(0),
+                &config,
+                now,
+            )?);
         }
         let log_end_offset = segments.last().map_or(0, |s| s.next_offset);
         let log_start_offset = hints.log_start_offset.clamp(segments[0].base_offset, log_end_offset);
@@ -267,6 +303,27 @@ impl Log {
             hints.recovery_point.min(log_end_offset)
         };
         report.log_end_offset = log_end_offset;
+        let recovery_point = Arc::new(RecoveryPoint::new(recovery_point));
+        // Recovered sealed segments (their data read back, their indexes rebuilt) are synced in the
+        // background like rolled ones, and the recovery point climbs over them as they reach the disk.
+        let mut earlier: Vec<Synced> = Vec::new();
+        let sealed = segments.len() - 1;
+        for i in 0..sealed {
+            if !segments[i].dirty {
+                continue;
+            }
+            let synced = Synced::default();
+            segments[i].synced = Some(Arc::clone(&synced));
+            flusher.submit(Job {
+                targets: segments[i].sync_targets(None, true),
+                synced: Arc::clone(&synced),
+                earlier: earlier.clone(),
+                recovery_point: Arc::clone(&recovery_point),
+                up_to: segments[i + 1].base_offset,
+                generation: recovery_point.generation(),
+            });
+            earlier.push(synced);
+        }
         let state = State {
             segments,
             log_start_offset,
@@ -279,8 +336,10 @@ impl Log {
                 dir: dir.to_path_buf(),
                 config,
                 state: RwLock::new(state),
-                recovery_point: Arc::new(RecoveryPoint::new(recovery_point)),
+                recovery_point,
                 flush_lock: std::sync::Mutex::new(()),
+                flusher,
+                cache,
             },
             report,
         ))
@@ -487,19 +546,34 @@ impl Log {
         if !st.active().should_roll(size, last, &self.config, now) {
             return Ok(());
         }
+        // The rolled segment's sync may raise the recovery point only once these are synced too (a flush
+        // may be syncing one of them right now: its `dirty` flag is already clear, its mark not yet set).
+        let earlier: Vec<Synced> = st.segments[..st.segments.len() - 1]
+            .iter()
+            .filter_map(|s| s.synced.clone())
+            .filter(|s| !s.load(Ordering::Acquire))
+            .collect();
+        let new = Segment::create(&self.cache, &self.dir, base, &self.config, now)?;
         let old = st.active();
-        old.seal()?;
-        let files = old.files_to_sync();
-        let dirty = old.dirty;
-        old.dirty = false;
-        let new = Segment::create(&self.dir, base, &self.config, now)?;
+        let log = old.seal()?;
+        // Sealing just wrote its indexes: even a segment whose log a flush synced is not on disk whole.
+        old.dirty = true;
+        let synced = Synced::default();
+        old.synced = Some(Arc::clone(&synced));
+        let targets = old.sync_targets(log.clone(), true);
+        if let Some(log) = log {
+            old.keep_open(log);
+        }
         st.segments.push(new);
         // Like Kafka, the rolled segment is synced in the background, then the recovery point moves up.
-        if dirty {
-            flusher::sync_later(files, Arc::clone(&self.recovery_point), base);
-        } else {
-            self.recovery_point.raise(base, self.recovery_point.generation());
-        }
+        self.flusher.submit(Job {
+            targets,
+            synced,
+            earlier,
+            recovery_point: Arc::clone(&self.recovery_point),
+            up_to: base,
+            generation: self.recovery_point.generation(),
+        });
         Ok(())
     }
 
@@ -525,31 +599,58 @@ impl Log {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         let end = st.log_end_offset();
         let generation = self.recovery_point.generation();
-        // Sync files outside the lock: collect the dirty segments' handles first. The active segment needs
+        // Sync files outside the lock: collect the dirty segments' files first. The active segment needs
         // only its log synced: after a crash, recovery rebuilds the indexes of the segment holding the
-        // recovery point. Rolled segments (sealed, indexes written) are synced whole.
-        let mut files = Vec::new();
+        // recovery point. Sealed segments are synced whole.
+        //
+        // A rolled segment whose background sync has not finished is synced here too, rather than waited
+        // for: the flusher is shared by every log of the manager and works in order, so waiting would tie
+        // this log's flush (with `flush.messages=1`, a produce acknowledgement) to other partitions' roll
+        // syncs. Syncing it here costs at most the sync the flusher would do anyway, and the flusher skips
+        // a segment a flush already marked synced. Either way the recovery point below never passes data
+        // that is not on disk.
+        let mut targets = Vec::new();
+        let mut marks: Vec<Synced> = Vec::new();
+        let mut collected: Vec<i64> = Vec::new();
         let last = st.segments.len() - 1;
         for (i, seg) in st.segments.iter_mut().enumerate().filter(|(_, s)| s.dirty) {
-            if i == last {
-                files.push((Arc::clone(&seg.log), seg.log_path.clone()));
-            } else {
-                files.extend(seg.files_to_sync());
-            }
             seg.dirty = false;
+            if i != last {
+                if let Some(synced) = &seg.synced {
+                    if synced.load(Ordering::Acquire) {
+                        continue; // the flusher got there first
+                    }
+                    marks.push(Arc::clone(synced));
+                }
+            }
+            targets.extend(seg.sync_targets(None, i != last));
+            collected.push(seg.base_offset);
         }
         st.unflushed_messages = 0;
         drop(st);
         #[cfg(test)]
-        tests::pause_after_collecting();
-        #[cfg(test)]
-        let synced_any = !files.is_empty();
-        for (file, path) in files {
-            file.sync_data().ctx("syncing", &path)?;
+        tests::pause_after_collecting(&self.dir);
+        for target in &targets {
+            if let Err(e) = target.sync() {
+                // Nothing collected is known to be on disk: mark it dirty again, so that no later flush
+                // raises the recovery point over it without syncing it.
+                let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+                for seg in st.segments.iter_mut().filter(|s| collected.contains(&s.base_offset)) {
+                    seg.dirty = true;
+                }
+                return Err(Error::Io {
+                    op: "syncing",
+                    path: target.path().to_path_buf(),
+                    source: e,
+                });
+            }
+        }
+        for synced in marks {
+            synced.store(true, Ordering::Release);
         }
         #[cfg(test)]
-        if synced_any {
-            tests::SYNCS_DONE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if !targets.is_empty() {
+            tests::note_sync_done(&self.dir);
         }
         self.recovery_point.raise(end, generation);
         Ok(())
@@ -597,31 +698,15 @@ impl Log {
             if seg.base_offset >= upper {
                 break;
             }
-            let Some(first) = seg.find(fetch_offset)? else {
-                i += 1;
-                continue;
-            };
-            // A batch that reaches the upper bound is not visible yet.
-            if first.last_offset >= upper {
-                break;
+            match seg.read(fetch_offset, max_bytes, upper)? {
+                Region::NotHere => i += 1,
+                Region::Hidden => break,
+                Region::Found(file, range, first_batch_size) => {
+                    info.first_batch_size = first_batch_size;
+                    info.slice = Some(Slice { file, range });
+                    break;
+                }
             }
-            let upper_pos = if upper >= seg.next_offset {
-                seg.size
-            } else {
-                seg.position_of(upper)?
-            };
-            let limit = first
-                .position
-                .saturating_add(max_bytes)
-                .min(upper_pos)
-                .max(first.position + first.size);
-            let end = seg.boundary_at_or_below(first.position, limit)?;
-            info.first_batch_size = first.size;
-            info.slice = Some(Slice {
-                file: Arc::clone(&seg.log),
-                range: first.position..end,
-            });
-            break;
         }
         Ok(info)
     }
@@ -674,7 +759,7 @@ impl Log {
             for seg in st.segments.drain(..) {
                 seg.delete_files()?;
             }
-            let seg = Segment::create(&self.dir, offset, &self.config, now_ms())?;
+            let seg = Segment::create(&self.cache, &self.dir, offset, &self.config, now_ms())?;
             st.segments.push(seg);
             st.log_start_offset = offset;
         } else {
@@ -721,10 +806,10 @@ impl Log {
                 break;
             }
             if last {
-                // Never leave the log without a segment: roll an empty one first.
-                let old = st.active();
-                old.seal()?;
-                let new = Segment::create(&self.dir, next_base, &self.config, now_ms)?;
+                // Never leave the log without a segment: roll an empty one first (the old one and its
+                // descriptor go right after).
+                let new = Segment::create(&self.cache, &self.dir, next_base, &self.config, now_ms)?;
+                st.active().seal()?;
                 st.segments.push(new);
             }
             let seg = st.segments.remove(0);
@@ -736,27 +821,37 @@ impl Log {
         Ok(deleted)
     }
 
-    /// Flushes, writes and trims the indexes, and closes the log for appends.
+    /// Flushes, writes and trims the indexes, and closes the log for appends. It stays readable.
+    ///
+    /// Every rolled segment is on disk when it returns (the flush syncs those the flusher has not reached).
+    /// A log opened on its own does not wait for its flusher here: nothing it could still do is needed; its
+    /// thread stops when the log is dropped.
     pub fn close(&self) -> Result<()> {
         self.flush()?;
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         if !st.closed {
-            st.active().seal()?;
+            let active = st.active();
+            if let Some(log) = active.seal()? {
+                active.keep_open(log);
+            }
             st.closed = true;
         }
         Ok(())
     }
 
-    /// Marks the log closed after its directory was removed by the [`crate::LogManager`].
+    /// Marks the log closed after its directory was removed by the [`crate::LogManager`], and closes its
+    /// descriptors.
     pub(crate) fn close_for_deletion(&self) {
-        self.state.write().unwrap_or_else(|p| p.into_inner()).closed = true;
-    }
-
-    /// Closes the log and removes its directory.
-    pub fn delete(&self) -> Result<()> {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         st.closed = true;
-        drop(st);
+        for seg in &mut st.segments {
+            seg.release_files();
+        }
+    }
+
+    /// Closes the log, closes its descriptors and removes its directory.
+    pub fn delete(&self) -> Result<()> {
+        self.close_for_deletion();
         match fs::remove_dir_all(&self.dir) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -766,6 +861,12 @@ impl Log {
                 source: e,
             }),
         }
+    }
+
+    /// The descriptor cache and flusher, for tests.
+    #[cfg(test)]
+    pub(crate) fn resources(&self) -> (&Arc<FileCache>, &Flusher) {
+        (&self.cache, &self.flusher)
     }
 }
 

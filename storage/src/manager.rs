@@ -7,6 +7,13 @@
 //!   log-start-offset-checkpoint           per partition: the first offset still in the log
 //!   <topic>-<partition>/                  one Log each
 //! ```
+//!
+//! A manager owns what its logs share: one flusher thread that syncs rolled segments in the background
+//! (started at the first roll, stopped by [`LogManager::close`] after it has drained, or when the manager
+//! is dropped), and one bounded cache of descriptors of sealed segments' files
+//! ([`LogManagerOptions::file_cache_capacity`]). So an idle partition costs one descriptor (its active
+//! `.log`), and the whole directory at most one per partition plus the cache's capacity, plus the files
+//! of reads still being sent.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -14,8 +21,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use crate::checkpoint::{self, TopicPartition};
-use crate::config::LogConfig;
+use crate::config::{LogConfig, LogManagerOptions};
 use crate::error::{Error, IoContext, Result};
+use crate::file_cache::FileCache;
+use crate::flusher::Flusher;
 use crate::log::{Log, OpenHints, OpenReport};
 
 const CLEAN_SHUTDOWN: &str = ".kafka_cleanshutdown";
@@ -38,6 +47,10 @@ pub fn is_valid_topic_name(name: &str) -> bool {
 pub struct LogManager {
     data_dir: PathBuf,
     logs: RwLock<BTreeMap<TopicPartition, Arc<Log>>>,
+    /// Shared by every log (their segments hold it too, so it lives as long as the last of them).
+    cache: Arc<FileCache>,
+    /// Owned: stopped by `close`, or when the manager is dropped.
+    flusher: Flusher,
 }
 
 fn parse_dir_name(name: &str) -> Option<TopicPartition> {
@@ -49,10 +62,23 @@ fn parse_dir_name(name: &str) -> Option<TopicPartition> {
 impl LogManager {
     /// Opens every partition log under `data_dir` in parallel. `config_for` gives each topic's config.
     /// A missing clean-shutdown marker means the logs are recovered from their recovery points.
+    /// Uses the default [`LogManagerOptions`].
     pub fn open(
         data_dir: &Path,
         config_for: impl Fn(&str) -> LogConfig + Sync,
     ) -> Result<(LogManager, Vec<(TopicPartition, OpenReport)>)> {
+        LogManager::open_with(data_dir, config_for, LogManagerOptions::default())
+    }
+
+    /// [`LogManager::open`] with options (the descriptor cache's capacity).
+    pub fn open_with(
+        data_dir: &Path,
+        config_for: impl Fn(&str) -> LogConfig + Sync,
+        options: LogManagerOptions,
+    ) -> Result<(LogManager, Vec<(TopicPartition, OpenReport)>)> {
+        let cache = FileCache::new(options.file_cache_capacity);
+        // Dropped (and stopped) on any error below.
+        let flusher = Flusher::new();
         fs::create_dir_all(data_dir).ctx("creating", data_dir)?;
         let marker = data_dir.join(CLEAN_SHUTDOWN);
         let clean = marker.exists();
@@ -91,6 +117,7 @@ impl LogManager {
                 .map(|chunk| {
                     let config_for = &config_for;
                     let (recovery_points, start_offsets) = (&recovery_points, &start_offsets);
+                    let (cache, flusher) = (&cache, &flusher);
                     s.spawn(move || {
                         chunk
                             .iter()
@@ -100,7 +127,13 @@ impl LogManager {
                                     recovery_point: recovery_points.get(tp).copied().unwrap_or(0),
                                     log_start_offset: start_offsets.get(tp).copied().unwrap_or(0),
                                 };
-                                let (log, report) = Log::open(path, config_for(&tp.0), hints)?;
+                                let (log, report) = Log::open_shared(
+                                    path,
+                                    config_for(&tp.0),
+                                    hints,
+                                    Arc::clone(cache),
+                                    flusher.handle(),
+                                )?;
                                 Ok((tp.clone(), log, report))
                             })
                             .collect()
@@ -135,6 +168,8 @@ impl LogManager {
             LogManager {
                 data_dir: data_dir.to_path_buf(),
                 logs: RwLock::new(logs),
+                cache,
+                flusher,
             },
             reports,
         ))
@@ -187,13 +222,15 @@ impl LogManager {
             return Ok(Arc::clone(log));
         }
         let dir = self.data_dir.join(format!("{topic}-{partition}"));
-        let (log, _) = Log::open(
+        let (log, _) = Log::open_shared(
             &dir,
             config,
             OpenHints {
                 clean_shutdown: true,
                 ..OpenHints::default()
             },
+            Arc::clone(&self.cache),
+            self.flusher.handle(),
         )?;
         let log = Arc::new(log);
         logs.insert(key, Arc::clone(&log));
@@ -201,7 +238,8 @@ impl LogManager {
     }
 
     /// Deletes a partition's log: its directory is renamed to `…-delete` first, so that a crash in the
-    /// middle finishes the deletion on the next start.
+    /// middle finishes the deletion on the next start. The log's descriptors are closed (its files' space
+    /// is freed once no read in flight holds them).
     pub fn delete(&self, topic: &str, partition: i32) -> Result<bool> {
         let Some(log) = self
             .logs
@@ -238,13 +276,26 @@ impl LogManager {
         Ok(())
     }
 
-    /// Closes every log (flushing it and trimming its indexes), writes the checkpoints and the clean
-    /// shutdown marker, so that the next open needs no recovery.
+    /// Closes every log (flushing it and trimming its indexes), waits for the flusher to finish every
+    /// queued sync and stops it, then writes the checkpoints and the clean shutdown marker, so that the
+    /// next open needs no recovery.
     pub fn close(&self) -> Result<()> {
         for (_, log) in self.logs() {
             log.close()?;
         }
+        // Each close flushed its log, rolled segments included, so the recovery points are already safe;
+        // the marker still waits for the flusher: no sync of this directory may be in flight behind it.
+        self.flusher.shutdown();
         self.checkpoint()?;
+        // The marker says the next start may trust every index without a scan: the index files each close
+        // just wrote and trimmed must be on disk before it is. One `syncfs` covers them all (a sync per
+        // file would be two per partition).
+        let dir = fs::File::open(&self.data_dir).ctx("opening", &self.data_dir)?;
+        nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&dir)).map_err(|e| Error::Io {
+            op: "syncing the file system of",
+            path: self.data_dir.clone(),
+            source: e.into(),
+        })?;
         let marker = self.data_dir.join(CLEAN_SHUTDOWN);
         let mut f = fs::File::create(&marker).ctx("creating", &marker)?;
         std::io::Write::write_all(&mut f, b"{\"version\":0,\"brokerEpoch\":0}").ctx("writing", &marker)?;
@@ -252,3 +303,14 @@ impl LogManager {
         Ok(())
     }
 }
+
+/// The descriptor cache and the flusher, for tests.
+#[cfg(test)]
+impl LogManager {
+    pub(crate) fn resources(&self) -> (&Arc<FileCache>, &Flusher) {
+        (&self.cache, &self.flusher)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -2,6 +2,11 @@
 //!
 //! Positions are located through the offset index and then a short forward scan of batch headers, each
 //! read with one `pread` of 61 bytes; batch bodies are never read except by recovery (which checks CRCs).
+//!
+//! Descriptors: the active segment holds its `.log` open. A sealed segment holds nothing open: its `.log`
+//! and indexes are opened through the log's descriptor cache ([`crate::file_cache`]) when read, and each
+//! operation takes one descriptor for its whole length (a search, a read, a scan), so an eviction in the
+//! middle of it cannot pull the file away.
 
 use std::fs::{File, OpenOptions};
 use std::io::IoSlice;
@@ -13,6 +18,8 @@ use protocol::record::{batch_crc, BatchHeader, BATCH_HEADER_SIZE};
 
 use crate::config::LogConfig;
 use crate::error::{Error, IoContext, Result};
+use crate::file_cache::{CachedFile, FileCache};
+use crate::flusher::{SyncTarget, Synced};
 use crate::index::{self, Index, OFFSET_WIDTH, TIME_WIDTH};
 
 /// The file name prefix of a segment: the base offset in 20 digits.
@@ -51,10 +58,24 @@ pub(crate) struct Recovered {
     pub stopped_by_error: bool,
 }
 
+/// Where a read found its records in one segment.
+#[derive(Debug)]
+pub(crate) enum Region {
+    /// No batch of this segment reaches the offset: look in the next one.
+    NotHere,
+    /// The batch holding the offset reaches the upper bound: nothing is visible yet.
+    Hidden,
+    /// The records: the file, the byte range, and the size of the first batch.
+    Found(Arc<File>, std::ops::Range<u64>, u64),
+}
+
 #[derive(Debug)]
 pub(crate) struct Segment {
     pub base_offset: i64,
-    pub log: Arc<File>,
+    /// The `.log` while the segment is active (appends and most reads hit it); `None` once sealed.
+    active_log: Option<Arc<File>>,
+    /// The `.log` through the descriptor cache, for a sealed segment.
+    log: CachedFile,
     pub log_path: PathBuf,
     /// INVARIANT: the committed size; readers never look past it, and it always ends on a batch boundary.
     pub size: u64,
@@ -68,8 +89,11 @@ pub(crate) struct Segment {
     last_time_entry: i64,
     /// Wall-clock milliseconds of the first append (or the file's mtime when reopened), for `segment_ms`.
     pub created_ms: i64,
-    /// True when appended bytes may not have reached the disk.
+    /// True when some of the segment's data may not have reached the disk: appended bytes of the active
+    /// segment, or any file of a sealed one (indexes written by the roll, a recovered segment).
     pub dirty: bool,
+    /// For a sealed segment whose sync was queued on the flusher: set once its files are on disk.
+    pub synced: Option<Synced>,
 }
 
 fn paths(dir: &Path, base: i64) -> (PathBuf, PathBuf, PathBuf) {
@@ -101,8 +125,10 @@ fn mtime_ms(file: &File) -> i64 {
 }
 
 impl Segment {
-    /// A segment over opened files, with nothing known yet about its contents.
+    /// A segment over an opened `.log` (active until sealed), with nothing known yet about its contents.
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
+        cache: &Arc<FileCache>,
         base_offset: i64,
         log: File,
         log_path: PathBuf,
@@ -113,7 +139,8 @@ impl Segment {
     ) -> Segment {
         Segment {
             base_offset,
-            log: Arc::new(log),
+            active_log: Some(Arc::new(log)),
+            log: CachedFile::new(cache, log_path.clone()),
             log_path,
             size,
             next_offset: base_offset,
@@ -125,11 +152,33 @@ impl Segment {
             last_time_entry: i64::MIN,
             created_ms,
             dirty: false,
+            synced: None,
         }
     }
 
+    /// The `.log`: the active segment's own descriptor, or one from the cache.
+    pub(crate) fn log_file(&self) -> Result<Arc<File>> {
+        match &self.active_log {
+            Some(file) => Ok(Arc::clone(file)),
+            None => self.log.get(),
+        }
+    }
+
+    /// The active segment's `.log`, for writing. A sealed segment has none (its log was closed).
+    fn writable_log(&self) -> Result<&Arc<File>> {
+        self.active_log.as_ref().ok_or_else(|| Error::Closed {
+            dir: self.log_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        })
+    }
+
     /// Creates an empty segment (replacing files of the same name).
-    pub(crate) fn create(dir: &Path, base_offset: i64, config: &LogConfig, now_ms: i64) -> Result<Segment> {
+    pub(crate) fn create(
+        cache: &Arc<FileCache>,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        now_ms: i64,
+    ) -> Result<Segment> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
         let log = OpenOptions::new()
             .read(true)
@@ -138,9 +187,10 @@ impl Segment {
             .truncate(true)
             .open(&log_path)
             .ctx("creating", &log_path)?;
-        let index = Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
-        let time_index = Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?;
+        let index = Index::create(cache, &index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
+        let time_index = Index::create(cache, &time_path, TIME_WIDTH, config.segment_index_bytes)?;
         Ok(Segment::assemble(
+            cache,
             base_offset,
             log,
             log_path,
@@ -153,24 +203,31 @@ impl Segment {
 
     /// Opens an existing segment and trusts its files (a clean shutdown, or below the recovery point).
     /// `next_offset` is found from the last index entry and a short scan, so the log is never read whole.
-    pub(crate) fn open(dir: &Path, base_offset: i64, config: &LogConfig, active: bool) -> Result<Segment> {
+    /// The segment is returned active (its `.log` open); the caller seals it unless it is the last one.
+    pub(crate) fn open(
+        cache: &Arc<FileCache>,
+        dir: &Path,
+        base_offset: i64,
+        config: &LogConfig,
+        active: bool,
+    ) -> Result<Segment> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
         let (log, size, created_ms) = open_log(&log_path)?;
-        let index = Index::open(&index_path, OFFSET_WIDTH, config.segment_index_bytes, active)?;
-        let time_index = Index::open(&time_path, TIME_WIDTH, config.segment_index_bytes, active)?;
-        let mut seg = Segment::assemble(base_offset, log, log_path, size, index, time_index, created_ms);
+        let index = Index::open(cache, &index_path, OFFSET_WIDTH, config.segment_index_bytes, active)?;
+        let time_index = Index::open(cache, &time_path, TIME_WIDTH, config.segment_index_bytes, active)?;
+        let mut seg = Segment::assemble(cache, base_offset, log, log_path, size, index, time_index, created_ms);
         if seg.time_index.len() > 0 {
-            let mut e = [0u8; TIME_WIDTH];
-            seg.time_index.entry(seg.time_index.len() - 1, &mut e)?;
+            let e = seg.time_index.entry(seg.time_index.len() - 1)?;
             seg.last_time_entry = index::entry_timestamp(&e);
             seg.max_timestamp = seg.last_time_entry;
             seg.offset_of_max_timestamp = base_offset + index::time_entry_rel_offset(&e);
         }
         // Scan the tail after the last index entry for the end offset and the newest timestamps.
         let (_, start) = seg.index_floor(i64::MAX)?;
+        let file = seg.log_file()?;
         let mut pos = start;
         while pos < seg.size {
-            let b = seg.batch_at(pos)?;
+            let b = seg.batch_at(&file, pos)?;
             if pos + b.size > seg.size {
                 return Err(Error::Corrupt {
                     path: seg.log_path.clone(),
@@ -189,6 +246,7 @@ impl Segment {
     /// increasing from `min_offset`), the log is truncated at the first bad batch, and both indexes are
     /// rebuilt. Reads in large sequential chunks.
     pub(crate) fn recover(
+        cache: &Arc<FileCache>,
         dir: &Path,
         base_offset: i64,
         min_offset: i64,
@@ -196,9 +254,10 @@ impl Segment {
     ) -> Result<(Segment, Recovered)> {
         let (log_path, index_path, time_path) = paths(dir, base_offset);
         let (log, file_len, created_ms) = open_log(&log_path)?;
-        let index = Index::create(&index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
-        let time_index = Index::create(&time_path, TIME_WIDTH, config.segment_index_bytes)?;
-        let mut seg = Segment::assemble(base_offset, log, log_path, 0, index, time_index, created_ms);
+        let index = Index::create(cache, &index_path, OFFSET_WIDTH, config.segment_index_bytes)?;
+        let time_index = Index::create(cache, &time_path, TIME_WIDTH, config.segment_index_bytes)?;
+        let mut seg = Segment::assemble(cache, base_offset, log, log_path, 0, index, time_index, created_ms);
+        let log = seg.log_file()?;
         let mut expected = min_offset.max(base_offset);
         let mut buf: Vec<u8> = Vec::new();
         let mut buf_start = 0u64;
@@ -212,7 +271,7 @@ impl Segment {
                 buf_start = pos;
                 let n = CHUNK.min((file_len - pos) as usize);
                 buf.resize(n, 0);
-                seg.log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
+                log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
             }
             let at = (pos - buf_start) as usize;
             let header = match BatchHeader::parse(&buf[at..]) {
@@ -230,7 +289,7 @@ impl Segment {
             if at + size as usize > buf.len() {
                 buf_start = pos;
                 buf.resize((size as usize).max(CHUNK.min((file_len - pos) as usize)), 0);
-                seg.log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
+                log.read_exact_at(&mut buf, pos).ctx("reading", &seg.log_path)?;
             }
             let at = (pos - buf_start) as usize;
             let bytes = &buf[at..at + size as usize];
@@ -252,8 +311,11 @@ impl Segment {
         }
         let truncated_bytes = file_len - seg.size;
         if truncated_bytes > 0 {
-            seg.log.set_len(seg.size).ctx("truncating", &seg.log_path)?;
+            log.set_len(seg.size).ctx("truncating", &seg.log_path)?;
         }
+        // Nothing says the recovered bytes (read back, maybe from the page cache) or the rebuilt indexes are
+        // on disk: the next flush, or the flusher, syncs them before the recovery point passes them.
+        seg.dirty = true;
         Ok((
             seg,
             Recovered {
@@ -263,8 +325,8 @@ impl Segment {
         ))
     }
 
-    /// Reads the header of the batch at `pos` (one `pread` of 61 bytes).
-    pub(crate) fn batch_at(&self, pos: u64) -> Result<BatchInfo> {
+    /// Reads the header of the batch at `pos` (one `pread` of 61 bytes of `file`, the segment's `.log`).
+    pub(crate) fn batch_at(&self, file: &File, pos: u64) -> Result<BatchInfo> {
         let mut h = [0u8; BATCH_HEADER_SIZE];
         if pos + BATCH_HEADER_SIZE as u64 > self.size {
             return Err(Error::Corrupt {
@@ -272,7 +334,7 @@ impl Segment {
                 reason: format!("no batch header fits at position {pos} (size {})", self.size),
             });
         }
-        self.log.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
+        file.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
         let header = BatchHeader::parse(&h).map_err(|e| Error::Corrupt {
             path: self.log_path.clone(),
             reason: format!("bad batch header at position {pos}: {e}"),
@@ -284,23 +346,19 @@ impl Segment {
     fn index_floor(&self, offset: i64) -> Result<(i64, u64)> {
         let rel = offset.saturating_sub(self.base_offset);
         match self.index.floor(rel, index::entry_rel_offset)? {
-            Some(i) => {
-                let mut e = [0u8; OFFSET_WIDTH];
-                self.index.entry(i, &mut e)?;
-                Ok((
-                    self.base_offset + index::entry_rel_offset(&e),
-                    index::entry_position(&e) as u64,
-                ))
-            }
+            Some((_, e)) => Ok((
+                self.base_offset + index::entry_rel_offset(&e),
+                index::entry_position(&e) as u64,
+            )),
             None => Ok((self.base_offset, 0)),
         }
     }
 
     /// The first batch whose last offset is `>= offset`, or `None` if the segment has none.
-    pub(crate) fn find(&self, offset: i64) -> Result<Option<BatchInfo>> {
+    pub(crate) fn find(&self, file: &File, offset: i64) -> Result<Option<BatchInfo>> {
         let (_, mut pos) = self.index_floor(offset)?;
         while pos < self.size {
-            let b = self.batch_at(pos)?;
+            let b = self.batch_at(file, pos)?;
             if b.last_offset >= offset {
                 return Ok(Some(b));
             }
@@ -314,8 +372,9 @@ impl Segment {
     pub(crate) fn producer_batches(&self, from: u64, out: &mut Vec<crate::ProducerBatch>) -> Result<()> {
         let mut h = [0u8; BATCH_HEADER_SIZE];
         let mut pos = from;
+        let file = self.log_file()?;
         while pos < self.size {
-            self.log.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
+            file.read_exact_at(&mut h, pos).ctx("reading", &self.log_path)?;
             let header = BatchHeader::parse(&h).map_err(|e| Error::Corrupt {
                 path: self.log_path.clone(),
                 reason: format!("bad batch header at position {pos}: {e}"),
@@ -336,39 +395,59 @@ impl Segment {
 
     /// The last batch boundary at or before `position` that the index knows (0 if none).
     pub(crate) fn boundary_before(&self, position: u64) -> Result<u64> {
-        match self.index.floor(position as i64, index::entry_position)? {
-            Some(i) => {
-                let mut e = [0u8; OFFSET_WIDTH];
-                self.index.entry(i, &mut e)?;
-                Ok(index::entry_position(&e) as u64)
-            }
-            None => Ok(0),
-        }
+        Ok(self
+            .index
+            .floor(position as i64, index::entry_position)?
+            .map_or(0, |(_, e)| index::entry_position(&e) as u64))
     }
 
     /// The position where the batch holding `offset` starts, or the segment size if the segment ends first.
-    pub(crate) fn position_of(&self, offset: i64) -> Result<u64> {
-        Ok(self.find(offset)?.map_or(self.size, |b| b.position))
+    pub(crate) fn position_of(&self, file: &File, offset: i64) -> Result<u64> {
+        Ok(self.find(file, offset)?.map_or(self.size, |b| b.position))
     }
 
     /// The last batch boundary at or below `limit`, scanning from `start` (itself a boundary).
     /// Uses the index to skip ahead, so only a few headers are read.
-    pub(crate) fn boundary_at_or_below(&self, start: u64, limit: u64) -> Result<u64> {
+    pub(crate) fn boundary_at_or_below(&self, file: &File, start: u64, limit: u64) -> Result<u64> {
         let limit = limit.min(self.size);
         let mut pos = start;
-        if let Some(i) = self.index.floor(limit as i64, index::entry_position)? {
-            let mut e = [0u8; OFFSET_WIDTH];
-            self.index.entry(i, &mut e)?;
+        if let Some((_, e)) = self.index.floor(limit as i64, index::entry_position)? {
             pos = pos.max(index::entry_position(&e) as u64);
         }
         while pos < limit {
-            let b = self.batch_at(pos)?;
+            let b = self.batch_at(file, pos)?;
             if pos + b.size > limit {
                 break;
             }
             pos += b.size;
         }
         Ok(pos)
+    }
+
+    /// Locates a read in this segment: from the batch holding `fetch_offset` to the last batch boundary
+    /// within `max_bytes` and below `upper` (the first batch whole even when larger). One descriptor is
+    /// taken for the whole search and returned with the range, for `sendfile`.
+    pub(crate) fn read(&self, fetch_offset: i64, max_bytes: u64, upper: i64) -> Result<Region> {
+        let file = self.log_file()?;
+        let Some(first) = self.find(&file, fetch_offset)? else {
+            return Ok(Region::NotHere);
+        };
+        // A batch that reaches the upper bound is not visible yet.
+        if first.last_offset >= upper {
+            return Ok(Region::Hidden);
+        }
+        let upper_pos = if upper >= self.next_offset {
+            self.size
+        } else {
+            self.position_of(&file, upper)?
+        };
+        let limit = first
+            .position
+            .saturating_add(max_bytes)
+            .min(upper_pos)
+            .max(first.position + first.size);
+        let end = self.boundary_at_or_below(&file, first.position, limit)?;
+        Ok(Region::Found(file, first.position..end, first.size))
     }
 
     fn note_timestamp(&mut self, max_timestamp: i64, last_offset: i64) {
@@ -424,9 +503,10 @@ impl Segment {
     ) -> Result<()> {
         let position = self.size;
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if let Err(e) = write_all_at(&self.log, parts, position) {
+        let file = self.writable_log()?;
+        if let Err(e) = write_all_at(file, parts, position) {
             // Best effort: the committed size never moved, so readers cannot see the torn bytes anyway.
-            let _ = self.log.set_len(position);
+            let _ = file.set_len(position);
             return Err(Error::Io {
                 op: "appending to",
                 path: self.log_path.clone(),
@@ -444,32 +524,52 @@ impl Segment {
     }
 
     /// Seals the segment when it stops being the active one: a final time-index entry, and both index
-    /// files written and trimmed.
-    pub(crate) fn seal(&mut self) -> Result<()> {
+    /// files written and trimmed. Returns the `.log` descriptor the active segment held (the caller caches
+    /// it, queues its sync, or lets it close); from now on the `.log` is opened through the cache.
+    pub(crate) fn seal(&mut self) -> Result<Option<Arc<File>>> {
         self.maybe_time_entry();
         self.index.seal()?;
-        self.time_index.seal()
+        self.time_index.seal()?;
+        Ok(self.active_log.take())
     }
 
-    /// Makes a sealed segment appendable again (after a truncation made it the last one).
+    /// Makes a sealed segment appendable again (after a truncation made it the last one): indexes back in
+    /// memory, and its own `.log` descriptor, opened for writing.
     pub(crate) fn activate(&mut self) -> Result<()> {
         self.index.activate()?;
-        self.time_index.activate()
+        self.time_index.activate()?;
+        if self.active_log.is_none() {
+            let (file, _, _) = open_log(&self.log_path)?;
+            self.log.evict();
+            self.active_log = Some(Arc::new(file));
+        }
+        // A sync queued when it was sealed no longer describes it: flushes sync the active segment's log.
+        self.synced = None;
+        Ok(())
+    }
+
+    /// Caches the `.log` descriptor of a segment that was just sealed (a roll: its data is likely read
+    /// soon, and the descriptor is open anyway).
+    pub(crate) fn keep_open(&self, file: Arc<File>) {
+        self.log.keep(file);
     }
 
     /// Cuts the segment so that `offset` is its end: at the start of the batch holding `offset`.
     pub(crate) fn truncate_to(&mut self, offset: i64) -> Result<()> {
-        let position = self.position_of(offset)?;
+        let file = Arc::clone(self.writable_log()?);
+        let position = self.position_of(&file, offset)?;
         if position >= self.size {
             return Ok(());
         }
-        let first_gone = self.batch_at(position)?.base_offset;
-        self.log.set_len(position).ctx("truncating", &self.log_path)?;
+        let first_gone = self.batch_at(&file, position)?.base_offset;
+        file.set_len(position).ctx("truncating", &self.log_path)?;
         self.size = position;
         self.next_offset = first_gone;
         // Index entries for offsets that are gone.
         let keep = |idx: &Index, key: fn(&[u8]) -> i64| -> Result<usize> {
-            Ok(idx.floor(first_gone - self.base_offset - 1, key)?.map_or(0, |i| i + 1))
+            Ok(idx
+                .floor(first_gone - self.base_offset - 1, key)?
+                .map_or(0, |(i, _)| i + 1))
         };
         let n = keep(&self.index, index::entry_rel_offset)?;
         self.index.truncate(n)?;
@@ -480,8 +580,7 @@ impl Segment {
         self.offset_of_max_timestamp = -1;
         self.last_time_entry = i64::MIN;
         if m > 0 {
-            let mut e = [0u8; TIME_WIDTH];
-            self.time_index.entry(m - 1, &mut e)?;
+            let e = self.time_index.entry(m - 1)?;
             self.last_time_entry = index::entry_timestamp(&e);
             self.max_timestamp = self.last_time_entry;
             self.offset_of_max_timestamp = self.base_offset + index::time_entry_rel_offset(&e);
@@ -489,7 +588,7 @@ impl Segment {
         let (_, mut pos) = self.index_floor(i64::MAX)?;
         self.bytes_since_index = 0;
         while pos < self.size {
-            let b = self.batch_at(pos)?;
+            let b = self.batch_at(&file, pos)?;
             self.note_timestamp(b.max_timestamp, b.last_offset);
             self.bytes_since_index += b.size;
             pos += b.size;
@@ -506,19 +605,16 @@ impl Segment {
             return Ok(None);
         }
         let start_offset = match self.time_index.floor(target, index::entry_timestamp)? {
-            Some(i) => {
-                let mut e = [0u8; TIME_WIDTH];
-                self.time_index.entry(i, &mut e)?;
-                self.base_offset + index::time_entry_rel_offset(&e)
-            }
+            Some((_, e)) => self.base_offset + index::time_entry_rel_offset(&e),
             None => self.base_offset,
         };
         let (_, mut pos) = self.index_floor(start_offset)?;
+        let file = self.log_file()?;
         while pos < self.size {
-            let b = self.batch_at(pos)?;
+            let b = self.batch_at(&file, pos)?;
             if b.max_timestamp >= target {
                 let mut bytes = vec![0u8; b.size as usize];
-                self.log.read_exact_at(&mut bytes, pos).ctx("reading", &self.log_path)?;
+                file.read_exact_at(&mut bytes, pos).ctx("reading", &self.log_path)?;
                 let (batch, _) = protocol::record::RecordBatch::parse(&bytes).map_err(Error::from)?;
                 let h = batch.header();
                 let records = batch.records().map_err(Error::from)?;
@@ -541,19 +637,38 @@ impl Segment {
         Ok(None)
     }
 
-    /// File handles to sync when this segment is rolled (the log and both indexes).
-    pub(crate) fn files_to_sync(&self) -> Vec<(Arc<File>, PathBuf)> {
-        let mut files = vec![(Arc::clone(&self.log), self.log_path.clone())];
-        for idx in [&self.index, &self.time_index] {
-            if let Some(f) = idx.try_clone_file() {
-                files.push((Arc::new(f), idx.path().to_path_buf()));
+    /// What to sync for this segment: its `.log` (through `log` if given, the descriptor it held while
+    /// active, else the active descriptor or a fresh one), and with `whole` its two index files too (a
+    /// sealed segment; the active one's indexes are rebuilt by recovery, so only its log counts).
+    pub(crate) fn sync_targets(&self, log: Option<Arc<File>>, whole: bool) -> Vec<SyncTarget> {
+        let log = match log.or_else(|| self.active_log.clone()) {
+            Some(file) => SyncTarget::Open(file, self.log_path.clone()),
+            None => SyncTarget::Path(self.log_path.clone()),
+        };
+        let mut targets = vec![log];
+        if whole {
+            for idx in [&self.index, &self.time_index] {
+                targets.push(SyncTarget::Path(idx.path().to_path_buf()));
             }
         }
-        files
+        targets
     }
 
-    /// Removes the segment's files (readers holding the log file keep reading it until they drop it).
+    /// Closes every descriptor of the segment: its own `.log` and the cache's (its log was deleted or
+    /// closed for good). Reads then open the files again, or fail if they are gone.
+    pub(crate) fn release_files(&mut self) {
+        self.active_log = None;
+        self.log.evict();
+        self.index.evict();
+        self.time_index.evict();
+    }
+
+    /// Removes the segment's files and drops the cache's descriptors of them (readers holding the log file
+    /// keep reading it until they drop it).
     pub(crate) fn delete_files(&self) -> Result<()> {
+        self.log.evict();
+        self.index.evict();
+        self.time_index.evict();
         for p in [self.log_path.as_path(), self.index.path(), self.time_index.path()] {
             match std::fs::remove_file(p) {
                 Ok(()) => {}

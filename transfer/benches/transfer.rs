@@ -181,10 +181,11 @@ fn main() {
     let dir = std::env::var_os("KZERO_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            // `bench` in cargo's target directory (the parent of the benchmarks' tmp dir).
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
                 .parent()
-                .expect("workspace root")
-                .join("target/bench")
+                .expect("the target directory")
+                .join("bench")
         });
     std::fs::create_dir_all(&dir).expect("creating the report directory");
     std::fs::write(dir.join("transfer.md"), &markdown).expect("writing transfer.md");

@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--quick]`: runs every benchmark in release mode and writes `target/bench/report.md`
-//! with one table of targets, one table of measurements, and PNG charts.
+//! `cargo xtask bench [--quick]`: runs every benchmark in release mode and writes `<target>/bench/report.md`
+//! with one table of targets, one table of measurements, and PNG charts (`<target>` is cargo's target
+//! directory, see [`crate::target_dir`]).
 //!
 //! Each benchmark target writes `<name>.md` (its own section), `<name>.json`, and `<name>.rows.tsv` into
 //! `$KZERO_BENCH_DIR`. The rows are tab-separated lines of two kinds:
@@ -8,6 +9,10 @@
 //! metric  <group>  <label>  <median>  <min>  <max>  <unit>
 //! target  <group>  <name>   <value>   <limit>  PASS|FAIL|info
 //! ```
+//!
+//! Two rows are driven from here, with the release binaries: the latency run (`kzero bench` against
+//! `kzero-server`, `latency.rows.tsv`) and the many-partitions run ([`crate::partitions`],
+//! `partitions.rows.tsv` and `partitions.md`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -61,10 +66,65 @@ fn parse_rows(text: &str, metrics: &mut Vec<Metric>, targets: &mut Vec<Target>) 
     Ok(())
 }
 
-pub(crate) fn run(root: &Path, quick: bool, report_only: bool) -> Result<()> {
+/// Partitions the many-partitions row creates: 10,000, or 1,000 in a quick run.
+fn partitions_for(quick: bool) -> u64 {
+    if quick {
+        1_000
+    } else {
+        10_000
+    }
+}
+
+/// The release `kzero-server` and `kzero` the latency and many-partitions rows drive; returns their directory.
+fn build_release() -> Result<PathBuf> {
+    run_cmd(cargo().args(["build", "--release", "--locked", "-p", "server", "-p", "cli"]))?;
+    Ok(crate::target_dir()?.join("release"))
+}
+
+/// `cargo xtask bench partitions [--quick] [--partitions N]`: the many-partitions row alone. Writes its files
+/// beside the others (report.md is not rebuilt) and fails when one of its targets does.
+pub(crate) fn partitions_only(args: &[&str]) -> Result<()> {
+    let mut quick = false;
+    let mut count = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match *arg {
+            "--quick" => quick = true,
+            "--partitions" => {
+                let n = args.next().context("--partitions needs a number")?;
+                count = Some(
+                    n.parse::<u64>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .context("--partitions needs a positive number")?,
+                );
+            }
+            other => bail!("unknown argument {other:?} to `cargo xtask bench partitions`"),
+        }
+    }
+    let out = crate::target_dir()?.join("bench");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let bin = build_release()?;
+    let outcome = crate::partitions::run(&bin, count.unwrap_or_else(|| partitions_for(quick)));
+    std::fs::write(out.join("partitions.rows.tsv"), &outcome.rows).context("writing partitions.rows.tsv")?;
+    std::fs::write(out.join("partitions.md"), &outcome.md).context("writing partitions.md")?;
+    println!("\n{}\n{}", outcome.md, outcome.rows);
+    println!("wrote partitions.md and partitions.rows.tsv in {}", out.display());
+    let failed = outcome
+        .rows
+        .lines()
+        .filter(|l| l.starts_with("target\t") && l.ends_with("\tFAIL"))
+        .count();
+    if failed > 0 {
+        bail!("{failed} many-partitions target(s) failed");
+    }
+    Ok(())
+}
+
+pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     let started = Instant::now();
-    let out = root.join("target/bench");
-    std::fs::create_dir_all(&out).context("creating target/bench")?;
+    let out = crate::target_dir()?.join("bench");
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let mut sections = Vec::new();
     let mut metrics = Vec::new();
     let mut targets = Vec::new();
@@ -90,13 +150,25 @@ pub(crate) fn run(root: &Path, quick: bool, report_only: bool) -> Result<()> {
     }
 
     if report_only {
-        if let Ok(text) = std::fs::read_to_string(out.join("latency.rows.tsv")) {
-            parse_rows(&text, &mut metrics, &mut targets)?;
+        for step in ["latency", "partitions"] {
+            if let Ok(text) = std::fs::read_to_string(out.join(format!("{step}.rows.tsv"))) {
+                parse_rows(&text, &mut metrics, &mut targets)?;
+            }
+        }
+        if let Ok(md) = std::fs::read_to_string(out.join("partitions.md")) {
+            sections.push(md);
         }
     } else {
-        let rows = latency_run(root, quick)?;
+        let bin = build_release()?;
+        let rows = latency_run(&bin, quick)?;
         std::fs::write(out.join("latency.rows.tsv"), &rows).context("writing latency.rows.tsv")?;
         parse_rows(&rows, &mut metrics, &mut targets)?;
+        // Never an error: a failure is reported as FAIL rows with the error.
+        let partitions = crate::partitions::run(&bin, partitions_for(quick));
+        std::fs::write(out.join("partitions.rows.tsv"), &partitions.rows).context("writing partitions.rows.tsv")?;
+        std::fs::write(out.join("partitions.md"), &partitions.md).context("writing partitions.md")?;
+        parse_rows(&partitions.rows, &mut metrics, &mut targets)?;
+        sections.push(partitions.md);
     }
 
     let charts = draw_charts(&out, &metrics)?;
@@ -134,7 +206,8 @@ runs with min–max; a quick run has fewer, smaller runs and is a smoke test, no
     }
     report += "\n# Details by benchmark\n\n";
     report += &sections.join("\n");
-    std::fs::write(out.join("report.md"), report).context("writing target/bench/report.md")?;
+    std::fs::write(out.join("report.md"), report)
+        .with_context(|| format!("writing {}", out.join("report.md").display()))?;
     let failed = targets.iter().filter(|t| t.verdict == "FAIL").count();
     println!(
         "\nwrote {} ({} targets, {failed} failing) in {:.0}s",
@@ -165,9 +238,7 @@ fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 /// The latency run: the release broker and `kzero bench`, producing at 50% of the maximum rate measured just
 /// before, with end-to-end latency from a consumer in the same process. Returns rows for the report.
-fn latency_run(root: &Path, quick: bool) -> Result<String> {
-    run_cmd(cargo().args(["build", "--release", "--locked", "-p", "server", "-p", "cli"]))?;
-    let bin = root.join("target/release");
+fn latency_run(bin: &Path, quick: bool) -> Result<String> {
     let data = std::env::temp_dir().join(format!("kzero-bench-latency-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod partitions;
 mod tidy;
 
 const USAGE: &str = "usage: cargo xtask <command>
@@ -19,19 +20,30 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   ci              run everything CI checks (fmt, clippy, tests + snapshots, deps, tidy, doc)
   ci <step>       run one step: fmt | clippy | test | deps | tidy | doc
-  bench [--quick] run every benchmark (release builds) and write target/bench/report.md
-  bench --report-only   rebuild report.md and the charts from the last run's files";
+  bench [--quick] run every benchmark (release builds) and write <target>/bench/report.md
+  bench --report-only   rebuild report.md and the charts from the last run's files
+  bench partitions [--quick] [--partitions N]
+                  run only the many-partitions row (N partitions, 100 per topic)
+
+<target> is cargo's target directory: CARGO_TARGET_DIR, build.target-dir, or target/ in the workspace.";
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let root = workspace_root();
+    // A relative CARGO_TARGET_DIR means relative to where cargo was run: keep that meaning in the root.
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from) {
+        if dir.is_relative() {
+            std::env::set_var("CARGO_TARGET_DIR", std::env::current_dir()?.join(dir));
+        }
+    }
     std::env::set_current_dir(&root).context("entering the workspace root")?;
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["ci"] => ci(&root, None),
         ["ci", step] => ci(&root, Some(step)),
-        ["bench"] => bench::run(&root, false, false),
-        ["bench", "--quick"] => bench::run(&root, true, false),
-        ["bench", "--report-only"] => bench::run(&root, false, true),
+        ["bench"] => bench::run(false, false),
+        ["bench", "--quick"] => bench::run(true, false),
+        ["bench", "--report-only"] => bench::run(false, true),
+        ["bench", "partitions", rest @ ..] => bench::partitions_only(rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
@@ -46,6 +58,36 @@ fn workspace_root() -> PathBuf {
         .parent()
         .expect("xtask has a parent directory")
         .to_path_buf()
+}
+
+/// Cargo's target directory, as cargo itself resolves it (`CARGO_TARGET_DIR`, `build.target-dir` in a
+/// cargo config, or `<root>/target`). Everything xtask builds, installs or writes goes under it.
+pub(crate) fn target_dir() -> Result<PathBuf> {
+    let json = output(cargo().args(["metadata", "--format-version", "1", "--no-deps"]))?;
+    let dir = json_string(&json, "target_directory").context("`cargo metadata` printed no target_directory")?;
+    Ok(PathBuf::from(dir))
+}
+
+/// The string value of the last `"key":` in `json` (escapes decoded), without a JSON library.
+fn json_string(json: &str, key: &str) -> Option<String> {
+    let at = json.rfind(&format!("\"{key}\":"))? + key.len() + 3;
+    let mut chars = json[at..].trim_start().strip_prefix('"')?.chars();
+    let mut value = String::new();
+    loop {
+        match chars.next()? {
+            '"' => return Some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                't' => value.push('\t'),
+                'u' => {
+                    let hex: String = chars.by_ref().take(4).collect();
+                    value.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                }
+                c => value.push(c),
+            },
+            c => value.push(c),
+        }
+    }
 }
 
 type Step = (&'static str, fn(&Path) -> Result<()>);
@@ -124,56 +166,89 @@ fn clippy(_: &Path) -> Result<()> {
 
 /// Runs every test through `cargo insta test`, which fails on any snapshot that does not match,
 /// writes no snapshot, and rejects snapshot files no test refers to.
-/// The broker's interop tests need real clients: they are installed first and then required.
-fn test(root: &Path) -> Result<()> {
+/// The broker's interop tests need real clients: they are installed first (into cargo's target directory, or
+/// kcat with apt-get), and a client that cannot be installed fails this step. The tests themselves fail when a
+/// client is missing, and this step never lets them skip (`KZERO_SKIP_CLIENTS` is removed).
+fn test(_: &Path) -> Result<()> {
     ensure_cargo_insta()?;
-    let python = ensure_python_clients(root)?;
-    let mut cmd = cargo();
-    cmd.args(["insta", "test", "--workspace", "--check", "--unreferenced=reject"])
+    let target = target_dir()?;
+    let python = ensure_python_clients(&target)?;
+    let modules = ensure_kafkajs(&target)?;
+    ensure_kcat()?;
+    if std::env::var_os("KZERO_SKIP_CLIENTS").is_some() {
+        println!("KZERO_SKIP_CLIENTS is ignored by `cargo xtask ci`: the client tests always run here");
+    }
+    run(cargo()
+        .args(["insta", "test", "--workspace", "--check", "--unreferenced=reject"])
         .env("INSTA_UPDATE", "no")
         .env("KZERO_PYTHON", &python)
-        .env("KZERO_REQUIRE_CLIENTS", "1");
-    if ensure_kcat() {
-        cmd.env("KZERO_REQUIRE_KCAT", "1");
-    }
-    if let Some(modules) = ensure_kafkajs(root) {
-        cmd.env("KZERO_NODE_MODULES", modules).env("KZERO_REQUIRE_KAFKAJS", "1");
-    }
-    run(&mut cmd)
+        .env("KZERO_NODE_MODULES", &modules)
+        .env_remove("KZERO_SKIP_CLIENTS"))
 }
 
-/// kafkajs, pinned, under target/ (installed once with npm), where Node.js exists.
-fn ensure_kafkajs(root: &Path) -> Option<PathBuf> {
-    let prefix = root.join("target/kzero-node");
-    let modules = prefix.join("node_modules");
-    if modules.join("kafkajs/package.json").exists() {
-        return Some(modules);
-    }
-    if !Command::new("node")
-        .arg("--version")
+/// Whether `program ARG` runs and exits successfully.
+pub(crate) fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
         .output()
         .is_ok_and(|o| o.status.success())
-    {
-        println!("node is not installed: the kafkajs interop test will be skipped");
-        return None;
-    }
-    println!("installing kafkajs into {} (once per checkout)", prefix.display());
-    let _ = std::fs::create_dir_all(&prefix);
-    let ok = Command::new("npm")
-        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
-        .arg(&prefix)
-        .arg("kafkajs@2.2.4")
-        .status()
-        .is_ok_and(|s| s.success());
-    if ok && modules.join("kafkajs/package.json").exists() {
-        Some(modules)
-    } else {
-        println!("npm could not install kafkajs: the kafkajs interop test will be skipped");
-        None
-    }
 }
 
-/// The real Kafka clients the interop tests drive, pinned, in a venv under target/ (made once).
+/// Installs Debian packages with apt-get, which needs root; fails with what to install by hand otherwise.
+fn apt_install(packages: &[&str], why: &str) -> Result<()> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if !root {
+        bail!(
+            "{why}, and installing it needs root: run `sudo apt-get install {}` (or your system's equivalent) \
+             and run `cargo xtask ci` again",
+            packages.join(" ")
+        );
+    }
+    println!("installing {} with apt-get ({why})", packages.join(" "));
+    let apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let _ = apt(&["update", "-qq"]);
+    if !apt(&[&["install", "-y", "-qq"][..], packages].concat()) {
+        bail!("{why}, and `apt-get install {}` failed", packages.join(" "));
+    }
+    Ok(())
+}
+
+/// kafkajs, pinned, in `<target>/kzero-node` (installed once with npm; Node.js itself with apt-get as root).
+fn ensure_kafkajs(target: &Path) -> Result<PathBuf> {
+    let prefix = target.join("kzero-node");
+    let modules = prefix.join("node_modules");
+    if modules.join("kafkajs/package.json").exists() && runs("node", "--version") {
+        return Ok(modules);
+    }
+    if !runs("node", "--version") || !runs("npm", "--version") {
+        apt_install(&["nodejs", "npm"], "the kafkajs interop test needs Node.js and npm")?;
+    }
+    println!(
+        "installing kafkajs into {} (once per target directory)",
+        prefix.display()
+    );
+    std::fs::create_dir_all(&prefix).with_context(|| format!("creating {}", prefix.display()))?;
+    run(Command::new("npm")
+        .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+        .arg(&prefix)
+        .arg("kafkajs@2.2.4"))
+    .context("npm could not install kafkajs")?;
+    if !modules.join("kafkajs/package.json").exists() {
+        bail!("npm ran but kafkajs is not in {}", modules.display());
+    }
+    Ok(modules)
+}
+
+/// The real Kafka clients the interop tests drive, pinned, in a venv in `<target>/kzero-venv` (made once).
 const PYTHON_CLIENTS: &[&str] = &[
     "confluent-kafka==2.16.1",
     "kafka-python==3.0.12",
@@ -183,8 +258,8 @@ const PYTHON_CLIENTS: &[&str] = &[
     "cramjam",
 ];
 
-fn ensure_python_clients(root: &Path) -> Result<PathBuf> {
-    let venv = root.join("target/kzero-venv");
+fn ensure_python_clients(target: &Path) -> Result<PathBuf> {
+    let venv = target.join("kzero-venv");
     let python = venv.join("bin/python");
     let ready = |py: &Path| {
         Command::new(py)
@@ -196,7 +271,7 @@ fn ensure_python_clients(root: &Path) -> Result<PathBuf> {
         return Ok(python);
     }
     println!(
-        "installing the Python Kafka clients into {} (once per checkout)",
+        "installing the Python Kafka clients into {} (once per target directory)",
         venv.display()
     );
     if !python.exists() {
@@ -211,38 +286,16 @@ fn ensure_python_clients(root: &Path) -> Result<PathBuf> {
     Ok(python)
 }
 
-/// kcat from Debian's packages, installed where we run as root. Returns whether it is available.
-fn ensure_kcat() -> bool {
-    let present = || {
-        Command::new("kcat")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if present() {
-        return true;
+/// kcat from Debian's packages, installed with apt-get where we run as root; an error where it cannot be.
+fn ensure_kcat() -> Result<()> {
+    if runs("kcat", "-V") {
+        return Ok(());
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if !root {
-        println!("kcat is not installed and we are not root: the kcat interop test will be skipped");
-        return false;
+    apt_install(&["kcat"], "the kcat interop test needs kcat")?;
+    if !runs("kcat", "-V") {
+        bail!("apt-get installed kcat but `kcat -V` still fails");
     }
-    println!("installing kcat with apt-get");
-    let quiet = |args: &[&str]| {
-        Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let _ = quiet(&["update", "-qq"]);
-    if !quiet(&["install", "-y", "-qq", "kcat"]) {
-        println!("apt-get could not install kcat: the kcat interop test will be skipped");
-    }
-    present()
+    Ok(())
 }
 
 fn ensure_cargo_insta() -> Result<()> {
@@ -270,7 +323,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("protocol", &[]),
     ("transfer", &[]),
     ("storage", &["protocol"]),
-    ("replication", &["protocol", "storage"]),
+    ("replication", &[]),
     ("server", &["protocol", "storage", "transfer", "replication"]),
     ("cli", &["protocol", "transfer"]),
     ("xtask", &[]),

@@ -31,6 +31,7 @@ fn the_example_config_lists_every_key_with_its_default() {
         "retention_check_interval_ms",
         "flush_messages",
         "flush_ms",
+        "segment_file_cache",
         "[transfer]",
         "mode",
         "[tls]",

@@ -112,16 +112,40 @@ pub fn config(dir: &Path) -> Config {
     }
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+/// Cargo's target directory (the parent of the `tmp` directory cargo gives integration tests), where
+/// `cargo xtask ci` installs the real clients.
+fn target_dir() -> PathBuf {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    tmp.parent().unwrap_or(tmp).to_path_buf()
 }
 
-/// The Python with confluent-kafka and kafka-python (installed by `cargo xtask ci` into target/), or
-/// `None` when it is missing and the run does not require it.
+/// Whether this run opted out of the real clients with `KZERO_SKIP_CLIENTS=1`.
+fn skip_clients() -> bool {
+    std::env::var_os("KZERO_SKIP_CLIENTS").is_some_and(|v| v == "1")
+}
+
+/// What a client test does when its client is missing: fail, saying how to install it, unless the run opted
+/// out with `KZERO_SKIP_CLIENTS=1` (then it says so on stderr and the test returns early).
+#[track_caller]
+fn missing_client(what: &str, install: &str) -> Option<PathBuf> {
+    if skip_clients() {
+        eprintln!("SKIPPED (KZERO_SKIP_CLIENTS=1): {what}; this test proved nothing");
+        return None;
+    }
+    panic!(
+        "{what}.\n`cargo xtask ci` installs every client the tests use (`cargo xtask ci test` runs only the \
+         tests); to install this one by hand: {install}.\nTo skip the client tests on purpose, set \
+         KZERO_SKIP_CLIENTS=1."
+    );
+}
+
+/// The Python with confluent-kafka and kafka-python: `KZERO_PYTHON`, or the venv `cargo xtask ci` makes in
+/// `<target>/kzero-venv`. Panics when it is missing, unless `KZERO_SKIP_CLIENTS=1` (then `None`).
+#[track_caller]
 pub fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("KZERO_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/kzero-venv/bin/python"));
+        .unwrap_or_else(|| target_dir().join("kzero-venv/bin/python"));
     let ok = Command::new(&candidate)
         .args(["-c", "import confluent_kafka, kafka"])
         .output()
@@ -129,21 +153,27 @@ pub fn python() -> Option<PathBuf> {
     if ok {
         return Some(candidate);
     }
-    assert!(
-        std::env::var_os("KZERO_REQUIRE_CLIENTS").is_none(),
-        "the real clients are required but {} cannot import confluent_kafka and kafka",
-        candidate.display()
-    );
-    eprintln!("SKIPPED: no Python with confluent-kafka and kafka-python; `cargo xtask ci` installs them");
-    None
+    let venv = target_dir().join("kzero-venv");
+    missing_client(
+        &format!(
+            "{} cannot import confluent_kafka and kafka (set KZERO_PYTHON to a Python that can)",
+            candidate.display()
+        ),
+        &format!(
+            "`python3 -m venv {venv} && {venv}/bin/pip install confluent-kafka kafka-python lz4 zstandard \
+             python-snappy`",
+            venv = venv.display()
+        ),
+    )
 }
 
-/// Node.js and the directory holding kafkajs (installed by `cargo xtask ci` under target/), or `None` when
-/// they are missing and the run does not require them.
+/// The `node_modules` directory holding kafkajs: `KZERO_NODE_MODULES`, or the one `cargo xtask ci` makes in
+/// `<target>/kzero-node`. Panics when it or Node.js is missing, unless `KZERO_SKIP_CLIENTS=1` (then `None`).
+#[track_caller]
 pub fn kafkajs() -> Option<PathBuf> {
     let modules = std::env::var_os("KZERO_NODE_MODULES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target/kzero-node/node_modules"));
+        .unwrap_or_else(|| target_dir().join("kzero-node/node_modules"));
     let node = Command::new("node")
         .arg("--version")
         .output()
@@ -151,16 +181,25 @@ pub fn kafkajs() -> Option<PathBuf> {
     if node && modules.join("kafkajs").exists() {
         return Some(modules);
     }
-    assert!(
-        std::env::var_os("KZERO_REQUIRE_KAFKAJS").is_none(),
-        "kafkajs is required but node or {} is missing",
-        modules.join("kafkajs").display()
-    );
-    eprintln!("SKIPPED: no node with kafkajs; `cargo xtask ci` installs it");
-    None
+    let what = if node {
+        format!(
+            "kafkajs is not in {} (set KZERO_NODE_MODULES to a node_modules directory that has it)",
+            modules.display()
+        )
+    } else {
+        "Node.js (`node`) is not installed".to_string()
+    };
+    missing_client(
+        &what,
+        &format!(
+            "install Node.js and npm, then `npm install --prefix {} kafkajs@2.2.4`",
+            target_dir().join("kzero-node").display()
+        ),
+    )
 }
 
-/// kcat, if installed (`cargo xtask ci` installs it where it runs as root).
+/// kcat on the `PATH`. Panics when it is missing, unless `KZERO_SKIP_CLIENTS=1` (then `None`).
+#[track_caller]
 pub fn kcat() -> Option<PathBuf> {
     let found = Command::new("kcat")
         .arg("-V")
@@ -169,12 +208,7 @@ pub fn kcat() -> Option<PathBuf> {
     if found {
         return Some(PathBuf::from("kcat"));
     }
-    assert!(
-        std::env::var_os("KZERO_REQUIRE_KCAT").is_none(),
-        "kcat is required but not installed"
-    );
-    eprintln!("SKIPPED: kcat is not installed");
-    None
+    missing_client("kcat is not installed", "`sudo apt-get install kcat` (Debian, Ubuntu)")
 }
 
 /// Runs a client scenario from `tests/clients/interop.py`; panics with its output unless it prints OK.

@@ -3,6 +3,7 @@
 mod behavior;
 mod corruption;
 mod crash;
+mod descriptors;
 mod disk_full;
 mod manager;
 mod model;

@@ -1,0 +1,149 @@
+//! Request handlers, one file per API family, dispatched from one table (Kafka's `KafkaApis`).
+//!
+//! [`APIS`] lists every API the broker handles with its handler; dispatch looks the request's API up in
+//! it, and ApiVersions advertises exactly its keys (with the codec's advertised ranges from
+//! `protocol::API_TABLE`). So an API cannot be advertised without a handler, nor handled without being
+//! advertised. A request for any other API closes the connection, as Kafka does for an API it does not
+//! know. A handler decodes nothing (the codec did): it checks, calls the owner of the state
+//! (the `ReplicaManager` for partitions; the group coordinator and controller will be peers of it), and
+//! builds the response. Handlers that wait (produce, fetch, topic creation and deletion) are async.
+//!
+//! | file | APIs |
+//! |---|---|
+//! | `produce.rs` | Produce, InitProducerId |
+//! | `fetch.rs` | Fetch, ListOffsets |
+//! | `metadata.rs` | ApiVersions, Metadata |
+//! | `admin.rs` | CreateTopics, DeleteTopics, DescribeConfigs |
+
+use std::future::Future;
+use std::pin::Pin;
+
+use protocol::{ApiKey, Request};
+
+use crate::broker::{Broker, Listener, Reply};
+
+mod admin;
+mod fetch;
+mod metadata;
+mod produce;
+
+/// A handler's future, borrowing the broker and the request.
+pub(crate) type Pending<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
+
+/// How an API is handled.
+#[derive(Clone, Copy)]
+pub(crate) enum Handler {
+    /// Answers without waiting.
+    Now(fn(&Broker, &Request, &Listener) -> Reply),
+    /// May wait (delayed operations, blocking file work).
+    Later(for<'a> fn(&'a Broker, &'a Request, &'a Listener) -> Pending<'a>),
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Handler::Now(_) => "Handler::Now",
+            Handler::Later(_) => "Handler::Later",
+        })
+    }
+}
+
+/// One handled API.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Api {
+    pub(crate) key: ApiKey,
+    pub(crate) handler: Handler,
+}
+
+/// Every API this broker handles, and how.
+pub(crate) const APIS: &[Api] = &[
+    Api {
+        key: ApiKey::Produce,
+        handler: Handler::Later(produce::produce),
+    },
+    Api {
+        key: ApiKey::Fetch,
+        handler: Handler::Later(fetch::fetch),
+    },
+    Api {
+        key: ApiKey::ListOffsets,
+        handler: Handler::Now(fetch::list_offsets),
+    },
+    Api {
+        key: ApiKey::Metadata,
+        handler: Handler::Later(metadata::metadata),
+    },
+    Api {
+        key: ApiKey::ApiVersions,
+        handler: Handler::Now(metadata::api_versions),
+    },
+    Api {
+        key: ApiKey::CreateTopics,
+        handler: Handler::Later(admin::create_topics),
+    },
+    Api {
+        key: ApiKey::DeleteTopics,
+        handler: Handler::Later(admin::delete_topics),
+    },
+    Api {
+        key: ApiKey::InitProducerId,
+        handler: Handler::Now(produce::init_producer_id),
+    },
+    Api {
+        key: ApiKey::DescribeConfigs,
+        handler: Handler::Now(admin::describe_configs),
+    },
+];
+
+const HANDLED: [ApiKey; APIS.len()] = {
+    let mut keys = [ApiKey::ApiVersions; APIS.len()];
+    let mut i = 0;
+    while i < APIS.len() {
+        keys[i] = APIS[i].key;
+        i += 1;
+    }
+    keys
+};
+
+/// The APIs this broker handles, which ApiVersions advertises (with the codec's ranges): the keys of the
+/// dispatch table.
+pub const HANDLED_APIS: &[ApiKey] = &HANDLED;
+
+/// The handler of an API, if the broker handles it.
+pub(crate) fn handler(api: ApiKey) -> Option<Handler> {
+    APIS.iter().find(|a| a.key == api).map(|a| a.handler)
+}
+
+/// Handles one request through the table.
+pub(crate) async fn dispatch(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
+    match handler(request.header.api_key) {
+        Some(Handler::Now(f)) => f(broker, request, listener),
+        Some(Handler::Later(f)) => f(broker, request, listener).await,
+        None => {
+            // Not advertised, so a client should never send it; Kafka closes the connection.
+            tracing::warn!(
+                api = request.header.api_key.name(),
+                "request for an API this broker does not handle"
+            );
+            Reply::close()
+        }
+    }
+}
+
+/// The request's body as the handler's type; a body that does not match the table entry (impossible:
+/// the codec decodes the body of the header's API) closes the connection rather than panicking.
+macro_rules! body {
+    ($request:expr, $variant:ident) => {
+        match &$request.body {
+            protocol::RequestBody::$variant(r) => r,
+            other => {
+                tracing::error!(api = other.api_key().name(), "dispatch table mismatch");
+                return $crate::broker::Reply::close();
+            }
+        }
+    };
+}
+pub(crate) use body;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,264 @@
+//! One partition: its log, leader epoch, high watermark, replica state, producer state and the
+//! operations waiting on it. Everything about a partition is reachable from its [`Partition`]; nothing
+//! lives in parallel maps keyed by topic and partition, so dropping the `Partition` drops all of it.
+//!
+//! The high watermark is a value of its own, published by the leader rules of the `replication` crate:
+//! with one replica it follows the log end offset after every append; with followers it advances as they
+//! fetch. Every reader uses it: consumer fetches (read-uncommitted, and read-committed since without
+//! transactions the last stable offset equals it), ListOffsets' latest offset, retention and the metrics.
+//! Replica fetches read up to the log end.
+
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use protocol::record::{BatchHeader, Compression};
+use protocol::ErrorCode;
+use replication::{Action, EpochCheck, Event, Leader};
+use storage::{Log, ReadInfo};
+
+use crate::delayed::Watchers;
+use crate::error::storage_error_code;
+use crate::producer_state::{last_sequence, ProducerStates, Sequence, REBUILD_BYTES};
+
+/// How far a read may go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ReadBound {
+    /// Read-uncommitted consumers: up to the high watermark.
+    HighWatermark,
+    /// Read-committed consumers: up to the last stable offset, which is the high watermark while kzero
+    /// has no transactions.
+    LastStableOffset,
+    /// Followers: up to the log end.
+    LogEnd,
+}
+
+/// A successful append.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Appended {
+    /// The offset of the batch's first record (the original one for a retried duplicate).
+    pub(crate) base_offset: i64,
+    /// The offset after the batch: an `acks=all` produce completes when the high watermark reaches it.
+    pub(crate) required_offset: i64,
+    /// The log start offset after the append.
+    pub(crate) log_start_offset: i64,
+}
+
+/// One partition this broker hosts.
+#[derive(Debug)]
+pub(crate) struct Partition {
+    pub(crate) topic: Arc<str>,
+    pub(crate) index: i32,
+    log: Arc<Log>,
+    leader_epoch: AtomicI32,
+    /// Published by `leader`; read without a lock by every reader.
+    high_watermark: AtomicI64,
+    leader: Mutex<Leader>,
+    /// `None` until the first idempotent produce since the broker started (then rebuilt from the log).
+    producers: Mutex<Option<ProducerStates>>,
+    /// Fetches and `acks=all` produces waiting on this partition.
+    pub(crate) watchers: Watchers,
+    /// Set when the topic is deleted: requests that still hold the partition get
+    /// `UNKNOWN_TOPIC_OR_PARTITION`.
+    deleted: AtomicBool,
+}
+
+impl Partition {
+    /// A partition led by this broker (`local_id`), whose replicas are `replicas`, over an opened log.
+    pub(crate) fn new(topic: Arc<str>, index: i32, log: Arc<Log>, local_id: i32, replicas: &[i32]) -> Partition {
+        let leader = Leader::new(local_id, replicas, log.log_end_offset());
+        Partition {
+            topic,
+            index,
+            high_watermark: AtomicI64::new(leader.high_watermark()),
+            leader: Mutex::new(leader),
+            log,
+            leader_epoch: AtomicI32::new(0),
+            producers: Mutex::new(None),
+            watchers: Watchers::default(),
+            deleted: AtomicBool::new(false),
+        }
+    }
+
+    /// Makes this broker the leader at `epoch` for `replicas` (Kafka's `Partition.makeLeader`): followers
+    /// start from offset 0 until they fetch. The controller will call this when the metadata says so;
+    /// until it exists only tests do.
+    #[cfg(test)]
+    pub(crate) fn make_leader(&self, local_id: i32, epoch: i32, replicas: &[i32]) {
+        let leader = Leader::new(local_id, replicas, self.log.log_end_offset());
+        let mut guard = self.lock_leader();
+        self.leader_epoch.store(epoch, Ordering::Release);
+        // The high watermark never goes back.
+        self.high_watermark.fetch_max(leader.high_watermark(), Ordering::AcqRel);
+        *guard = leader;
+    }
+
+    pub(crate) fn log(&self) -> &Arc<Log> {
+        &self.log
+    }
+
+    pub(crate) fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// The partition's replicas (this broker first is not implied: sorted ids).
+    pub(crate) fn replicas(&self) -> Vec<i32> {
+        self.lock_leader().replicas()
+    }
+
+    fn lock_leader(&self) -> MutexGuard<'_, Leader> {
+        self.leader.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks the partition deleted and wakes what waits on it (they answer `UNKNOWN_TOPIC_OR_PARTITION`).
+    pub(crate) fn mark_deleted(&self) {
+        self.deleted.store(true, Ordering::Release);
+        self.watchers.wake();
+    }
+
+    fn check_exists(&self) -> Result<(), ErrorCode> {
+        if self.deleted.load(Ordering::Acquire) {
+            Err(ErrorCode::UnknownTopicOrPartition)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks the leader epoch a request carries (-1: no check).
+    pub(crate) fn check_epoch(&self, requested: i32) -> Result<(), ErrorCode> {
+        match replication::check_leader_epoch(self.leader_epoch(), requested) {
+            EpochCheck::Ok => Ok(()),
+            EpochCheck::Fenced => Err(ErrorCode::FencedLeaderEpoch),
+            EpochCheck::Unknown => Err(ErrorCode::UnknownLeaderEpoch),
+        }
+    }
+
+    fn apply(&self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::HighWatermark(hw) => {
+                    self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+                }
+            }
+        }
+    }
+
+    /// True when appending `header`'s batch may block: the flush policy of this partition's log (its
+    /// topic's `flush.messages`/`flush.ms`, or the broker's) can make the append sync, or the idempotent
+    /// producer state must first be rebuilt from the log. The caller then appends on a blocking thread.
+    pub(crate) fn append_may_block(&self, header: &BatchHeader<'_>) -> bool {
+        let config = self.log.config();
+        config.flush_messages < i64::MAX
+            || config.flush_ms < i64::MAX
+            || (header.producer_id() >= 0 && self.producers.lock().unwrap_or_else(|p| p.into_inner()).is_none())
+    }
+
+    /// Validates and appends a producer's batch (one per partition per request): header checks, the
+    /// idempotent-producer sequence rules, then the log append stamped with the leader epoch. Publishes
+    /// the new high watermark and wakes the operations waiting on this partition.
+    pub(crate) fn append_records(&self, bytes: &[u8], produce_version: i16) -> Result<Appended, ErrorCode> {
+        self.check_exists()?;
+        let header = parse_header(bytes, produce_version)?;
+        let appended = if header.producer_id() >= 0 {
+            let (pid, epoch, first) = (header.producer_id(), header.producer_epoch(), header.base_sequence());
+            let last = last_sequence(first, header.last_offset_delta());
+            // Held across check and append, so the sequence rules see appends of this partition in order.
+            let mut guard = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+            let states = guard.get_or_insert_with(|| self.rebuild_producers());
+            match states.check(pid, epoch, first, last)? {
+                Sequence::Duplicate(base_offset) => {
+                    return Ok(Appended {
+                        base_offset,
+                        required_offset: base_offset + i64::from(header.last_offset_delta()) + 1,
+                        log_start_offset: self.log.log_start_offset(),
+                    })
+                }
+                Sequence::Append => {
+                    let appended = self.append_to_log(bytes)?;
+                    states.record(pid, epoch, first, last, appended.base_offset);
+                    appended
+                }
+            }
+        } else {
+            self.append_to_log(bytes)?
+        };
+        let actions = self.lock_leader().handle(Event::LocalAppend {
+            log_end_offset: appended.required_offset,
+        });
+        self.apply(actions);
+        self.watchers.wake();
+        Ok(appended)
+    }
+
+    fn append_to_log(&self, bytes: &[u8]) -> Result<Appended, ErrorCode> {
+        let info = self.log.append(bytes, self.leader_epoch()).map_err(|e| {
+            let code = storage_error_code(&e);
+            if code == ErrorCode::KafkaStorageError {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
+            }
+            code
+        })?;
+        Ok(Appended {
+            base_offset: info.base_offset,
+            required_offset: info.last_offset + 1,
+            log_start_offset: info.log_start_offset,
+        })
+    }
+
+    fn rebuild_producers(&self) -> ProducerStates {
+        match self.log.producer_batches(REBUILD_BYTES) {
+            Ok(batches) => ProducerStates::rebuild(batches),
+            Err(e) => {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot rebuild producer state from the log");
+                ProducerStates::default()
+            }
+        }
+    }
+
+    /// Records a follower's fetch position (its log end offset); `NOT_LEADER_OR_FOLLOWER` when `replica` is
+    /// not one of this partition's followers, as Kafka answers.
+    pub(crate) fn follower_fetched(&self, replica: i32, fetch_offset: i64) -> Result<(), ErrorCode> {
+        let actions = self
+            .lock_leader()
+            .follower_fetch(replica, fetch_offset)
+            .map_err(|_| ErrorCode::NotLeaderOrFollower)?;
+        if !actions.is_empty() {
+            self.apply(actions);
+            self.watchers.wake();
+        }
+        Ok(())
+    }
+
+    /// Locates records from `fetch_offset`, at most `max_bytes` past the first batch, up to `bound`.
+    pub(crate) fn read(&self, fetch_offset: i64, max_bytes: u64, bound: ReadBound) -> Result<ReadInfo, ErrorCode> {
+        self.check_exists()?;
+        let upper = match bound {
+            ReadBound::HighWatermark | ReadBound::LastStableOffset => self.high_watermark(),
+            ReadBound::LogEnd => i64::MAX,
+        };
+        self.log
+            .read(fetch_offset, max_bytes, upper)
+            .map_err(|e| storage_error_code(&e))
+    }
+}
+
+/// Parses a produced batch's header with the checks that need the request version.
+fn parse_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, ErrorCode> {
+    let header = BatchHeader::parse(bytes).map_err(|e| match e {
+        protocol::record::BatchError::UnsupportedMagic { .. } => ErrorCode::InvalidRecord,
+        other => other.error_code(),
+    })?;
+    // Zstd needs Produce v7+ (KIP-110), as Kafka checks.
+    if header.compression() == Ok(Compression::Zstd) && produce_version < 7 {
+        return Err(ErrorCode::UnsupportedCompressionType);
+    }
+    Ok(header)
+}
+
+/// The header of a produced batch, for deciding where to append it (see [`Partition::append_may_block`]).
+pub(crate) fn produced_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, ErrorCode> {
+    parse_header(bytes, produce_version)
+}

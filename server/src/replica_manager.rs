@@ -1,0 +1,579 @@
+//! The partitions this broker hosts, and the two operations every client and follower uses on them:
+//! [`ReplicaManager::append_records`] and [`ReplicaManager::fetch_messages`] (Kafka's `ReplicaManager`).
+//!
+//! The topic table is an immutable snapshot behind an atomic pointer (`arc-swap`): produce, fetch and
+//! metadata read it without a lock, and topic creation and deletion publish a new snapshot (serialized by
+//! an admin lock that no produce or fetch takes). File work (creating and deleting logs, syncing appends,
+//! rebuilding producer state, retention, checkpoints) runs on blocking threads.
+//!
+//! Requests that must wait (a fetch short of `min_bytes`, an `acks=all` produce whose batch is not yet
+//! below the high watermark) wait as delayed operations ([`crate::delayed`]) on their partitions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use protocol::{ErrorCode, Records};
+use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Slice};
+use tokio::time::Instant;
+
+use crate::config::Config;
+use crate::delayed::DelayedOperations;
+use crate::partition::{produced_header, Appended, Partition, ReadBound};
+use crate::topic_config::TopicConfig;
+use crate::Error;
+
+/// One topic: its partitions (index = partition id) and its config overrides.
+#[derive(Debug)]
+pub(crate) struct Topic {
+    pub(crate) name: Arc<str>,
+    /// INVARIANT: `partitions[i].index == i`.
+    pub(crate) partitions: Vec<Arc<Partition>>,
+    pub(crate) config: TopicConfig,
+}
+
+/// Topics by name: the snapshot readers load.
+pub(crate) type TopicMap = BTreeMap<Arc<str>, Arc<Topic>>;
+
+/// A partition's batch in a produce request.
+#[derive(Debug, Clone)]
+pub(crate) struct ProduceEntry {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) records: Option<Records>,
+}
+
+/// The outcome for one partition of a produce request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ProduceResult {
+    pub(crate) error: ErrorCode,
+    pub(crate) base_offset: i64,
+    pub(crate) log_start_offset: i64,
+}
+
+impl ProduceResult {
+    pub(crate) fn failed(error: ErrorCode) -> Self {
+        ProduceResult {
+            error,
+            base_offset: -1,
+            log_start_offset: -1,
+        }
+    }
+}
+
+/// What a fetch asks, consumer or follower: the fields a follower sends are honoured.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchParams {
+    /// The follower's broker id, or negative for consumers (-1).
+    pub(crate) replica_id: i32,
+    pub(crate) max_wait: Duration,
+    pub(crate) min_bytes: i32,
+    pub(crate) max_bytes: i32,
+    /// 0 = read uncommitted, 1 = read committed.
+    pub(crate) isolation_level: i8,
+    /// In request order (KIP-74 reads them in this order).
+    pub(crate) partitions: Vec<FetchPartitionParams>,
+}
+
+/// One partition of a fetch.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchPartitionParams {
+    pub(crate) topic: String,
+    pub(crate) partition: i32,
+    pub(crate) fetch_offset: i64,
+    /// -1 for no check.
+    pub(crate) current_leader_epoch: i32,
+    pub(crate) partition_max_bytes: i32,
+}
+
+impl FetchParams {
+    fn is_from_follower(&self) -> bool {
+        self.replica_id >= 0
+    }
+
+    fn bound(&self) -> ReadBound {
+        if self.is_from_follower() {
+            ReadBound::LogEnd
+        } else if self.isolation_level == 1 {
+            ReadBound::LastStableOffset
+        } else {
+            ReadBound::HighWatermark
+        }
+    }
+}
+
+/// The outcome for one partition of a fetch.
+#[derive(Debug, Clone)]
+pub(crate) struct FetchedPartition {
+    pub(crate) error: ErrorCode,
+    pub(crate) high_watermark: i64,
+    pub(crate) log_start_offset: i64,
+    /// The records' file region; `None` for no records (null in the response when `error` is set).
+    pub(crate) records: Option<Slice>,
+}
+
+impl FetchedPartition {
+    fn failed(error: ErrorCode) -> Self {
+        FetchedPartition {
+            error,
+            high_watermark: -1,
+            log_start_offset: -1,
+            records: None,
+        }
+    }
+}
+
+/// The response byte limit of a fetch (KIP-74): partitions are read in order, each up to
+/// `min(partition_max_bytes, what is left)`; the first batch of the first partition with records is
+/// returned whole even when larger than both limits; a later partition whose first batch does not fit
+/// gets no records rather than a partial batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ByteBudget {
+    remaining: u64,
+    any_records: bool,
+}
+
+impl ByteBudget {
+    pub(crate) fn new(response_max_bytes: u64) -> Self {
+        ByteBudget {
+            remaining: response_max_bytes,
+            any_records: false,
+        }
+    }
+
+    /// The most a partition may read, or `None` when it must not read at all.
+    pub(crate) fn partition_limit(&self, partition_max_bytes: i32) -> Option<u64> {
+        let limit = (partition_max_bytes.max(0) as u64).min(self.remaining);
+        (limit > 0 || !self.any_records).then_some(limit)
+    }
+
+    /// Whether a partition's read of `len` bytes (at least its first batch) under `limit` is returned;
+    /// counts it if so.
+    pub(crate) fn take(&mut self, len: u64, limit: u64) -> bool {
+        if self.any_records && len > limit {
+            return false;
+        }
+        self.any_records = true;
+        self.remaining = self.remaining.saturating_sub(len);
+        true
+    }
+}
+
+/// Owns the partitions.
+#[derive(Debug)]
+pub(crate) struct ReplicaManager {
+    local_id: i32,
+    data_dir: PathBuf,
+    /// The broker's log settings (topic overrides apply on top).
+    defaults: LogConfig,
+    logs: Arc<LogManager>,
+    topics: ArcSwap<TopicMap>,
+    /// Serializes topic creation and deletion (never taken by produce or fetch).
+    admin: tokio::sync::Mutex<()>,
+    /// Fetches waiting for `min_bytes` (Kafka's fetch purgatory).
+    pub(crate) delayed_fetch: DelayedOperations,
+    /// `acks=all` produces waiting for the high watermark (Kafka's produce purgatory).
+    pub(crate) delayed_produce: DelayedOperations,
+}
+
+fn blocking_failed(e: tokio::task::JoinError) -> (ErrorCode, String) {
+    tracing::error!(error = %e, "a blocking task failed");
+    (ErrorCode::UnknownServerError, format!("internal error: {e}"))
+}
+
+impl ReplicaManager {
+    /// Opens the data directory (recovering logs if needed); blocking.
+    pub(crate) fn open(config: &Config) -> Result<ReplicaManager, Error> {
+        let defaults = config.log_config();
+        let topic_configs = TopicConfig::load_all(&config.data_dir)?;
+        let options = LogManagerOptions::default().with_file_cache_capacity(config.log.segment_file_cache);
+        let (logs, reports) = LogManager::open_with(
+            &config.data_dir,
+            |topic| {
+                topic_configs
+                    .get(topic)
+                    .map_or_else(|| defaults.clone(), |c| c.apply(defaults.clone()))
+            },
+            options,
+        )?;
+        for ((topic, partition), report) in &reports {
+            if !report.recovered_segments.is_empty() {
+                tracing::info!(
+                    topic,
+                    partition,
+                    segments = report.recovered_segments.len(),
+                    truncated_bytes = report.truncated_bytes,
+                    "recovered partition log"
+                );
+            }
+        }
+        let mut by_topic: BTreeMap<String, BTreeMap<i32, Arc<storage::Log>>> = BTreeMap::new();
+        for ((topic, partition), log) in logs.logs() {
+            by_topic.entry(topic).or_default().insert(partition, log);
+        }
+        let local = config.node_id;
+        let mut topics = TopicMap::new();
+        for (name, mut found) in by_topic {
+            let count = found.keys().next_back().map_or(0, |p| p + 1);
+            let topic_config = topic_configs.get(&name).cloned().unwrap_or_default();
+            let name: Arc<str> = name.into();
+            let mut partitions = Vec::with_capacity(count as usize);
+            for p in 0..count {
+                let log = match found.remove(&p) {
+                    Some(log) => log,
+                    None => {
+                        // A partition directory went missing: recreate it empty rather than serve a hole.
+                        tracing::warn!(topic = %name, partition = p, "partition directory missing; recreating it empty");
+                        logs.create(&name, p, topic_config.apply(defaults.clone()))?
+                    }
+                };
+                partitions.push(Arc::new(Partition::new(Arc::clone(&name), p, log, local, &[local])));
+            }
+            let topic = Topic {
+                name: Arc::clone(&name),
+                partitions,
+                config: topic_config,
+            };
+            topics.insert(name, Arc::new(topic));
+        }
+        Ok(ReplicaManager {
+            local_id: local,
+            data_dir: config.data_dir.clone(),
+            defaults,
+            logs: Arc::new(logs),
+            topics: ArcSwap::from_pointee(topics),
+            admin: tokio::sync::Mutex::new(()),
+            delayed_fetch: DelayedOperations::default(),
+            delayed_produce: DelayedOperations::default(),
+        })
+    }
+
+    /// The current topic table.
+    pub(crate) fn topics(&self) -> Arc<TopicMap> {
+        self.topics.load_full()
+    }
+
+    pub(crate) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.load().get(name).cloned()
+    }
+
+    /// A partition, or `UNKNOWN_TOPIC_OR_PARTITION`.
+    pub(crate) fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
+        let topics = self.topics.load();
+        let topic = topics.get(topic).ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        usize::try_from(index)
+            .ok()
+            .and_then(|i| topic.partitions.get(i))
+            .cloned()
+            .ok_or(ErrorCode::UnknownTopicOrPartition)
+    }
+
+    /// Every partition, sorted by topic and index.
+    pub(crate) fn partitions(&self) -> Vec<Arc<Partition>> {
+        self.topics
+            .load()
+            .values()
+            .flat_map(|t| t.partitions.iter().cloned())
+            .collect()
+    }
+
+    /// Creates a topic: its config file and partition logs on a blocking thread, then publishes it.
+    pub(crate) async fn create_topic(
+        self: &Arc<Self>,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<(), (ErrorCode, String)> {
+        if !is_valid_topic_name(name) {
+            return Err((ErrorCode::InvalidTopicException, format!("invalid topic name {name:?}")));
+        }
+        if partitions < 1 {
+            return Err((ErrorCode::InvalidPartitions, format!("{partitions} partitions")));
+        }
+        let _admin = self.admin.lock().await;
+        if self.topic(name).is_some() {
+            return Err((ErrorCode::TopicAlreadyExists, format!("topic {name:?} already exists")));
+        }
+        let this = Arc::clone(self);
+        let (owned_name, owned_config) = (name.to_string(), config.clone());
+        let logs = tokio::task::spawn_blocking(move || this.create_logs(&owned_name, partitions, &owned_config))
+            .await
+            .map_err(blocking_failed)??;
+        let name: Arc<str> = name.into();
+        let topic = Topic {
+            name: Arc::clone(&name),
+            partitions: logs
+                .into_iter()
+                .enumerate()
+                .map(|(p, log)| {
+                    Arc::new(Partition::new(
+                        Arc::clone(&name),
+                        p as i32,
+                        log,
+                        self.local_id,
+                        &[self.local_id],
+                    ))
+                })
+                .collect(),
+            config,
+        };
+        let mut next = TopicMap::clone(&self.topics.load());
+        next.insert(Arc::clone(&name), Arc::new(topic));
+        self.topics.store(Arc::new(next));
+        tracing::info!(topic = %name, partitions, "created topic");
+        Ok(())
+    }
+
+    fn create_logs(
+        &self,
+        name: &str,
+        partitions: i32,
+        config: &TopicConfig,
+    ) -> Result<Vec<Arc<storage::Log>>, (ErrorCode, String)> {
+        if let Err(e) = config.save(&self.data_dir, name) {
+            return Err((ErrorCode::KafkaStorageError, e.to_string()));
+        }
+        let log_config = config.apply(self.defaults.clone());
+        let mut logs = Vec::with_capacity(partitions as usize);
+        for p in 0..partitions {
+            match self.logs.create(name, p, log_config.clone()) {
+                Ok(log) => logs.push(log),
+                Err(e) => {
+                    tracing::error!(topic = name, partition = p, error = %e, "cannot create partition log");
+                    for q in 0..p {
+                        let _ = self.logs.delete(name, q);
+                    }
+                    let _ = TopicConfig::remove(&self.data_dir, name);
+                    return Err((ErrorCode::KafkaStorageError, e.to_string()));
+                }
+            }
+        }
+        Ok(logs)
+    }
+
+    /// Deletes a topic: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on and
+    /// their waiting operations are woken), then removes its files on a blocking thread.
+    pub(crate) async fn delete_topic(self: &Arc<Self>, name: &str) -> ErrorCode {
+        let _admin = self.admin.lock().await;
+        let Some(topic) = self.topic(name) else {
+            return ErrorCode::UnknownTopicOrPartition;
+        };
+        let mut next = TopicMap::clone(&self.topics.load());
+        next.remove(name);
+        self.topics.store(Arc::new(next));
+        for p in &topic.partitions {
+            p.mark_deleted();
+        }
+        let this = Arc::clone(self);
+        let deleting = Arc::clone(&topic);
+        let code = tokio::task::spawn_blocking(move || {
+            let mut code = ErrorCode::None;
+            for p in &deleting.partitions {
+                if let Err(e) = this.logs.delete(&deleting.name, p.index) {
+                    tracing::error!(topic = %deleting.name, partition = p.index, error = %e, "cannot delete partition log");
+                    code = ErrorCode::KafkaStorageError;
+                }
+            }
+            if let Err(e) = TopicConfig::remove(&this.data_dir, &deleting.name) {
+                tracing::error!(topic = %deleting.name, error = %e, "cannot remove the topic's config file");
+            }
+            code
+        })
+        .await
+        .unwrap_or_else(|e| blocking_failed(e).0);
+        tracing::info!(topic = name, "deleted topic");
+        code
+    }
+
+    /// Appends each partition's batch and answers when the acks condition holds: at once for `acks` 0 and
+    /// 1; for `acks=all` when the high watermark passes each batch, or `REQUEST_TIMED_OUT` for the
+    /// batches it has not passed after `timeout`.
+    pub(crate) async fn append_records(
+        &self,
+        acks: i16,
+        timeout: Duration,
+        produce_version: i16,
+        entries: Vec<ProduceEntry>,
+    ) -> Vec<ProduceResult> {
+        let mut results = Vec::with_capacity(entries.len());
+        let mut waiting: Vec<(usize, Arc<Partition>, i64)> = Vec::new();
+        for entry in entries {
+            match self.append_one(entry, produce_version).await {
+                Ok((partition, appended)) => {
+                    if acks == -1 {
+                        waiting.push((results.len(), partition, appended.required_offset));
+                    }
+                    results.push(ProduceResult {
+                        error: ErrorCode::None,
+                        base_offset: appended.base_offset,
+                        log_start_offset: appended.log_start_offset,
+                    });
+                }
+                Err(code) => results.push(ProduceResult::failed(code)),
+            }
+        }
+        if waiting.is_empty() {
+            return results;
+        }
+        let committed = |w: &[(usize, Arc<Partition>, i64)]| -> Vec<bool> {
+            w.iter()
+                .map(|(_, p, required)| p.high_watermark() >= *required)
+                .collect()
+        };
+        let reached = self
+            .delayed_produce
+            .wait(
+                waiting.iter().map(|(_, p, _)| &p.watchers),
+                Instant::now() + timeout,
+                || {
+                    let c = committed(&waiting);
+                    c.iter().all(|&b| b).then_some(c)
+                },
+                || committed(&waiting),
+            )
+            .await;
+        for ((i, ..), ok) in waiting.iter().zip(reached) {
+            if !ok {
+                results[*i] = ProduceResult::failed(ErrorCode::RequestTimedOut);
+            }
+        }
+        results
+    }
+
+    async fn append_one(&self, entry: ProduceEntry, version: i16) -> Result<(Arc<Partition>, Appended), ErrorCode> {
+        let partition = self.partition(&entry.topic, entry.partition)?;
+        let Some(Records::Inline(bytes)) = entry.records else {
+            return Err(ErrorCode::InvalidRecord);
+        };
+        let header = produced_header(&bytes, version)?;
+        let appended = if partition.append_may_block(&header) {
+            let p = Arc::clone(&partition);
+            tokio::task::spawn_blocking(move || p.append_records(&bytes, version))
+                .await
+                .map_err(|e| blocking_failed(e).0)??
+        } else {
+            partition.append_records(&bytes, version)?
+        };
+        Ok((partition, appended))
+    }
+
+    /// Reads each partition as a consumer or a follower may, waiting up to `max_wait` for `min_bytes`.
+    /// Returns the partitions' outcomes in request order.
+    pub(crate) async fn fetch_messages(&self, params: &FetchParams, fetch_max_bytes: u64) -> Vec<FetchedPartition> {
+        let response_limit = if params.is_from_follower() {
+            params.max_bytes.max(0) as u64
+        } else {
+            (params.max_bytes.max(0) as u64).min(fetch_max_bytes)
+        };
+        let min_bytes = i64::from(params.min_bytes).min(i64::from(params.max_bytes)).max(0) as u64;
+        // Resolved once; a deleted partition fails its reads (its log is closed) and wakes its waiters.
+        // A follower's fetch offset is its log end: recorded once per request, which may advance the high
+        // watermark; a fetch from a broker that is not a replica is NOT_LEADER_OR_FOLLOWER.
+        let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = params
+            .partitions
+            .iter()
+            .map(|p| {
+                let partition = self.partition(&p.topic, p.partition)?;
+                partition.check_epoch(p.current_leader_epoch)?;
+                if params.is_from_follower() {
+                    partition.follower_fetched(params.replica_id, p.fetch_offset)?;
+                }
+                Ok(partition)
+            })
+            .collect();
+        let read = || self.read_once(params, &resolved, response_limit);
+        let deadline = Instant::now() + params.max_wait;
+        self.delayed_fetch
+            .wait(
+                resolved.iter().filter_map(|r| r.as_ref().ok()).map(|p| &p.watchers),
+                deadline,
+                || {
+                    let (results, bytes, errors) = read();
+                    (bytes >= min_bytes || errors || params.partitions.is_empty()).then_some(results)
+                },
+                || read().0,
+            )
+            .await
+    }
+
+    /// One pass over the partitions: the outcomes, the record bytes in them, and whether any failed.
+    fn read_once(
+        &self,
+        params: &FetchParams,
+        resolved: &[Result<Arc<Partition>, ErrorCode>],
+        response_limit: u64,
+    ) -> (Vec<FetchedPartition>, u64, bool) {
+        let mut budget = ByteBudget::new(response_limit);
+        let mut total = 0;
+        let mut any_error = false;
+        let bound = params.bound();
+        let results = params
+            .partitions
+            .iter()
+            .zip(resolved)
+            .map(|(p, partition)| {
+                let result = (|| {
+                    let partition = partition.as_ref().map_err(|e| *e)?;
+                    partition.check_epoch(p.current_leader_epoch)?;
+                    let high_watermark = partition.high_watermark();
+                    let mut fetched = FetchedPartition {
+                        error: ErrorCode::None,
+                        high_watermark,
+                        log_start_offset: partition.log().log_start_offset(),
+                        records: None,
+                    };
+                    let Some(limit) = budget.partition_limit(p.partition_max_bytes) else {
+                        return Ok(fetched);
+                    };
+                    let read = partition.read(p.fetch_offset, limit, bound)?;
+                    fetched.log_start_offset = read.log_start_offset;
+                    if let Some(slice) = read.slice {
+                        if budget.take(slice.len(), limit) {
+                            total += slice.len();
+                            fetched.records = Some(slice);
+                        }
+                    }
+                    Ok(fetched)
+                })();
+                result.unwrap_or_else(|code| {
+                    any_error = true;
+                    FetchedPartition::failed(code)
+                })
+            })
+            .collect();
+        (results, total, any_error)
+    }
+
+    /// Deletes segments past retention, below each partition's high watermark (blocking).
+    pub(crate) fn apply_retention(&self, now_ms: i64) {
+        for p in self.partitions() {
+            match p.log().apply_retention(p.high_watermark(), now_ms) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(topic = %p.topic, partition = p.index, segments = n, "retention deleted segments")
+                }
+                Err(e) => tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+            }
+        }
+    }
+
+    /// Flushes the logs whose `flush.ms` (their topic's, or the broker's) has passed (blocking).
+    pub(crate) fn flush_due(&self, now_ms: i64) -> Result<(), storage::Error> {
+        self.logs.maybe_flush(now_ms)
+    }
+
+    /// Writes the recovery-point and log-start-offset checkpoints (blocking).
+    pub(crate) fn checkpoint(&self) -> Result<(), storage::Error> {
+        self.logs.checkpoint()
+    }
+
+    /// Flushes and closes every log and writes the clean-shutdown marker (blocking).
+    pub(crate) fn close(&self) -> Result<(), storage::Error> {
+        self.logs.close()
+    }
+}
+
+#[cfg(test)]
+mod tests;

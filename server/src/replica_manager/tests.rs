@@ -1,0 +1,296 @@
+//! The produce and fetch paths over real logs: KIP-74 byte limits, read bounds for consumers and
+//! followers, leader epochs, `acks=all` waiting for the high watermark, deletion under a waiting fetch.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::record::{BatchBuilder, Compression, Record};
+use protocol::{ErrorCode, Records};
+
+use super::*;
+use crate::topic_config::TopicConfig;
+
+fn manager(dir: &std::path::Path) -> Arc<ReplicaManager> {
+    let config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Config::default()
+    };
+    Arc::new(ReplicaManager::open(&config).unwrap())
+}
+
+/// A batch of `records` records of `value_len` bytes each.
+fn batch(records: usize, value_len: usize) -> Records {
+    let mut b = BatchBuilder::new(Compression::None, 1_700_000_000_000);
+    for _ in 0..records {
+        b.push(Record {
+            value: Some(vec![b'x'; value_len].into()),
+            ..Record::default()
+        });
+    }
+    Records::Inline(b.build().unwrap())
+}
+
+async fn produce(
+    rm: &ReplicaManager,
+    acks: i16,
+    timeout_ms: u64,
+    topic: &str,
+    partition: i32,
+    records: Records,
+) -> ProduceResult {
+    let entry = ProduceEntry {
+        topic: topic.into(),
+        partition,
+        records: Some(records),
+    };
+    rm.append_records(acks, Duration::from_millis(timeout_ms), 7, vec![entry])
+        .await
+        .remove(0)
+}
+
+fn fetch_params(replica_id: i32, max_bytes: i32, parts: &[(&str, i32, i64, i32)]) -> FetchParams {
+    FetchParams {
+        replica_id,
+        max_wait: Duration::ZERO,
+        min_bytes: 0,
+        max_bytes,
+        isolation_level: 0,
+        partitions: parts
+            .iter()
+            .map(
+                |&(topic, partition, fetch_offset, partition_max_bytes)| FetchPartitionParams {
+                    topic: topic.into(),
+                    partition,
+                    fetch_offset,
+                    current_leader_epoch: -1,
+                    partition_max_bytes,
+                },
+            )
+            .collect(),
+    }
+}
+
+fn records_len(f: &FetchedPartition) -> u64 {
+    f.records.as_ref().map_or(0, |s| s.len())
+}
+
+#[test]
+fn byte_budget_follows_kip_74() {
+    // The first partition with records gets its first batch whole, whatever the limits.
+    let mut b = ByteBudget::new(100);
+    assert_eq!(b.partition_limit(50), Some(50));
+    assert!(b.take(500, 50));
+    // Nothing is left: later partitions do not read at all.
+    assert_eq!(b.partition_limit(50), None);
+    let mut b = ByteBudget::new(100);
+    assert!(b.take(60, 100));
+    // 40 left: a partition may read up to 40, and a first batch over that is refused (no partial batch).
+    assert_eq!(b.partition_limit(1000), Some(40));
+    assert!(!b.take(41, 40));
+    assert!(b.take(40, 40));
+    assert_eq!(b.partition_limit(1000), None);
+    // Until some partition returned records, an empty partition does not spend the "whole first batch".
+    let b = ByteBudget::new(0);
+    assert_eq!(b.partition_limit(0), Some(0));
+}
+
+#[tokio::test]
+async fn fetch_limits_across_partitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("t", 3, TopicConfig::default()).await.unwrap();
+    for p in 0..3 {
+        assert_eq!(produce(&rm, 1, 0, "t", p, batch(10, 1000)).await.error, ErrorCode::None);
+    }
+    // One batch is about 10 KB: bigger than both limits, the first is returned whole, later ones get none.
+    let fetched = rm
+        .fetch_messages(
+            &fetch_params(-1, 4000, &[("t", 0, 0, 2000), ("t", 1, 0, 2000)]),
+            u64::MAX,
+        )
+        .await;
+    assert!(records_len(&fetched[0]) > 10_000);
+    assert_eq!(records_len(&fetched[1]), 0);
+    assert_eq!(fetched[1].error, ErrorCode::None);
+    // The broker's fetch.max.bytes caps a consumer's response too.
+    let fetched = rm
+        .fetch_messages(
+            &fetch_params(-1, i32::MAX, &[("t", 0, 0, i32::MAX), ("t", 1, 0, i32::MAX)]),
+            15_000,
+        )
+        .await;
+    assert!(records_len(&fetched[0]) > 10_000);
+    assert_eq!(records_len(&fetched[1]), 0);
+    // An empty first partition does not use up the "first batch whole" allowance.
+    let fetched = rm
+        .fetch_messages(
+            &fetch_params(-1, 100, &[("t", 0, 1_000, 100), ("t", 2, 0, 100)]),
+            u64::MAX,
+        )
+        .await;
+    assert_eq!(fetched[0].error, ErrorCode::OffsetOutOfRange);
+    let fetched = rm
+        .fetch_messages(&fetch_params(-1, 100, &[("t", 2, 10, 100), ("t", 1, 0, 100)]), u64::MAX)
+        .await;
+    assert_eq!(records_len(&fetched[0]), 0);
+    assert!(records_len(&fetched[1]) > 10_000);
+}
+
+#[tokio::test]
+async fn consumers_read_to_the_high_watermark_and_followers_to_the_log_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("r", 1, TopicConfig::default()).await.unwrap();
+    let p = rm.partition("r", 0).unwrap();
+    // Broker 0 leads with broker 1 as a follower: appends stay uncommitted until broker 1 fetches them.
+    p.make_leader(0, 0, &[0, 1]);
+    assert_eq!(produce(&rm, 1, 0, "r", 0, batch(5, 10)).await.base_offset, 0);
+    assert_eq!((p.high_watermark(), p.log().log_end_offset()), (0, 5));
+    let consumer = rm
+        .fetch_messages(&fetch_params(-1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
+        .await;
+    assert_eq!(
+        (consumer[0].error, consumer[0].high_watermark, records_len(&consumer[0])),
+        (ErrorCode::None, 0, 0)
+    );
+    let follower = rm
+        .fetch_messages(&fetch_params(1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
+        .await;
+    assert!(
+        records_len(&follower[0]) > 0,
+        "a follower reads past the high watermark"
+    );
+    // A broker that is not a replica may not fetch as a follower.
+    let stranger = rm
+        .fetch_messages(&fetch_params(2, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
+        .await;
+    assert_eq!(stranger[0].error, ErrorCode::NotLeaderOrFollower);
+    // The follower's next fetch, from 5, says it has everything: the high watermark moves.
+    rm.fetch_messages(&fetch_params(1, i32::MAX, &[("r", 0, 5, i32::MAX)]), u64::MAX)
+        .await;
+    assert_eq!(p.high_watermark(), 5);
+    let consumer = rm
+        .fetch_messages(&fetch_params(-1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
+        .await;
+    assert_eq!(consumer[0].high_watermark, 5);
+    assert!(records_len(&consumer[0]) > 0);
+}
+
+#[tokio::test]
+async fn acks_all_waits_for_the_high_watermark_or_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("a", 1, TopicConfig::default()).await.unwrap();
+    // One replica: acknowledged at once.
+    assert_eq!(produce(&rm, -1, 0, "a", 0, batch(1, 10)).await.error, ErrorCode::None);
+    let p = rm.partition("a", 0).unwrap();
+    p.make_leader(0, 0, &[0, 1]);
+    // With a follower that never fetches, the batch is written but not acknowledged in time.
+    let timed_out = produce(&rm, -1, 50, "a", 0, batch(1, 10)).await;
+    assert_eq!(timed_out.error, ErrorCode::RequestTimedOut);
+    assert_eq!(p.log().log_end_offset(), 2);
+    // acks=1 does not wait for the follower.
+    assert_eq!(produce(&rm, 1, 0, "a", 0, batch(1, 10)).await.base_offset, 2);
+    // A waiting acks=all produce completes when the follower's fetch moves the high watermark past it.
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        tokio::spawn(async move { produce(&rm, -1, 30_000, "a", 0, batch(1, 10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    assert_eq!(rm.delayed_produce.stats().waiting, 1);
+    rm.fetch_messages(&fetch_params(1, i32::MAX, &[("a", 0, 4, i32::MAX)]), u64::MAX)
+        .await;
+    let done = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((done.error, done.base_offset), (ErrorCode::None, 3));
+    assert_eq!(rm.delayed_produce.stats().expired, 1);
+}
+
+#[tokio::test]
+async fn fetches_check_the_leader_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("e", 1, TopicConfig::default()).await.unwrap();
+    rm.partition("e", 0).unwrap().make_leader(0, 3, &[0]);
+    let with_epoch = |epoch: i32| {
+        let mut params = fetch_params(-1, i32::MAX, &[("e", 0, 0, i32::MAX)]);
+        params.partitions[0].current_leader_epoch = epoch;
+        params
+    };
+    for (epoch, code) in [
+        (-1, ErrorCode::None),
+        (3, ErrorCode::None),
+        (2, ErrorCode::FencedLeaderEpoch),
+        (4, ErrorCode::UnknownLeaderEpoch),
+    ] {
+        let fetched = rm.fetch_messages(&with_epoch(epoch), u64::MAX).await;
+        assert_eq!(fetched[0].error, code, "epoch {epoch}");
+    }
+    // Appends are stamped with the leader epoch.
+    produce(&rm, 1, 0, "e", 0, batch(1, 10)).await;
+    let slice = rm
+        .partition("e", 0)
+        .unwrap()
+        .read(0, 1 << 20, crate::partition::ReadBound::LogEnd)
+        .unwrap()
+        .slice
+        .unwrap();
+    let mut header = [0u8; 61];
+    std::os::unix::fs::FileExt::read_exact_at(&*slice.file, &mut header, slice.range.start).unwrap();
+    assert_eq!(i32::from_be_bytes(header[12..16].try_into().unwrap()), 3);
+}
+
+#[tokio::test]
+async fn deleting_a_topic_answers_its_waiting_fetches() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("gone", 1, TopicConfig::default()).await.unwrap();
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        tokio::spawn(async move {
+            let mut params = fetch_params(-1, i32::MAX, &[("gone", 0, 0, i32::MAX)]);
+            params.max_wait = Duration::from_secs(30);
+            params.min_bytes = 1;
+            rm.fetch_messages(&params, u64::MAX).await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(rm.delete_topic("gone").await, ErrorCode::None);
+    let fetched = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(fetched[0].error, ErrorCode::None);
+    assert!(rm.topic("gone").is_none());
+    assert!(!dir.path().join("gone-0").exists());
+}
+
+#[tokio::test]
+async fn a_topics_flush_ms_override_is_honoured_by_the_flush_timer() {
+    let dir = tempfile::tempdir().unwrap();
+    // The broker never flushes on time (Kafka's default); the topic asks for every second.
+    let rm = manager(dir.path());
+    let config = TopicConfig::parse([("flush.ms", Some("1000"))]).unwrap();
+    let created = std::time::Instant::now();
+    rm.create_topic("timed", 1, config).await.unwrap();
+    rm.create_topic("untimed", 1, TopicConfig::default()).await.unwrap();
+    produce(&rm, 1, 0, "timed", 0, batch(3, 10)).await;
+    produce(&rm, 1, 0, "untimed", 0, batch(3, 10)).await;
+    let timed = rm.partition("timed", 0).unwrap();
+    let untimed = rm.partition("untimed", 0).unwrap();
+    if created.elapsed() < Duration::from_millis(900) {
+        // Appended well within a second of the last flush: not synced by the append itself.
+        assert_eq!(timed.log().recovery_point(), 0);
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    rm.flush_due(crate::broker::storage_now_ms()).unwrap();
+    assert_eq!(timed.log().recovery_point(), 3, "the topic's flush.ms was not honoured");
+    assert_eq!(
+        untimed.log().recovery_point(),
+        0,
+        "a topic without flush.ms was flushed"
+    );
+}
