@@ -104,9 +104,10 @@ impl Leader {
         self.high_watermark >= required_offset
     }
 
-    /// Applies an event. A follower fetch from a broker that is not a replica changes nothing and is
-    /// reported by [`Leader::follower_fetch`]; through `handle` it is ignored.
-    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+    /// Applies an event; returns what the caller must do (at most one action per event so far: the list
+    /// grows when ISR changes arrive). A follower fetch from a broker that is not a replica changes nothing
+    /// and is reported by [`Leader::follower_fetch`]; through `handle` it is ignored.
+    pub fn handle(&mut self, event: Event) -> Option<Action> {
         match event {
             Event::LocalAppend { log_end_offset } => {
                 let local = self.local;
@@ -116,14 +117,14 @@ impl Leader {
                 self.maybe_advance()
             }
             Event::FollowerFetch { replica, fetch_offset } => {
-                self.follower_fetch(replica, fetch_offset).unwrap_or_default()
+                self.follower_fetch(replica, fetch_offset).unwrap_or(None)
             }
         }
     }
 
     /// Records a follower's fetch position; an error if `replica` is not one of the partition's followers
     /// (Kafka answers such a fetch with `NOT_LEADER_OR_FOLLOWER`).
-    pub fn follower_fetch(&mut self, replica: i32, fetch_offset: i64) -> Result<Vec<Action>, NotAReplica> {
+    pub fn follower_fetch(&mut self, replica: i32, fetch_offset: i64) -> Result<Option<Action>, NotAReplica> {
         if replica == self.local {
             return Err(NotAReplica { replica });
         }
@@ -141,13 +142,11 @@ impl Leader {
         self.replicas.iter().map(|r| r.log_end_offset).min().unwrap_or(0)
     }
 
-    fn maybe_advance(&mut self) -> Vec<Action> {
+    fn maybe_advance(&mut self) -> Option<Action> {
         let candidate = self.min_log_end_offset();
-        if candidate > self.high_watermark {
+        (candidate > self.high_watermark).then(|| {
             self.high_watermark = candidate;
-            vec![Action::HighWatermark(candidate)]
-        } else {
-            Vec::new()
-        }
+            Action::HighWatermark(candidate)
+        })
     }
 }

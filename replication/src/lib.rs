@@ -2,7 +2,7 @@
 //!
 //! This crate owns the rules of Kafka replication: follower fetch positions, the high watermark,
 //! the in-sync replica set, `acks=all` completion, leader epochs and follower truncation.
-//! [`Leader`] takes events and returns actions; the caller (the broker's `Partition`) does all I/O and
+//! [`Leader`] takes events and returns actions (`handle(Event) -> Option<Action>`); the caller (the broker's `Partition`) does all I/O and
 //! keeps the published values (the high watermark every reader uses) where its readers find them.
 //!
 //! It must never: open sockets, spawn tasks, read clocks, or read the log's bytes (it reasons about
@@ -17,10 +17,10 @@
 //!
 //! // Broker 0 leads with broker 1 as a follower; both start empty.
 //! let mut leader = Leader::new(0, &[0, 1], 0);
-//! assert_eq!(leader.handle(Event::LocalAppend { log_end_offset: 10 }), vec![]);
+//! assert_eq!(leader.handle(Event::LocalAppend { log_end_offset: 10 }), None);
 //! // The follower fetching from offset 10 proves it has everything below 10.
 //! let actions = leader.handle(Event::FollowerFetch { replica: 1, fetch_offset: 10 });
-//! assert_eq!(actions, vec![Action::HighWatermark(10)]);
+//! assert_eq!(actions, Some(Action::HighWatermark(10)));
 //! assert!(leader.acks_all_complete(10));
 //! ```
 #![deny(missing_docs)]

@@ -8,9 +8,9 @@ fn a_single_replica_commits_every_append() {
     assert_eq!(l.high_watermark(), 0);
     assert_eq!(
         l.handle(Event::LocalAppend { log_end_offset: 5 }),
-        vec![Action::HighWatermark(5)]
+        Some(Action::HighWatermark(5))
     );
-    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 5 }), vec![]);
+    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 5 }), None);
     assert!(l.acks_all_complete(5));
     assert!(!l.acks_all_complete(6));
     // Opening an existing log: everything in it is committed.
@@ -20,12 +20,12 @@ fn a_single_replica_commits_every_append() {
 #[test]
 fn the_high_watermark_waits_for_the_slowest_replica_and_never_goes_back() {
     let mut l = Leader::new(0, &[0, 1, 2], 0);
-    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 10 }), vec![]);
-    assert_eq!(l.follower_fetch(1, 10), Ok(vec![]));
-    assert_eq!(l.follower_fetch(2, 4), Ok(vec![Action::HighWatermark(4)]));
-    assert_eq!(l.follower_fetch(2, 10), Ok(vec![Action::HighWatermark(10)]));
+    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 10 }), None);
+    assert_eq!(l.follower_fetch(1, 10), Ok(None));
+    assert_eq!(l.follower_fetch(2, 4), Ok(Some(Action::HighWatermark(4))));
+    assert_eq!(l.follower_fetch(2, 10), Ok(Some(Action::HighWatermark(10))));
     // A follower that truncated and fetches from lower down does not pull the high watermark back.
-    assert_eq!(l.follower_fetch(1, 3), Ok(vec![]));
+    assert_eq!(l.follower_fetch(1, 3), Ok(None));
     assert_eq!(l.high_watermark(), 10);
 }
 

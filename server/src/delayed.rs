@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::time::Instant;
 
+use std::time::Duration;
+
 use tokio::sync::Notify;
 
 /// The operations waiting on one key.
@@ -75,11 +77,11 @@ pub(crate) struct DelayedStats {
 
 impl DelayedOperations {
     /// Completes an operation: at once if `try_complete` succeeds, else when an event on one of `keys` lets
-    /// it succeed, else with `on_expire` at `deadline`.
+    /// it succeed, else with `on_expire` after `max_wait`.
     pub(crate) async fn wait<'k, T, K>(
         &self,
         keys: K,
-        deadline: Instant,
+        max_wait: Duration,
         mut try_complete: impl FnMut() -> Option<T>,
         on_expire: impl FnOnce() -> T,
     ) -> T
@@ -89,9 +91,11 @@ impl DelayedOperations {
         if let Some(done) = try_complete() {
             return done;
         }
-        if Instant::now() >= deadline {
+        if max_wait.is_zero() {
             return on_expire();
         }
+        // The clock is read only once the fast path failed.
+        let deadline = Instant::now() + max_wait;
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Decrement(&self.waiting);
         let waiter = Arc::new(Notify::new());

@@ -136,13 +136,14 @@ impl Partition {
         }
     }
 
-    fn apply(&self, actions: Vec<Action>) {
-        for action in actions {
-            match action {
-                Action::HighWatermark(hw) => {
-                    self.high_watermark.fetch_max(hw, Ordering::AcqRel);
-                }
+    /// Carries out what the leader rules decided; true if readers or waiters must be told.
+    fn apply(&self, action: Option<Action>) -> bool {
+        match action {
+            Some(Action::HighWatermark(hw)) => {
+                self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+                true
             }
+            None => false,
         }
     }
 
@@ -185,10 +186,11 @@ impl Partition {
         } else {
             self.append_to_log(bytes)?
         };
-        let actions = self.lock_leader().handle(Event::LocalAppend {
+        let action = self.lock_leader().handle(Event::LocalAppend {
             log_end_offset: appended.required_offset,
         });
-        self.apply(actions);
+        self.apply(action);
+        // Followers wait for the log end, consumers and acks=all produces for the high watermark.
         self.watchers.wake();
         Ok(appended)
     }
@@ -221,12 +223,11 @@ impl Partition {
     /// Records a follower's fetch position (its log end offset); `NOT_LEADER_OR_FOLLOWER` when `replica` is
     /// not one of this partition's followers, as Kafka answers.
     pub(crate) fn follower_fetched(&self, replica: i32, fetch_offset: i64) -> Result<(), ErrorCode> {
-        let actions = self
+        let action = self
             .lock_leader()
             .follower_fetch(replica, fetch_offset)
             .map_err(|_| ErrorCode::NotLeaderOrFollower)?;
-        if !actions.is_empty() {
-            self.apply(actions);
+        if self.apply(action) {
             self.watchers.wake();
         }
         Ok(())

@@ -17,7 +17,6 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use protocol::{ErrorCode, Records};
 use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Slice};
-use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::delayed::DelayedOperations;
@@ -37,12 +36,12 @@ pub(crate) struct Topic {
 /// Topics by name: the snapshot readers load.
 pub(crate) type TopicMap = BTreeMap<Arc<str>, Arc<Topic>>;
 
-/// A partition's batch in a produce request.
-#[derive(Debug, Clone)]
-pub(crate) struct ProduceEntry {
-    pub(crate) topic: String,
+/// A partition's batch in a produce request (borrowed from the request).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProduceEntry<'a> {
+    pub(crate) topic: &'a str,
     pub(crate) partition: i32,
-    pub(crate) records: Option<Records>,
+    pub(crate) records: Option<&'a Records>,
 }
 
 /// The outcome for one partition of a produce request.
@@ -395,9 +394,9 @@ impl ReplicaManager {
         acks: i16,
         timeout: Duration,
         produce_version: i16,
-        entries: Vec<ProduceEntry>,
+        entries: impl IntoIterator<Item = ProduceEntry<'_>>,
     ) -> Vec<ProduceResult> {
-        let mut results = Vec::with_capacity(entries.len());
+        let mut results = Vec::new();
         let mut waiting: Vec<(usize, Arc<Partition>, i64)> = Vec::new();
         for entry in entries {
             match self.append_one(entry, produce_version).await {
@@ -417,44 +416,38 @@ impl ReplicaManager {
         if waiting.is_empty() {
             return results;
         }
-        let committed = |w: &[(usize, Arc<Partition>, i64)]| -> Vec<bool> {
-            w.iter()
-                .map(|(_, p, required)| p.high_watermark() >= *required)
-                .collect()
-        };
-        let reached = self
+        let committed = |(_, p, required): &(usize, Arc<Partition>, i64)| p.high_watermark() >= *required;
+        let all_committed = self
             .delayed_produce
             .wait(
                 waiting.iter().map(|(_, p, _)| &p.watchers),
-                Instant::now() + timeout,
-                || {
-                    let c = committed(&waiting);
-                    c.iter().all(|&b| b).then_some(c)
-                },
-                || committed(&waiting),
+                timeout,
+                || waiting.iter().all(committed).then_some(true),
+                || false,
             )
             .await;
-        for ((i, ..), ok) in waiting.iter().zip(reached) {
-            if !ok {
-                results[*i] = ProduceResult::failed(ErrorCode::RequestTimedOut);
+        if !all_committed {
+            for w in waiting.iter().filter(|w| !committed(w)) {
+                results[w.0] = ProduceResult::failed(ErrorCode::RequestTimedOut);
             }
         }
         results
     }
 
-    async fn append_one(&self, entry: ProduceEntry, version: i16) -> Result<(Arc<Partition>, Appended), ErrorCode> {
-        let partition = self.partition(&entry.topic, entry.partition)?;
+    async fn append_one(&self, entry: ProduceEntry<'_>, version: i16) -> Result<(Arc<Partition>, Appended), ErrorCode> {
+        let partition = self.partition(entry.topic, entry.partition)?;
         let Some(Records::Inline(bytes)) = entry.records else {
             return Err(ErrorCode::InvalidRecord);
         };
-        let header = produced_header(&bytes, version)?;
+        let header = produced_header(bytes, version)?;
         let appended = if partition.append_may_block(&header) {
             let p = Arc::clone(&partition);
+            let bytes = bytes.clone();
             tokio::task::spawn_blocking(move || p.append_records(&bytes, version))
                 .await
                 .map_err(|e| blocking_failed(e).0)??
         } else {
-            partition.append_records(&bytes, version)?
+            partition.append_records(bytes, version)?
         };
         Ok((partition, appended))
     }
@@ -484,11 +477,10 @@ impl ReplicaManager {
             })
             .collect();
         let read = || self.read_once(params, &resolved, response_limit);
-        let deadline = Instant::now() + params.max_wait;
         self.delayed_fetch
             .wait(
                 resolved.iter().filter_map(|r| r.as_ref().ok()).map(|p| &p.watchers),
-                deadline,
+                params.max_wait,
                 || {
                     let (results, bytes, errors) = read();
                     (bytes >= min_bytes || errors || params.partitions.is_empty()).then_some(results)

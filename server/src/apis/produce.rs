@@ -20,17 +20,16 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
     Box::pin(async move {
         let r = body!(request, Produce);
         let version = request.header.api_version;
-        let entries: Vec<ProduceEntry> = r
-            .topic_data
-            .iter()
-            .flat_map(|t| {
-                t.partition_data.iter().map(|p| ProduceEntry {
-                    topic: t.name.clone(),
+        let mut entries: Vec<ProduceEntry<'_>> = Vec::new();
+        for t in &r.topic_data {
+            for p in &t.partition_data {
+                entries.push(ProduceEntry {
+                    topic: &t.name,
                     partition: p.index,
-                    records: p.records.clone(),
-                })
-            })
-            .collect();
+                    records: p.records.as_ref(),
+                });
+            }
+        }
         let results = if !(-1..=1).contains(&r.acks) {
             vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()]
         } else if r.transactional_id.is_some() {

@@ -4,8 +4,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use super::*;
 
 #[tokio::test(start_paused = true)]
@@ -16,7 +14,7 @@ async fn an_operation_that_can_complete_never_watches() {
     let done = ops
         .wait(
             [&key],
-            Instant::now() + Duration::from_secs(5),
+            Duration::from_secs(5),
             || Some(tries.fetch_add(1, Ordering::SeqCst)),
             || usize::MAX,
         )
@@ -41,7 +39,7 @@ async fn an_event_on_a_watched_key_completes_it_and_others_do_not() {
         tokio::spawn(async move {
             ops.wait(
                 [&*watched],
-                Instant::now() + Duration::from_secs(30),
+                Duration::from_secs(30),
                 || {
                     tries.fetch_add(1, Ordering::SeqCst);
                     ready.load(Ordering::SeqCst).then_some("completed")
@@ -70,12 +68,7 @@ async fn an_operation_expires_at_its_deadline() {
     let key = Watchers::default();
     let started = tokio::time::Instant::now();
     let done = ops
-        .wait(
-            [&key],
-            Instant::now() + Duration::from_millis(500),
-            || None::<&str>,
-            || "expired",
-        )
+        .wait([&key], Duration::from_millis(500), || None::<&str>, || "expired")
         .await;
     assert_eq!(done, "expired");
     assert!(started.elapsed() >= Duration::from_millis(500));

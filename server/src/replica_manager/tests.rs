@@ -39,11 +39,11 @@ async fn produce(
     records: Records,
 ) -> ProduceResult {
     let entry = ProduceEntry {
-        topic: topic.into(),
+        topic,
         partition,
-        records: Some(records),
+        records: Some(&records),
     };
-    rm.append_records(acks, Duration::from_millis(timeout_ms), 7, vec![entry])
+    rm.append_records(acks, Duration::from_millis(timeout_ms), 7, [entry])
         .await
         .remove(0)
 }
