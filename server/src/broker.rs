@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
+use std::time::Duration;
 
 use protocol::{Request, ResponseBody};
 use storage::Slice;
@@ -31,6 +32,8 @@ pub struct Reply {
     pub regions: Vec<Slice>,
     /// Close the connection after this request (acks=0 produce that failed, an API not handled).
     pub close: bool,
+    /// How long the request waited as a delayed operation (its "remote" time in the metrics).
+    pub remote: Duration,
 }
 
 impl Reply {
@@ -39,6 +42,7 @@ impl Reply {
             body: Some(body.into()),
             regions: Vec::new(),
             close: false,
+            remote: Duration::ZERO,
         }
     }
 
@@ -48,6 +52,7 @@ impl Reply {
             body: None,
             regions: Vec::new(),
             close: true,
+            remote: Duration::ZERO,
         }
     }
 }
@@ -62,14 +67,17 @@ pub struct Broker {
     /// The partitions, and the produce and fetch paths over them.
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) next_producer_id: AtomicI64,
-    pub(crate) metrics: Metrics,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl Broker {
-    /// Opens the data directory (recovering logs if needed) and builds the broker state. Blocking: run it
-    /// on a blocking thread.
-    pub fn open(config: Config, bound: SocketAddr) -> Result<Broker, Error> {
-        let replicas = ReplicaManager::open(&config)?;
+    /// Opens the data directory (recovering logs if needed) and builds the broker state; `metrics` says
+    /// whether metrics are recorded (they are when there is a metrics listener). Blocking: run it on a
+    /// blocking thread.
+    pub fn open(config: Config, bound: SocketAddr, metrics: bool) -> Result<Broker, Error> {
+        let metrics = Arc::new(Metrics::new(metrics));
+        let replicas = Arc::new(ReplicaManager::open(&config, Arc::clone(&metrics))?);
+        metrics.attach(&replicas);
         let cluster_id = cluster_id(&config.data_dir, config.node_id)?;
         let advertised = config.advertised(bound);
         // Producer ids must not repeat across restarts: start above anything handed out before.
@@ -77,9 +85,9 @@ impl Broker {
         Ok(Broker {
             advertised,
             cluster_id,
-            replicas: Arc::new(replicas),
+            replicas,
             next_producer_id: AtomicI64::new(start_pid),
-            metrics: Metrics::default(),
+            metrics,
             config,
         })
     }

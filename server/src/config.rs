@@ -30,8 +30,12 @@ pub struct Config {
     pub max_request_bytes: usize,
     /// The most a fetch response carries (`fetch.max.bytes`).
     pub fetch_max_bytes: usize,
-    /// Serve Prometheus metrics over HTTP on this address (`/metrics`).
+    /// Serve metrics (`/metrics`, OpenMetrics text) and health probes (`/health`, `/ready`) over HTTP on
+    /// this address. Without it no metrics are recorded.
     pub metrics_listen: Option<SocketAddr>,
+    /// Log a warning (and count `kzero_slow_requests_total`) for a request whose queue and local time
+    /// reach this many milliseconds; time waiting for data or replicas does not count. 0 turns it off.
+    pub slow_request_ms: u64,
     /// `human` or `json` log lines.
     pub log_format: LogFormat,
     /// Partition log settings.
@@ -126,6 +130,7 @@ impl Default for Config {
             max_request_bytes: 100 * 1024 * 1024,
             fetch_max_bytes: 55 * 1024 * 1024,
             metrics_listen: None,
+            slow_request_ms: 1000,
             log_format: LogFormat::Human,
             log: LogSection::default(),
             transfer: TransferSection::default(),

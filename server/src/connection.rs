@@ -8,16 +8,18 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use protocol::{encode_response_segmented, Error as CodecError, FrameCodec, Piece, Request, RequestPrefix};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio_util::codec::Decoder;
+use tracing::Instrument;
 use transfer::{Chunk, TransportLayer};
 
 use crate::broker::{Broker, Reply};
+use crate::metrics::RequestTimes;
 
 /// Serves one connection until the peer closes it, an error ends it, or `stop` turns true (shutdown:
 /// the request being handled is finished and its response written first).
@@ -37,6 +39,9 @@ pub(crate) async fn serve<R, T>(
     let writer = tokio::spawn(writer.run());
     let mut codec = FrameCodec::new(broker.config.max_request_bytes);
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // When the bytes of the buffered requests arrived (the start of their queue time).
+    let mut received = Instant::now();
+    let slow = Duration::from_millis(broker.config.slow_request_ms);
     'conn: loop {
         // Handle every complete frame already buffered.
         loop {
@@ -64,9 +69,33 @@ pub(crate) async fn serve<R, T>(
                     break 'conn;
                 }
             };
+            let api = request.header.api_key;
             let started = Instant::now();
-            let reply = broker.handle(&request, &listener).await;
-            broker.metrics.request(request.header.api_key, started.elapsed());
+            // Every event of the handler names the peer and the API.
+            let span =
+                tracing::info_span!("request", %peer, api = api.name(), correlation_id = request.header.correlation_id);
+            let reply = broker.handle(&request, &listener).instrument(span).await;
+            let handled = started.elapsed();
+            let times = RequestTimes {
+                queue: started.saturating_duration_since(received),
+                local: handled.saturating_sub(reply.remote),
+                remote: reply.remote,
+            };
+            broker.metrics.request(api, times);
+            if !slow.is_zero() && times.queue + times.local >= slow {
+                broker.metrics.slow_request();
+                tracing::warn!(
+                    %peer,
+                    api = api.name(),
+                    version = request.header.api_version,
+                    correlation_id = request.header.correlation_id,
+                    client_id = request.header.client_id.as_deref().unwrap_or(""),
+                    queue_ms = times.queue.as_secs_f64() * 1e3,
+                    local_ms = times.local.as_secs_f64() * 1e3,
+                    remote_ms = times.remote.as_secs_f64() * 1e3,
+                    "slow request"
+                );
+            }
             let close = reply.close;
             if reply.body.is_some() {
                 // A response that cannot be encoded is a bug: end this connection rather than desync it.
@@ -92,7 +121,7 @@ pub(crate) async fn serve<R, T>(
                     }
                     break;
                 }
-                Ok(_) => {}
+                Ok(_) => received = Instant::now(),
                 Err(e) => {
                     tracing::debug!(%peer, error = %e, "read error");
                     break;

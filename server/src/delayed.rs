@@ -77,25 +77,26 @@ pub(crate) struct DelayedStats {
 
 impl DelayedOperations {
     /// Completes an operation: at once if `try_complete` succeeds, else when an event on one of `keys` lets
-    /// it succeed, else with `on_expire` after `max_wait`.
+    /// it succeed, else with `on_expire` after `max_wait`. Returns the answer and how long it waited.
     pub(crate) async fn wait<'k, T, K>(
         &self,
         keys: K,
         max_wait: Duration,
         mut try_complete: impl FnMut() -> Option<T>,
         on_expire: impl FnOnce() -> T,
-    ) -> T
+    ) -> (T, Duration)
     where
         K: IntoIterator<Item = &'k Watchers> + Clone,
     {
         if let Some(done) = try_complete() {
-            return done;
+            return (done, Duration::ZERO);
         }
         if max_wait.is_zero() {
-            return on_expire();
+            return (on_expire(), Duration::ZERO);
         }
         // The clock is read only once the fast path failed.
-        let deadline = Instant::now() + max_wait;
+        let started = Instant::now();
+        let deadline = started + max_wait;
         self.waiting.fetch_add(1, Ordering::Relaxed);
         let _waiting = Decrement(&self.waiting);
         let waiter = Arc::new(Notify::new());
@@ -105,7 +106,7 @@ impl DelayedOperations {
                 w.watch(&waiter);
             }
             if let Some(done) = try_complete() {
-                return done;
+                return (done, started.elapsed());
             }
             tokio::select! {
                 () = waiter.notified() => {
@@ -113,7 +114,7 @@ impl DelayedOperations {
                 }
                 () = tokio::time::sleep_until(deadline) => {
                     self.expired.fetch_add(1, Ordering::Relaxed);
-                    return on_expire();
+                    return (on_expire(), started.elapsed());
                 }
             }
         }

@@ -29,6 +29,7 @@ pub mod config;
 mod connection;
 mod delayed;
 mod error;
+mod http;
 mod metrics;
 mod partition;
 mod producer_state;
@@ -40,7 +41,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -157,7 +157,21 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         return Err(Error::Tls("a TLS listener needs [tls] cert and key".into()));
     }
     raise_fd_limit();
-    let broker = Arc::new(blocking("opening the data directory", move || Broker::open(config, bound)).await??);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut background = JoinSet::new();
+    // The metrics listener answers /health while the data directory loads; /ready once the broker serves.
+    let http_state = Arc::new(http::HttpState::default());
+    let metrics_enabled = listeners.metrics.is_some();
+    if let Some(metrics) = listeners.metrics {
+        background.spawn(http::serve(metrics, Arc::clone(&http_state), stop_rx.clone()));
+    }
+    let broker = Arc::new(
+        blocking("opening the data directory", move || {
+            Broker::open(config, bound, metrics_enabled)
+        })
+        .await??,
+    );
+    let _ = http_state.broker.set(Arc::clone(&broker));
     let plaintext_advertised = Arc::new(broker.advertised.clone());
     let tls_advertised = Arc::new(match listeners.tls.as_ref().map(|l| l.local_addr()) {
         Some(Ok(addr)) => broker
@@ -169,20 +183,11 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
             .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
         _ => broker.advertised.clone(),
     });
-    let counters = Arc::new(transfer::Counters::new());
+    let counters = Arc::clone(&broker.metrics.transfer);
     let transfer_config = transfer_config(&broker.config);
-    let (stop_tx, stop_rx) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let mut background = JoinSet::new();
     spawn_background(&broker, &mut background, stop_rx.clone());
-    if let Some(metrics) = listeners.metrics {
-        background.spawn(serve_metrics(
-            metrics,
-            Arc::clone(&broker),
-            Arc::clone(&counters),
-            stop_rx.clone(),
-        ));
-    }
+    http_state.ready.store(true, std::sync::atomic::Ordering::Release);
     tracing::info!(
         listen = %bound,
         tls = ?listeners.tls.as_ref().and_then(|l| l.local_addr().ok()),
@@ -253,6 +258,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         }
     }
 
+    http_state.ready.store(false, std::sync::atomic::Ordering::Release);
     tracing::info!(
         connections = connections.len(),
         "shutting down: finishing in-flight requests"
@@ -327,62 +333,4 @@ fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::
             }
         }
     });
-}
-
-/// A minimal HTTP server for `GET /metrics` (Prometheus text format).
-async fn serve_metrics(
-    listener: TcpListener,
-    broker: Arc<Broker>,
-    counters: Arc<transfer::Counters>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let (mut stream, _) = tokio::select! {
-            a = listener.accept() => match a {
-                Ok(a) => a,
-                Err(_) => continue,
-            },
-            _ = stop.changed() => return,
-        };
-        let broker = Arc::clone(&broker);
-        let counters = Arc::clone(&counters);
-        tokio::spawn(async move {
-            let mut req = vec![0u8; 4096];
-            let n = match tokio::time::timeout(Duration::from_secs(5), stream.read(&mut req)).await {
-                Ok(Ok(n)) => n,
-                _ => return,
-            };
-            let line = String::from_utf8_lossy(&req[..n]);
-            let (status, body) = if line.starts_with("GET /metrics") || line.starts_with("GET / ") {
-                let partitions: Vec<_> = broker
-                    .replicas
-                    .partitions()
-                    .iter()
-                    .map(|p| metrics::PartitionGauges {
-                        topic: p.topic.to_string(),
-                        partition: p.index,
-                        log_start_offset: p.log().log_start_offset(),
-                        log_end_offset: p.log().log_end_offset(),
-                        high_watermark: p.high_watermark(),
-                    })
-                    .collect();
-                let delayed = [
-                    ("fetch", broker.replicas.delayed_fetch.stats()),
-                    ("produce", broker.replicas.delayed_produce.stats()),
-                ];
-                (
-                    "200 OK",
-                    broker.metrics.render(&counters.snapshot(), &partitions, &delayed),
-                )
-            } else {
-                ("404 Not Found", "try /metrics\n".to_string())
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-            let _ = stream.shutdown().await;
-        });
-    }
 }

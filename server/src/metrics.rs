@@ -1,214 +1,617 @@
-//! Prometheus metrics: requests and latency per API, bytes in and out, bytes sent by sendfile vs copied,
-//! connections, delayed operations, and every partition's log start and end offsets and high watermark.
-//! Served as text on `metrics_listen`.
+//! The broker's metrics, in the Prometheus project's Rust client (`prometheus-client`), exposed as
+//! OpenMetrics text on `metrics_listen` (see `http.rs`). `docs/metrics.md` maps each one to the Kafka JMX
+//! metric operators already chart.
+//!
+//! Recording never takes a lock: every handle (a counter per API, a latency histogram per API and
+//! stage, a set of counters per topic held by the topic's partitions) is created once, when the broker
+//! starts or a topic is created, and recording is an atomic add. The histograms are this module's own
+//! [`LatencyHistogram`] (atomic buckets; the library's histogram locks a mutex per observation), encoded
+//! by the library. Error counts by API and error code are the one labelled lookup at record time, on the
+//! error path only. Partition gauges, delayed operations, bytes by transfer path and log flushes are read
+//! when scraped, by [`Scrape`], so a deleted partition simply stops appearing.
+//!
+//! When the broker has no metrics listener nothing is recorded: every record call returns at once.
 
-use std::fmt::Write as _;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use protocol::ApiKey;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::{MetricType, TypedMetric};
+use prometheus_client::registry::{Registry, Unit};
+use protocol::{ApiKey, ErrorCode, API_TABLE};
 
-use crate::delayed::DelayedStats;
+use crate::replica_manager::ReplicaManager;
 
-/// Latency histogram bucket bounds in seconds.
-const BUCKETS: [f64; 12] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+/// Latency bucket bounds, in seconds (100 µs to 10 s).
+const LATENCY_BUCKETS: [f64; 15] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
-#[derive(Debug, Default, Clone)]
-struct ApiStats {
-    count: u64,
-    seconds: f64,
-    buckets: [u64; BUCKETS.len()],
-}
+/// A latency histogram recorded with atomics only.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LatencyHistogram(Arc<HistogramCells>);
 
-/// The broker's counters.
 #[derive(Debug, Default)]
-pub struct Metrics {
-    apis: Mutex<Vec<(ApiKey, ApiStats)>>,
-    bytes_in: AtomicU64,
-    connections_open: AtomicU64,
-    connections_total: AtomicU64,
-    rejected_requests: AtomicU64,
+struct HistogramCells {
+    /// Observations per bucket (not cumulative); the last cell is above every bound.
+    buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    sum_nanos: AtomicU64,
 }
 
-/// One partition's gauges.
+impl LatencyHistogram {
+    pub(crate) fn observe(&self, d: Duration) {
+        let secs = d.as_secs_f64();
+        let i = LATENCY_BUCKETS
+            .iter()
+            .position(|b| secs <= *b)
+            .unwrap_or(LATENCY_BUCKETS.len());
+        let cells = &self.0;
+        cells.buckets[i].fetch_add(1, Ordering::Relaxed);
+        cells
+            .sum_nanos
+            .fetch_add(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+impl TypedMetric for LatencyHistogram {
+    const TYPE: MetricType = MetricType::Histogram;
+}
+
+impl EncodeMetric for LatencyHistogram {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> fmt::Result {
+        let cells = &self.0;
+        // Per-bucket counts (the encoder accumulates them), the last one unbounded.
+        let buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY))
+            .zip(&cells.buckets)
+            .map(|(bound, n)| (bound, n.load(Ordering::Relaxed)))
+            .collect();
+        // The count is the buckets' total, so that a scrape racing with an observation stays consistent.
+        let count = buckets.iter().map(|(_, n)| n).sum();
+        let sum = cells.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9;
+        encoder.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        Self::TYPE
+    }
+}
+
+/// How long a request spent where (Kafka's `RequestMetrics` times).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RequestTimes {
+    /// From the request's bytes arriving to its handling starting (behind earlier pipelined requests).
+    pub(crate) queue: Duration,
+    /// Handling, without `remote`.
+    pub(crate) local: Duration,
+    /// Waiting as a delayed operation (a fetch for `min_bytes`, an `acks=all` produce for replicas).
+    pub(crate) remote: Duration,
+}
+
+impl RequestTimes {
+    pub(crate) fn total(&self) -> Duration {
+        self.queue + self.local + self.remote
+    }
+}
+
 #[derive(Debug, Clone)]
-pub(crate) struct PartitionGauges {
-    pub(crate) topic: String,
-    pub(crate) partition: i32,
-    pub(crate) log_start_offset: i64,
-    pub(crate) log_end_offset: i64,
-    pub(crate) high_watermark: i64,
+struct ApiMetrics {
+    requests: Counter,
+    total: LatencyHistogram,
+    queue: LatencyHistogram,
+    local: LatencyHistogram,
+    remote: LatencyHistogram,
+}
+
+type ApiLabel = [(&'static str, &'static str); 1];
+type TopicLabel = [(&'static str, String); 1];
+type ErrorLabel = [(&'static str, &'static str); 2];
+
+/// One topic's counters (Kafka's `BrokerTopicMetrics` with a `topic` tag), shared by its partitions.
+#[derive(Debug, Clone)]
+pub(crate) struct TopicMetrics {
+    enabled: bool,
+    bytes_in: Counter,
+    messages_in: Counter,
+    bytes_out: Counter,
+    produce_requests: Counter,
+    failed_produce_requests: Counter,
+    fetch_requests: Counter,
+    failed_fetch_requests: Counter,
+    /// The broker-wide totals (Kafka's `BrokerTopicMetrics` without a topic tag).
+    all: Arc<TopicMetricsTotals>,
+}
+
+#[derive(Debug, Default)]
+struct TopicMetricsTotals {
+    bytes_in: Counter,
+    messages_in: Counter,
+    bytes_out: Counter,
+}
+
+impl TopicMetrics {
+    /// A batch of `bytes` holding `messages` records was appended.
+    pub(crate) fn produced(&self, bytes: u64, messages: u64) {
+        if self.enabled {
+            self.produce_requests.inc();
+            self.bytes_in.inc_by(bytes);
+            self.messages_in.inc_by(messages);
+            self.all.bytes_in.inc_by(bytes);
+            self.all.messages_in.inc_by(messages);
+        }
+    }
+
+    /// A produce to this topic failed.
+    pub(crate) fn produce_failed(&self) {
+        if self.enabled {
+            self.produce_requests.inc();
+            self.failed_produce_requests.inc();
+        }
+    }
+
+    /// A fetch of this topic returned `bytes` of records.
+    pub(crate) fn fetched(&self, bytes: u64) {
+        if self.enabled {
+            self.fetch_requests.inc();
+            self.bytes_out.inc_by(bytes);
+            self.all.bytes_out.inc_by(bytes);
+        }
+    }
+
+    /// A fetch of this topic failed.
+    pub(crate) fn fetch_failed(&self) {
+        if self.enabled {
+            self.fetch_requests.inc();
+            self.failed_fetch_requests.inc();
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct TopicFamilies {
+    bytes_in: Family<TopicLabel, Counter>,
+    messages_in: Family<TopicLabel, Counter>,
+    bytes_out: Family<TopicLabel, Counter>,
+    produce_requests: Family<TopicLabel, Counter>,
+    failed_produce_requests: Family<TopicLabel, Counter>,
+    fetch_requests: Family<TopicLabel, Counter>,
+    failed_fetch_requests: Family<TopicLabel, Counter>,
+}
+
+/// The broker's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    enabled: bool,
+    registry: Registry,
+    /// By API key number.
+    apis: Vec<Option<ApiMetrics>>,
+    errors: Family<ErrorLabel, Counter>,
+    topics: TopicFamilies,
+    totals: Arc<TopicMetricsTotals>,
+    connections: Gauge,
+    connections_total: Counter,
+    rejected_requests: Counter,
+    slow_requests: Counter,
+    /// Bytes written by transfer path; the connections' transport layers add to it.
+    pub(crate) transfer: Arc<transfer::Counters>,
+    /// The partitions, once the data directory is open (read when scraped; weak: the replica manager holds
+    /// these metrics).
+    replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
 }
 
 impl Metrics {
-    pub(crate) fn request(&self, api: ApiKey, took: Duration) {
-        let mut apis = self.apis.lock().unwrap_or_else(|p| p.into_inner());
-        let i = match apis.iter().position(|(a, _)| *a == api) {
-            Some(i) => i,
-            None => {
-                apis.push((api, ApiStats::default()));
-                apis.len() - 1
-            }
-        };
-        let s = &mut apis[i].1;
-        let secs = took.as_secs_f64();
-        s.count += 1;
-        s.seconds += secs;
-        for (b, bound) in s.buckets.iter_mut().zip(BUCKETS) {
-            if secs <= bound {
-                *b += 1;
-            }
+    /// The broker's metrics; with `enabled` false nothing is recorded.
+    pub(crate) fn new(enabled: bool) -> Metrics {
+        let mut registry = Registry::default();
+        let api_families = [
+            (
+                "kzero_request_total_seconds",
+                "Time from a request's arrival to its response, by API (Kafka's TotalTimeMs)",
+            ),
+            (
+                "kzero_request_queue_seconds",
+                "Time a request waited behind earlier requests of its connection, by API (RequestQueueTimeMs)",
+            ),
+            (
+                "kzero_request_local_seconds",
+                "Time handling a request, waiting excluded, by API (LocalTimeMs)",
+            ),
+            (
+                "kzero_request_remote_seconds",
+                "Time a request waited for data or replicas, by API (RemoteTimeMs)",
+            ),
+        ]
+        .map(|(name, help)| {
+            let family = Family::<ApiLabel, LatencyHistogram>::default();
+            registry.register(name, help, family.clone());
+            family
+        });
+        let requests = Family::<ApiLabel, Counter>::default();
+        registry.register(
+            "kzero_requests",
+            "Requests handled, by API (Kafka's RequestsPerSec)",
+            requests.clone(),
+        );
+        // The handled APIs only: a request for another one closes its connection (counted as rejected).
+        let max_key = API_TABLE.iter().map(|a| a.key as i16).max().unwrap_or(0);
+        let mut apis = vec![None; max_key as usize + 1];
+        for key in crate::HANDLED_APIS {
+            let label = [("api", key.snake_name())];
+            apis[*key as i16 as usize] = Some(ApiMetrics {
+                requests: requests.get_or_create_owned(&label),
+                total: api_families[0].get_or_create_owned(&label),
+                queue: api_families[1].get_or_create_owned(&label),
+                local: api_families[2].get_or_create_owned(&label),
+                remote: api_families[3].get_or_create_owned(&label),
+            });
+        }
+        let errors = Family::<ErrorLabel, Counter>::default();
+        registry.register(
+            "kzero_errors",
+            "Error codes in responses, by API and error (Kafka's ErrorsPerSec)",
+            errors.clone(),
+        );
+        let topics = TopicFamilies::default();
+        for (name, help, family) in [
+            (
+                "kzero_topic_bytes_in",
+                "Record bytes appended, by topic (BytesInPerSec)",
+                &topics.bytes_in,
+            ),
+            (
+                "kzero_topic_messages_in",
+                "Records appended, by topic (MessagesInPerSec)",
+                &topics.messages_in,
+            ),
+            (
+                "kzero_topic_bytes_out",
+                "Record bytes fetched, by topic (BytesOutPerSec)",
+                &topics.bytes_out,
+            ),
+            (
+                "kzero_topic_produce_requests",
+                "Partition appends requested, by topic (TotalProduceRequestsPerSec)",
+                &topics.produce_requests,
+            ),
+            (
+                "kzero_topic_failed_produce_requests",
+                "Partition appends that failed, by topic (FailedProduceRequestsPerSec)",
+                &topics.failed_produce_requests,
+            ),
+            (
+                "kzero_topic_fetch_requests",
+                "Partition reads requested, by topic (TotalFetchRequestsPerSec)",
+                &topics.fetch_requests,
+            ),
+            (
+                "kzero_topic_failed_fetch_requests",
+                "Partition reads that failed, by topic (FailedFetchRequestsPerSec)",
+                &topics.failed_fetch_requests,
+            ),
+        ] {
+            registry.register(name, help, family.clone());
+        }
+        let totals = Arc::new(TopicMetricsTotals::default());
+        registry.register(
+            "kzero_bytes_in",
+            "Record bytes appended by produce requests (BytesInPerSec)",
+            totals.bytes_in.clone(),
+        );
+        registry.register(
+            "kzero_messages_in",
+            "Records appended by produce requests (MessagesInPerSec)",
+            totals.messages_in.clone(),
+        );
+        registry.register(
+            "kzero_bytes_fetched",
+            "Record bytes returned by fetches (BytesOutPerSec)",
+            totals.bytes_out.clone(),
+        );
+        let connections = Gauge::default();
+        registry.register(
+            "kzero_connections",
+            "Open client connections (connection-count)",
+            connections.clone(),
+        );
+        let connections_total = Counter::default();
+        registry.register(
+            "kzero_connections_accepted",
+            "Connections accepted (connection-creation-total)",
+            connections_total.clone(),
+        );
+        let rejected_requests = Counter::default();
+        registry.register(
+            "kzero_rejected_requests",
+            "Requests rejected by closing the connection (malformed, unknown API or version)",
+            rejected_requests.clone(),
+        );
+        let slow_requests = Counter::default();
+        registry.register(
+            "kzero_slow_requests",
+            "Requests whose queue and local time passed slow_request_ms (each is also logged)",
+            slow_requests.clone(),
+        );
+        let transfer = Arc::new(transfer::Counters::new());
+        let replicas = Arc::new(OnceLock::new());
+        registry.register_collector(Box::new(Scrape {
+            transfer: Arc::clone(&transfer),
+            replicas: Arc::clone(&replicas),
+        }));
+        Metrics {
+            enabled,
+            registry,
+            apis,
+            errors,
+            topics,
+            totals,
+            connections,
+            connections_total,
+            rejected_requests,
+            slow_requests,
+            transfer,
+            replicas,
+        }
+    }
+
+    /// Gives the scrape its partitions once the data directory is open.
+    pub(crate) fn attach(&self, replicas: &Arc<ReplicaManager>) {
+        let _ = self.replicas.set(Arc::downgrade(replicas));
+    }
+
+    /// The counters of a topic (created with it; removed by [`Metrics::remove_topic`]).
+    pub(crate) fn topic(&self, name: &str) -> Arc<TopicMetrics> {
+        let label = [("topic", name.to_string())];
+        let t = &self.topics;
+        Arc::new(TopicMetrics {
+            enabled: self.enabled,
+            bytes_in: t.bytes_in.get_or_create_owned(&label),
+            messages_in: t.messages_in.get_or_create_owned(&label),
+            bytes_out: t.bytes_out.get_or_create_owned(&label),
+            produce_requests: t.produce_requests.get_or_create_owned(&label),
+            failed_produce_requests: t.failed_produce_requests.get_or_create_owned(&label),
+            fetch_requests: t.fetch_requests.get_or_create_owned(&label),
+            failed_fetch_requests: t.failed_fetch_requests.get_or_create_owned(&label),
+            all: Arc::clone(&self.totals),
+        })
+    }
+
+    /// Forgets a deleted topic's counters.
+    pub(crate) fn remove_topic(&self, name: &str) {
+        let label = [("topic", name.to_string())];
+        let t = &self.topics;
+        for family in [
+            &t.bytes_in,
+            &t.messages_in,
+            &t.bytes_out,
+            &t.produce_requests,
+            &t.failed_produce_requests,
+            &t.fetch_requests,
+            &t.failed_fetch_requests,
+        ] {
+            family.remove(&label);
+        }
+    }
+
+    /// Records a handled request.
+    pub(crate) fn request(&self, api: ApiKey, times: RequestTimes) {
+        if !self.enabled {
+            return;
+        }
+        if let Some(Some(m)) = self.apis.get(api as i16 as usize) {
+            m.requests.inc();
+            m.queue.observe(times.queue);
+            m.local.observe(times.local);
+            m.remote.observe(times.remote);
+            m.total.observe(times.total());
+        }
+    }
+
+    /// Records an error code a response carries (`NONE` is not counted).
+    pub(crate) fn error(&self, api: ApiKey, code: ErrorCode) {
+        if self.enabled && code != ErrorCode::None {
+            self.errors
+                .get_or_create(&[("api", api.snake_name()), ("error", code.name())])
+                .inc();
+        }
+    }
+
+    pub(crate) fn slow_request(&self) {
+        if self.enabled {
+            self.slow_requests.inc();
         }
     }
 
     pub(crate) fn rejected(&self) {
-        self.rejected_requests.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn bytes_in(&self, n: u64) {
-        self.bytes_in.fetch_add(n, Ordering::Relaxed);
+        if self.enabled {
+            self.rejected_requests.inc();
+        }
     }
 
     pub(crate) fn connection_opened(&self) {
-        self.connections_open.fetch_add(1, Ordering::Relaxed);
-        self.connections_total.fetch_add(1, Ordering::Relaxed);
+        if self.enabled {
+            self.connections.inc();
+            self.connections_total.inc();
+        }
     }
 
     pub(crate) fn connection_closed(&self) {
-        self.connections_open.fetch_sub(1, Ordering::Relaxed);
+        if self.enabled {
+            self.connections.dec();
+        }
     }
 
-    /// The Prometheus text exposition.
-    pub(crate) fn render(
-        &self,
-        transfer: &transfer::CountersSnapshot,
-        partitions: &[PartitionGauges],
-        delayed: &[(&str, DelayedStats)],
-    ) -> String {
+    /// The OpenMetrics text exposition.
+    pub(crate) fn render(&self) -> String {
         let mut out = String::new();
-        let apis = self.apis.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let _ = writeln!(
-            out,
-            "# HELP kzero_requests_total Requests handled, by API.\n# TYPE kzero_requests_total counter"
-        );
-        for (api, s) in &apis {
-            let _ = writeln!(out, "kzero_requests_total{{api=\"{}\"}} {}", api.snake_name(), s.count);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP kzero_request_seconds Request handling time, by API.\n# TYPE kzero_request_seconds histogram"
-        );
-        for (api, s) in &apis {
-            let name = api.snake_name();
-            for (b, bound) in s.buckets.iter().zip(BUCKETS) {
-                let _ = writeln!(out, "kzero_request_seconds_bucket{{api=\"{name}\",le=\"{bound}\"}} {b}");
-            }
-            let _ = writeln!(
-                out,
-                "kzero_request_seconds_bucket{{api=\"{name}\",le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(out, "kzero_request_seconds_sum{{api=\"{name}\"}} {}", s.seconds);
-            let _ = writeln!(out, "kzero_request_seconds_count{{api=\"{name}\"}} {}", s.count);
-        }
-        let counter = |out: &mut String, name: &str, help: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
-        };
-        counter(
-            &mut out,
-            "kzero_rejected_requests_total",
-            "Requests rejected by closing the connection.",
-            self.rejected_requests.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "kzero_fetch_wakeups_total",
-            "Waiting fetches woken by an append to one of their partitions.",
-            delayed
-                .iter()
-                .find(|(kind, _)| *kind == "fetch")
-                .map_or(0, |(_, s)| s.woken),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP kzero_delayed_operations Requests waiting (fetches for min_bytes, acks=all produces for the high watermark).\n# TYPE kzero_delayed_operations gauge"
-        );
-        for (kind, s) in delayed {
-            let _ = writeln!(out, "kzero_delayed_operations{{kind=\"{kind}\"}} {}", s.waiting);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP kzero_delayed_expired_total Waiting requests answered at their deadline.\n# TYPE kzero_delayed_expired_total counter"
-        );
-        for (kind, s) in delayed {
-            let _ = writeln!(out, "kzero_delayed_expired_total{{kind=\"{kind}\"}} {}", s.expired);
-        }
-        counter(
-            &mut out,
-            "kzero_bytes_in_total",
-            "Record bytes appended by produce requests.",
-            self.bytes_in.load(Ordering::Relaxed),
-        );
-        counter(
-            &mut out,
-            "kzero_bytes_out_total",
-            "Bytes written to clients.",
-            transfer.sendfile_bytes + transfer.copy_bytes + transfer.memory_bytes + transfer.tls_bytes,
-        );
-        counter(
-            &mut out,
-            "kzero_bytes_sendfile_total",
-            "File bytes sent with sendfile (zero-copy).",
-            transfer.sendfile_bytes,
-        );
-        counter(
-            &mut out,
-            "kzero_bytes_copied_total",
-            "File bytes copied through user space (copy mode).",
-            transfer.copy_bytes,
-        );
-        counter(
-            &mut out,
-            "kzero_bytes_tls_total",
-            "Bytes written through TLS.",
-            transfer.tls_bytes,
-        );
-        counter(
-            &mut out,
-            "kzero_connections_total",
-            "Connections accepted.",
-            self.connections_total.load(Ordering::Relaxed),
-        );
-        let _ = writeln!(
-            out,
-            "# HELP kzero_connections Open connections.\n# TYPE kzero_connections gauge\nkzero_connections {}",
-            self.connections_open.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP kzero_log_start_offset First offset of each partition.\n# TYPE kzero_log_start_offset gauge"
-        );
-        for g in partitions {
-            let (t, p, v) = (&g.topic, g.partition, g.log_start_offset);
-            let _ = writeln!(out, "kzero_log_start_offset{{topic=\"{t}\",partition=\"{p}\"}} {v}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP kzero_log_end_offset Next offset of each partition.\n# TYPE kzero_log_end_offset gauge"
-        );
-        for g in partitions {
-            let (t, p, v) = (&g.topic, g.partition, g.log_end_offset);
-            let _ = writeln!(out, "kzero_log_end_offset{{topic=\"{t}\",partition=\"{p}\"}} {v}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP kzero_high_watermark Offset below which each partition's records are committed.\n# TYPE kzero_high_watermark gauge"
-        );
-        for g in partitions {
-            let (t, p, v) = (&g.topic, g.partition, g.high_watermark);
-            let _ = writeln!(out, "kzero_high_watermark{{topic=\"{t}\",partition=\"{p}\"}} {v}");
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode the metrics");
         }
         out
     }
 }
+
+/// The metrics read when scraped.
+#[derive(Debug)]
+struct Scrape {
+    transfer: Arc<transfer::Counters>,
+    replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
+}
+
+fn counter(
+    encoder: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    unit: Option<&Unit>,
+    value: u64,
+) -> fmt::Result {
+    let c = ConstCounter::new(value);
+    c.encode(encoder.encode_descriptor(name, help, unit, c.metric_type())?)
+}
+
+fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: i64) -> fmt::Result {
+    let g = ConstGauge::new(value);
+    g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> fmt::Result {
+        let t = self.transfer.snapshot();
+        let e = &mut encoder;
+        counter(
+            e,
+            "kzero_bytes_out",
+            "Bytes written to clients, all paths",
+            None,
+            t.sendfile_bytes + t.copy_bytes + t.memory_bytes + t.tls_bytes,
+        )?;
+        counter(
+            e,
+            "kzero_bytes_sendfile",
+            "File bytes sent with sendfile (zero-copy)",
+            None,
+            t.sendfile_bytes,
+        )?;
+        counter(
+            e,
+            "kzero_bytes_copied",
+            "File bytes copied through user space (copy mode)",
+            None,
+            t.copy_bytes,
+        )?;
+        counter(
+            e,
+            "kzero_bytes_memory",
+            "Encoded response bytes (headers, metadata) written from memory",
+            None,
+            t.memory_bytes,
+        )?;
+        counter(e, "kzero_bytes_tls", "Bytes written through TLS", None, t.tls_bytes)?;
+        let Some(replicas) = self.replicas.get().and_then(Weak::upgrade) else {
+            return Ok(());
+        };
+        let fetch = replicas.delayed_fetch.stats();
+        let produce = replicas.delayed_produce.stats();
+        counter(
+            e,
+            "kzero_fetch_wakeups",
+            "Waiting fetches woken by an append to one of their partitions",
+            None,
+            fetch.woken,
+        )?;
+        {
+            let g = ConstGauge::new(0i64);
+            let mut m = e.encode_descriptor(
+                "kzero_delayed_operations",
+                "Requests waiting: fetches for min_bytes, acks=all produces for the high watermark (purgatory size)",
+                None,
+                g.metric_type(),
+            )?;
+            for (kind, s) in [("fetch", fetch), ("produce", produce)] {
+                ConstGauge::new(s.waiting as i64).encode(m.encode_family(&[("kind", kind)])?)?;
+            }
+        }
+        {
+            let c = ConstCounter::new(0u64);
+            let mut m = e.encode_descriptor(
+                "kzero_delayed_expired",
+                "Waiting requests answered at their deadline",
+                None,
+                c.metric_type(),
+            )?;
+            for (kind, s) in [("fetch", fetch), ("produce", produce)] {
+                ConstCounter::new(s.expired).encode(m.encode_family(&[("kind", kind)])?)?;
+            }
+        }
+        let flush = replicas.flush_stats();
+        counter(
+            e,
+            "kzero_log_flushes",
+            "Log flushes that synced data (LogFlushRateAndTimeMs rate)",
+            None,
+            flush.flushes,
+        )?;
+        {
+            let c = ConstCounter::new(flush.seconds);
+            c.encode(e.encode_descriptor(
+                "kzero_log_flush_seconds",
+                "Time spent in log flushes (LogFlushRateAndTimeMs time)",
+                None,
+                c.metric_type(),
+            )?)?;
+        }
+        let partitions = replicas.partitions();
+        gauge(
+            e,
+            "kzero_partitions",
+            "Partitions on this broker (PartitionCount)",
+            partitions.len() as i64,
+        )?;
+        type Read = fn(&crate::partition::Partition) -> i64;
+        let per_partition: [(&str, &str, Read); 5] = [
+            (
+                "kzero_log_size_bytes",
+                "Bytes in each partition's log (kafka.log Size)",
+                |p| p.log().size_in_bytes() as i64,
+            ),
+            (
+                "kzero_log_segments",
+                "Segments of each partition's log (NumLogSegments)",
+                |p| p.log().segment_count() as i64,
+            ),
+            (
+                "kzero_log_start_offset",
+                "First offset of each partition (LogStartOffset)",
+                |p| p.log().log_start_offset(),
+            ),
+            (
+                "kzero_log_end_offset",
+                "Next offset of each partition (LogEndOffset)",
+                |p| p.log().log_end_offset(),
+            ),
+            (
+                "kzero_high_watermark",
+                "Offset below which each partition's records are committed",
+                |p| p.high_watermark(),
+            ),
+        ];
+        for (name, help, read) in per_partition {
+            let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for p in &partitions {
+                let labels = [("topic", p.topic.to_string()), ("partition", p.index.to_string())];
+                ConstGauge::new(read(p)).encode(m.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -18,6 +18,7 @@ use storage::{Log, ReadInfo};
 
 use crate::delayed::Watchers;
 use crate::error::storage_error_code;
+use crate::metrics::TopicMetrics;
 use crate::producer_state::{last_sequence, ProducerStates, Sequence, REBUILD_BYTES};
 
 /// How far a read may go.
@@ -39,6 +40,8 @@ pub(crate) struct Appended {
     pub(crate) base_offset: i64,
     /// The offset after the batch: an `acks=all` produce completes when the high watermark reaches it.
     pub(crate) required_offset: i64,
+    /// A retried batch already in the log (not appended again).
+    pub(crate) duplicate: bool,
     /// The log start offset after the append.
     pub(crate) log_start_offset: i64,
 }
@@ -60,11 +63,20 @@ pub(crate) struct Partition {
     /// Set when the topic is deleted: requests that still hold the partition get
     /// `UNKNOWN_TOPIC_OR_PARTITION`.
     deleted: AtomicBool,
+    /// The topic's counters (shared by its partitions).
+    pub(crate) metrics: Arc<TopicMetrics>,
 }
 
 impl Partition {
     /// A partition led by this broker (`local_id`), whose replicas are `replicas`, over an opened log.
-    pub(crate) fn new(topic: Arc<str>, index: i32, log: Arc<Log>, local_id: i32, replicas: &[i32]) -> Partition {
+    pub(crate) fn new(
+        topic: Arc<str>,
+        index: i32,
+        log: Arc<Log>,
+        local_id: i32,
+        replicas: &[i32],
+        metrics: Arc<TopicMetrics>,
+    ) -> Partition {
         let leader = Leader::new(local_id, replicas, log.log_end_offset());
         Partition {
             topic,
@@ -76,6 +88,7 @@ impl Partition {
             producers: Mutex::new(None),
             watchers: Watchers::default(),
             deleted: AtomicBool::new(false),
+            metrics,
         }
     }
 
@@ -175,6 +188,7 @@ impl Partition {
                         base_offset,
                         required_offset: base_offset + i64::from(header.last_offset_delta()) + 1,
                         log_start_offset: self.log.log_start_offset(),
+                        duplicate: true,
                     })
                 }
                 Sequence::Append => {
@@ -207,6 +221,7 @@ impl Partition {
             base_offset: info.base_offset,
             required_offset: info.last_offset + 1,
             log_start_offset: info.log_start_offset,
+            duplicate: false,
         })
     }
 

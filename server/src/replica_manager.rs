@@ -20,6 +20,7 @@ use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Sli
 
 use crate::config::Config;
 use crate::delayed::DelayedOperations;
+use crate::metrics::Metrics;
 use crate::partition::{produced_header, Appended, Partition, ReadBound};
 use crate::topic_config::TopicConfig;
 use crate::Error;
@@ -163,6 +164,7 @@ impl ByteBudget {
 /// Owns the partitions.
 #[derive(Debug)]
 pub(crate) struct ReplicaManager {
+    metrics: Arc<Metrics>,
     local_id: i32,
     data_dir: PathBuf,
     /// The broker's log settings (topic overrides apply on top).
@@ -184,7 +186,7 @@ fn blocking_failed(e: tokio::task::JoinError) -> (ErrorCode, String) {
 
 impl ReplicaManager {
     /// Opens the data directory (recovering logs if needed); blocking.
-    pub(crate) fn open(config: &Config) -> Result<ReplicaManager, Error> {
+    pub(crate) fn open(config: &Config, metrics: Arc<Metrics>) -> Result<ReplicaManager, Error> {
         let defaults = config.log_config();
         let topic_configs = TopicConfig::load_all(&config.data_dir)?;
         let options = LogManagerOptions::default().with_file_cache_capacity(config.log.segment_file_cache);
@@ -219,6 +221,7 @@ impl ReplicaManager {
             let topic_config = topic_configs.get(&name).cloned().unwrap_or_default();
             let name: Arc<str> = name.into();
             let mut partitions = Vec::with_capacity(count as usize);
+            let topic_metrics = metrics.topic(&name);
             for p in 0..count {
                 let log = match found.remove(&p) {
                     Some(log) => log,
@@ -228,7 +231,14 @@ impl ReplicaManager {
                         logs.create(&name, p, topic_config.apply(defaults.clone()))?
                     }
                 };
-                partitions.push(Arc::new(Partition::new(Arc::clone(&name), p, log, local, &[local])));
+                partitions.push(Arc::new(Partition::new(
+                    Arc::clone(&name),
+                    p,
+                    log,
+                    local,
+                    &[local],
+                    Arc::clone(&topic_metrics),
+                )));
             }
             let topic = Topic {
                 name: Arc::clone(&name),
@@ -238,6 +248,7 @@ impl ReplicaManager {
             topics.insert(name, Arc::new(topic));
         }
         Ok(ReplicaManager {
+            metrics,
             local_id: local,
             data_dir: config.data_dir.clone(),
             defaults,
@@ -301,6 +312,7 @@ impl ReplicaManager {
             .await
             .map_err(blocking_failed)??;
         let name: Arc<str> = name.into();
+        let topic_metrics = self.metrics.topic(&name);
         let topic = Topic {
             name: Arc::clone(&name),
             partitions: logs
@@ -313,6 +325,7 @@ impl ReplicaManager {
                         log,
                         self.local_id,
                         &[self.local_id],
+                        Arc::clone(&topic_metrics),
                     ))
                 })
                 .collect(),
@@ -365,6 +378,7 @@ impl ReplicaManager {
         for p in &topic.partitions {
             p.mark_deleted();
         }
+        self.metrics.remove_topic(name);
         let this = Arc::clone(self);
         let deleting = Arc::clone(&topic);
         let code = tokio::task::spawn_blocking(move || {
@@ -388,14 +402,15 @@ impl ReplicaManager {
 
     /// Appends each partition's batch and answers when the acks condition holds: at once for `acks` 0 and
     /// 1; for `acks=all` when the high watermark passes each batch, or `REQUEST_TIMED_OUT` for the
-    /// batches it has not passed after `timeout`.
+    /// batches it has not passed after `timeout`. Returns the outcomes in order and how long the request
+    /// waited for the high watermark.
     pub(crate) async fn append_records(
         &self,
         acks: i16,
         timeout: Duration,
         produce_version: i16,
         entries: impl IntoIterator<Item = ProduceEntry<'_>>,
-    ) -> Vec<ProduceResult> {
+    ) -> (Vec<ProduceResult>, Duration) {
         let mut results = Vec::new();
         let mut waiting: Vec<(usize, Arc<Partition>, i64)> = Vec::new();
         for entry in entries {
@@ -414,10 +429,10 @@ impl ReplicaManager {
             }
         }
         if waiting.is_empty() {
-            return results;
+            return (results, Duration::ZERO);
         }
         let committed = |(_, p, required): &(usize, Arc<Partition>, i64)| p.high_watermark() >= *required;
-        let all_committed = self
+        let (all_committed, waited) = self
             .delayed_produce
             .wait(
                 waiting.iter().map(|(_, p, _)| &p.watchers),
@@ -431,30 +446,52 @@ impl ReplicaManager {
                 results[w.0] = ProduceResult::failed(ErrorCode::RequestTimedOut);
             }
         }
-        results
+        (results, waited)
     }
 
     async fn append_one(&self, entry: ProduceEntry<'_>, version: i16) -> Result<(Arc<Partition>, Appended), ErrorCode> {
         let partition = self.partition(entry.topic, entry.partition)?;
-        let Some(Records::Inline(bytes)) = entry.records else {
+        let appended = Self::append_to(&partition, entry.records, version).await;
+        match &appended {
+            Ok(a) if !a.duplicate => {
+                let bytes = entry.records.map_or(0, Records::len);
+                partition
+                    .metrics
+                    .produced(bytes as u64, (a.required_offset - a.base_offset) as u64);
+            }
+            Ok(_) => {}
+            Err(_) => partition.metrics.produce_failed(),
+        }
+        Ok((partition, appended?))
+    }
+
+    async fn append_to(
+        partition: &Arc<Partition>,
+        records: Option<&Records>,
+        version: i16,
+    ) -> Result<Appended, ErrorCode> {
+        let Some(Records::Inline(bytes)) = records else {
             return Err(ErrorCode::InvalidRecord);
         };
         let header = produced_header(bytes, version)?;
-        let appended = if partition.append_may_block(&header) {
-            let p = Arc::clone(&partition);
+        if partition.append_may_block(&header) {
+            let p = Arc::clone(partition);
             let bytes = bytes.clone();
             tokio::task::spawn_blocking(move || p.append_records(&bytes, version))
                 .await
-                .map_err(|e| blocking_failed(e).0)??
+                .map_err(|e| blocking_failed(e).0)?
         } else {
-            partition.append_records(bytes, version)?
-        };
-        Ok((partition, appended))
+            partition.append_records(bytes, version)
+        }
     }
 
     /// Reads each partition as a consumer or a follower may, waiting up to `max_wait` for `min_bytes`.
-    /// Returns the partitions' outcomes in request order.
-    pub(crate) async fn fetch_messages(&self, params: &FetchParams, fetch_max_bytes: u64) -> Vec<FetchedPartition> {
+    /// Returns the partitions' outcomes in request order and how long the request waited.
+    pub(crate) async fn fetch_messages(
+        &self,
+        params: &FetchParams,
+        fetch_max_bytes: u64,
+    ) -> (Vec<FetchedPartition>, Duration) {
         let response_limit = if params.is_from_follower() {
             params.max_bytes.max(0) as u64
         } else {
@@ -477,7 +514,8 @@ impl ReplicaManager {
             })
             .collect();
         let read = || self.read_once(params, &resolved, response_limit);
-        self.delayed_fetch
+        let (fetched, waited) = self
+            .delayed_fetch
             .wait(
                 resolved.iter().filter_map(|r| r.as_ref().ok()).map(|p| &p.watchers),
                 params.max_wait,
@@ -487,7 +525,17 @@ impl ReplicaManager {
                 },
                 || read().0,
             )
-            .await
+            .await;
+        for (partition, f) in resolved.iter().zip(&fetched) {
+            if let Ok(p) = partition {
+                if f.error == ErrorCode::None {
+                    p.metrics.fetched(f.records.as_ref().map_or(0, Slice::len));
+                } else {
+                    p.metrics.fetch_failed();
+                }
+            }
+        }
+        (fetched, waited)
     }
 
     /// One pass over the partitions: the outcomes, the record bytes in them, and whether any failed.
@@ -549,6 +597,11 @@ impl ReplicaManager {
                 Err(e) => tracing::error!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
             }
         }
+    }
+
+    /// How many log flushes synced data, and how long they took.
+    pub(crate) fn flush_stats(&self) -> storage::FlushStats {
+        self.logs.flush_stats()
     }
 
     /// Flushes the logs whose `flush.ms` (their topic's, or the broker's) has passed (blocking).

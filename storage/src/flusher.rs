@@ -19,7 +19,7 @@
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -156,6 +156,24 @@ struct State {
 pub(crate) struct Flusher {
     state: Arc<Mutex<State>>,
     owner: bool,
+    /// Flushes that synced something, counted for every log sharing this flusher.
+    stats: Arc<FlushCounters>,
+}
+
+/// How many flushes synced data, and how long they took (Kafka's `LogFlushRateAndTimeMs`).
+#[derive(Debug, Default)]
+pub(crate) struct FlushCounters {
+    flushes: AtomicU64,
+    nanos: AtomicU64,
+}
+
+/// A snapshot of the flush counters of a [`crate::LogManager`]'s logs.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FlushStats {
+    /// Flushes that synced data (`flush.messages`, `flush.ms`, or a rolled segment's sync in a flush).
+    pub flushes: u64,
+    /// Their total duration, in seconds.
+    pub seconds: f64,
 }
 
 impl Flusher {
@@ -164,6 +182,23 @@ impl Flusher {
         Flusher {
             state: Arc::new(Mutex::new(State::default())),
             owner: true,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Counts one flush that synced data for `took`.
+    pub(crate) fn count_flush(&self, took: std::time::Duration) {
+        self.stats.flushes.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .nanos
+            .fetch_add(u64::try_from(took.as_nanos()).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// The flush counters of every log sharing this flusher.
+    pub(crate) fn stats(&self) -> FlushStats {
+        FlushStats {
+            flushes: self.stats.flushes.load(Ordering::Relaxed),
+            seconds: self.stats.nanos.load(Ordering::Relaxed) as f64 / 1e9,
         }
     }
 
@@ -172,6 +207,7 @@ impl Flusher {
         Flusher {
             state: Arc::clone(&self.state),
             owner: false,
+            stats: Arc::clone(&self.stats),
         }
     }
 

@@ -63,5 +63,6 @@ mod segment;
 
 pub use config::{LogConfig, LogManagerOptions};
 pub use error::{Error, Result};
+pub use flusher::FlushStats;
 pub use log::{AppendInfo, Log, OpenHints, OpenReport, ProducerBatch, ReadInfo, Slice};
 pub use manager::{is_valid_topic_name, LogManager};

@@ -630,6 +630,7 @@ impl Log {
         drop(st);
         #[cfg(test)]
         tests::pause_after_collecting(&self.dir);
+        let started = std::time::Instant::now();
         for target in &targets {
             if let Err(e) = target.sync() {
                 // Nothing collected is known to be on disk: mark it dirty again, so that no later flush
@@ -647,6 +648,9 @@ impl Log {
         }
         for synced in marks {
             synced.store(true, Ordering::Release);
+        }
+        if !targets.is_empty() {
+            self.flusher.count_flush(started.elapsed());
         }
         #[cfg(test)]
         if !targets.is_empty() {

@@ -259,6 +259,11 @@ impl LogManager {
         Ok(true)
     }
 
+    /// How many flushes of this directory's logs synced data, and how long they took.
+    pub fn flush_stats(&self) -> crate::FlushStats {
+        self.flusher.stats()
+    }
+
     /// Writes the recovery-point and log-start-offset checkpoints.
     pub fn checkpoint(&self) -> Result<()> {
         let logs = self.logs();

@@ -6,7 +6,7 @@
 //! where the value is Kafka's default and `STATIC_BROKER_CONFIG` (4) where the broker's file changed it.
 
 use protocol::{
-    CreatableTopicResult, CreateTopicsResponse, DeletableTopicResult, DeleteTopicsResponse,
+    ApiKey, CreatableTopicResult, CreateTopicsResponse, DeletableTopicResult, DeleteTopicsResponse,
     DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult, DescribeConfigsSynonym, ErrorCode,
     Request,
 };
@@ -27,11 +27,14 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let r = body!(request, CreateTopics);
         let mut topics = Vec::with_capacity(r.topics.len());
         for t in &r.topics {
-            let result = |code: ErrorCode, message: Option<String>| CreatableTopicResult {
-                name: t.name.clone(),
-                error_code: code.code(),
-                error_message: message,
-                ..CreatableTopicResult::default()
+            let result = |code: ErrorCode, message: Option<String>| {
+                broker.metrics.error(ApiKey::CreateTopics, code);
+                CreatableTopicResult {
+                    name: t.name.clone(),
+                    error_code: code.code(),
+                    error_message: message,
+                    ..CreatableTopicResult::default()
+                }
             };
             let partitions = if t.num_partitions == -1 {
                 broker.config.num_partitions
@@ -86,6 +89,7 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let mut responses = Vec::with_capacity(r.topic_names.len());
         for name in &r.topic_names {
             let code = broker.replicas.delete_topic(name).await;
+            broker.metrics.error(ApiKey::DeleteTopics, code);
             responses.push(DeletableTopicResult {
                 name: name.clone(),
                 error_code: code.code(),
@@ -185,12 +189,15 @@ pub(super) fn describe_configs(broker: &Broker, request: &Request, _: &Listener)
                     .as_ref()
                     .is_none_or(|keys| keys.iter().any(|k| k == name))
             };
-            let fail = |code: ErrorCode, message: String| DescribeConfigsResult {
-                error_code: code.code(),
-                error_message: Some(message),
-                resource_type: res.resource_type,
-                resource_name: res.resource_name.clone(),
-                ..DescribeConfigsResult::default()
+            let fail = |code: ErrorCode, message: String| {
+                broker.metrics.error(ApiKey::DescribeConfigs, code);
+                DescribeConfigsResult {
+                    error_code: code.code(),
+                    error_message: Some(message),
+                    resource_type: res.resource_type,
+                    resource_name: res.resource_name.clone(),
+                    ..DescribeConfigsResult::default()
+                }
             };
             let configs = match res.resource_type {
                 TOPIC => match broker.replicas.topic(&res.resource_name) {

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use protocol::{
-    ErrorCode, FetchResponse, FetchableTopicResponse, ListOffsetsPartitionResponse, ListOffsetsResponse,
+    ApiKey, ErrorCode, FetchResponse, FetchableTopicResponse, ListOffsetsPartitionResponse, ListOffsetsResponse,
     ListOffsetsTopicResponse, PartitionData, Records, Request,
 };
 use storage::Slice;
@@ -41,7 +41,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
                 })
                 .collect(),
         };
-        let fetched = broker
+        let (fetched, remote) = broker
             .replicas
             .fetch_messages(&params, broker.config.fetch_max_bytes as u64)
             .await;
@@ -66,7 +66,10 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
                         };
                         let f = match fetched.next() {
                             None => return failed(ErrorCode::UnknownServerError),
-                            Some(f) if f.error != ErrorCode::None => return failed(f.error),
+                            Some(f) if f.error != ErrorCode::None => {
+                                broker.metrics.error(ApiKey::Fetch, f.error);
+                                return failed(f.error);
+                            }
                             Some(f) => f,
                         };
                         let records = match f.records {
@@ -104,6 +107,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
             ),
             regions,
             close: false,
+            remote,
         }
     })
 }
@@ -119,12 +123,15 @@ pub(super) fn list_offsets(broker: &Broker, request: &Request, _: &Listener) -> 
                 .partitions
                 .iter()
                 .map(|p| {
-                    let answer = |code: ErrorCode, offset: i64, timestamp: i64| ListOffsetsPartitionResponse {
-                        partition_index: p.partition_index,
-                        error_code: code.code(),
-                        offset,
-                        timestamp,
-                        ..ListOffsetsPartitionResponse::default()
+                    let answer = |code: ErrorCode, offset: i64, timestamp: i64| {
+                        broker.metrics.error(ApiKey::ListOffsets, code);
+                        ListOffsetsPartitionResponse {
+                            partition_index: p.partition_index,
+                            error_code: code.code(),
+                            offset,
+                            timestamp,
+                            ..ListOffsetsPartitionResponse::default()
+                        }
                     };
                     let partition = match broker.replicas.partition(&topic.name, p.partition_index) {
                         Ok(partition) => partition,

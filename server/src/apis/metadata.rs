@@ -5,20 +5,22 @@
 //! leader and replicas from its `Partition`, and auto-creates topics when allowed.
 
 use protocol::{
-    ApiVersion, ApiVersionsResponse, ErrorCode, MetadataResponse, MetadataResponseBroker, MetadataResponsePartition,
-    MetadataResponseTopic, Request,
+    ApiKey, ApiVersion, ApiVersionsResponse, ErrorCode, MetadataResponse, MetadataResponseBroker,
+    MetadataResponsePartition, MetadataResponseTopic, Request,
 };
 
 use super::{body, Pending, HANDLED_APIS};
 use crate::broker::{Broker, Listener, Reply};
 use crate::topic_config::TopicConfig;
 
-pub(super) fn api_versions(_: &Broker, request: &Request, _: &Listener) -> Reply {
+pub(super) fn api_versions(broker: &Broker, request: &Request, _: &Listener) -> Reply {
     let r = body!(request, ApiVersions);
     if request.response_version() != request.header.api_version {
+        broker.metrics.error(ApiKey::ApiVersions, ErrorCode::UnsupportedVersion);
         return Reply::body(ApiVersionsResponse::unsupported_version());
     }
     if request.header.api_version >= 3 && !r.has_valid_software_names() {
+        broker.metrics.error(ApiKey::ApiVersions, ErrorCode::InvalidRequest);
         return Reply::body(ApiVersionsResponse {
             error_code: ErrorCode::InvalidRequest.code(),
             ..ApiVersionsResponse::default()
@@ -74,11 +76,14 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                         .collect(),
                     ..MetadataResponseTopic::default()
                 },
-                Err(code) => MetadataResponseTopic {
-                    error_code: code.code(),
-                    name,
-                    ..MetadataResponseTopic::default()
-                },
+                Err(code) => {
+                    broker.metrics.error(ApiKey::Metadata, code);
+                    MetadataResponseTopic {
+                        error_code: code.code(),
+                        name,
+                        ..MetadataResponseTopic::default()
+                    }
+                }
             });
         }
         Reply::body(MetadataResponse {

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use protocol::{
-    ErrorCode, InitProducerIdResponse, PartitionProduceResponse, ProduceResponse, Request, TopicProduceResponse,
+    ApiKey, ErrorCode, InitProducerIdResponse, PartitionProduceResponse, ProduceResponse, Request, TopicProduceResponse,
 };
 
 use super::{body, Pending};
@@ -30,11 +30,17 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                 });
             }
         }
-        let results = if !(-1..=1).contains(&r.acks) {
-            vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()]
+        let (results, remote) = if !(-1..=1).contains(&r.acks) {
+            (
+                vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()],
+                Duration::ZERO,
+            )
         } else if r.transactional_id.is_some() {
             // No transaction coordinator: refuse clearly rather than pretend.
-            vec![ProduceResult::failed(ErrorCode::InvalidTxnState); entries.len()]
+            (
+                vec![ProduceResult::failed(ErrorCode::InvalidTxnState); entries.len()],
+                Duration::ZERO,
+            )
         } else {
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
             broker.replicas.append_records(r.acks, timeout, version, entries).await
@@ -55,12 +61,8 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                             .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError));
                         if result.error != ErrorCode::None {
                             failed = true;
+                            broker.metrics.error(ApiKey::Produce, result.error);
                             tracing::debug!(topic = %topic.name, partition = p.index, error = %result.error, "produce rejected");
-                        } else {
-                            broker.metrics.bytes_in(match &p.records {
-                                Some(protocol::Records::Inline(b)) => b.len() as u64,
-                                _ => 0,
-                            });
                         }
                         PartitionProduceResponse {
                             index: p.index,
@@ -80,12 +82,16 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                 body: None,
                 regions: Vec::new(),
                 close: failed,
+                remote,
             };
         }
-        Reply::body(ProduceResponse {
-            responses,
-            ..ProduceResponse::default()
-        })
+        Reply {
+            remote,
+            ..Reply::body(ProduceResponse {
+                responses,
+                ..ProduceResponse::default()
+            })
+        }
     })
 }
 
@@ -94,6 +100,7 @@ pub(super) fn init_producer_id(broker: &Broker, request: &Request, _: &Listener)
     if r.transactional_id.is_some() {
         // No transaction coordinator: refuse clearly rather than pretend.
         tracing::warn!("InitProducerId with a transactional id: transactions are not supported");
+        broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
         return Reply::body(InitProducerIdResponse {
             error_code: ErrorCode::InvalidRequest.code(),
             ..InitProducerIdResponse::default()

@@ -46,7 +46,7 @@ async fn advertised_exactly_when_handled() {
         auto_create_topics: false,
         ..crate::Config::default()
     };
-    let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap()).unwrap();
+    let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap(), true).unwrap();
     let listener: Listener = ("127.0.0.1".into(), 9092);
     let reply = dispatch(&broker, &request(ApiKey::ApiVersions, 2), &listener).await;
     let Some(ResponseBody::ApiVersions(versions)) = reply.body else {

@@ -20,6 +20,7 @@ fn the_example_config_lists_every_key_with_its_default() {
         "max_request_bytes",
         "fetch_max_bytes",
         "metrics_listen",
+        "slow_request_ms",
         "log_format",
         "[log]",
         "segment_bytes",

@@ -11,7 +11,7 @@ async fn an_operation_that_can_complete_never_watches() {
     let ops = DelayedOperations::default();
     let key = Watchers::default();
     let tries = AtomicUsize::new(0);
-    let done = ops
+    let (done, waited) = ops
         .wait(
             [&key],
             Duration::from_secs(5),
@@ -19,7 +19,7 @@ async fn an_operation_that_can_complete_never_watches() {
             || usize::MAX,
         )
         .await;
-    assert_eq!(done, 0);
+    assert_eq!((done, waited), (0, Duration::ZERO));
     assert_eq!(
         key.count.load(Ordering::SeqCst),
         0,
@@ -57,7 +57,9 @@ async fn an_event_on_a_watched_key_completes_it_and_others_do_not() {
     assert_eq!(tries.load(Ordering::SeqCst), before, "an event on another key woke it");
     ready.store(true, Ordering::SeqCst);
     watched.wake();
-    assert_eq!(task.await.unwrap(), "completed");
+    let (done, waited) = task.await.unwrap();
+    assert_eq!(done, "completed");
+    assert!(waited >= Duration::from_millis(20), "waited {waited:?}");
     let stats = ops.stats();
     assert_eq!((stats.waiting, stats.woken, stats.expired), (0, 1, 0));
 }
@@ -67,10 +69,11 @@ async fn an_operation_expires_at_its_deadline() {
     let ops = DelayedOperations::default();
     let key = Watchers::default();
     let started = tokio::time::Instant::now();
-    let done = ops
+    let (done, waited) = ops
         .wait([&key], Duration::from_millis(500), || None::<&str>, || "expired")
         .await;
     assert_eq!(done, "expired");
+    assert!(waited >= Duration::from_millis(500));
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert_eq!(ops.stats().expired, 1);
 }

@@ -15,7 +15,7 @@ fn manager(dir: &std::path::Path) -> Arc<ReplicaManager> {
         data_dir: dir.to_path_buf(),
         ..Config::default()
     };
-    Arc::new(ReplicaManager::open(&config).unwrap())
+    Arc::new(ReplicaManager::open(&config, Arc::new(crate::metrics::Metrics::new(true))).unwrap())
 }
 
 /// A batch of `records` records of `value_len` bytes each.
@@ -45,6 +45,7 @@ async fn produce(
     };
     rm.append_records(acks, Duration::from_millis(timeout_ms), 7, [entry])
         .await
+        .0
         .remove(0)
 }
 
@@ -108,7 +109,8 @@ async fn fetch_limits_across_partitions() {
             &fetch_params(-1, 4000, &[("t", 0, 0, 2000), ("t", 1, 0, 2000)]),
             u64::MAX,
         )
-        .await;
+        .await
+        .0;
     assert!(records_len(&fetched[0]) > 10_000);
     assert_eq!(records_len(&fetched[1]), 0);
     assert_eq!(fetched[1].error, ErrorCode::None);
@@ -118,7 +120,8 @@ async fn fetch_limits_across_partitions() {
             &fetch_params(-1, i32::MAX, &[("t", 0, 0, i32::MAX), ("t", 1, 0, i32::MAX)]),
             15_000,
         )
-        .await;
+        .await
+        .0;
     assert!(records_len(&fetched[0]) > 10_000);
     assert_eq!(records_len(&fetched[1]), 0);
     // An empty first partition does not use up the "first batch whole" allowance.
@@ -127,11 +130,13 @@ async fn fetch_limits_across_partitions() {
             &fetch_params(-1, 100, &[("t", 0, 1_000, 100), ("t", 2, 0, 100)]),
             u64::MAX,
         )
-        .await;
+        .await
+        .0;
     assert_eq!(fetched[0].error, ErrorCode::OffsetOutOfRange);
     let fetched = rm
         .fetch_messages(&fetch_params(-1, 100, &[("t", 2, 10, 100), ("t", 1, 0, 100)]), u64::MAX)
-        .await;
+        .await
+        .0;
     assert_eq!(records_len(&fetched[0]), 0);
     assert!(records_len(&fetched[1]) > 10_000);
 }
@@ -148,14 +153,16 @@ async fn consumers_read_to_the_high_watermark_and_followers_to_the_log_end() {
     assert_eq!((p.high_watermark(), p.log().log_end_offset()), (0, 5));
     let consumer = rm
         .fetch_messages(&fetch_params(-1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
-        .await;
+        .await
+        .0;
     assert_eq!(
         (consumer[0].error, consumer[0].high_watermark, records_len(&consumer[0])),
         (ErrorCode::None, 0, 0)
     );
     let follower = rm
         .fetch_messages(&fetch_params(1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
-        .await;
+        .await
+        .0;
     assert!(
         records_len(&follower[0]) > 0,
         "a follower reads past the high watermark"
@@ -163,15 +170,18 @@ async fn consumers_read_to_the_high_watermark_and_followers_to_the_log_end() {
     // A broker that is not a replica may not fetch as a follower.
     let stranger = rm
         .fetch_messages(&fetch_params(2, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
-        .await;
+        .await
+        .0;
     assert_eq!(stranger[0].error, ErrorCode::NotLeaderOrFollower);
     // The follower's next fetch, from 5, says it has everything: the high watermark moves.
-    rm.fetch_messages(&fetch_params(1, i32::MAX, &[("r", 0, 5, i32::MAX)]), u64::MAX)
+    let _ = rm
+        .fetch_messages(&fetch_params(1, i32::MAX, &[("r", 0, 5, i32::MAX)]), u64::MAX)
         .await;
     assert_eq!(p.high_watermark(), 5);
     let consumer = rm
         .fetch_messages(&fetch_params(-1, i32::MAX, &[("r", 0, 0, i32::MAX)]), u64::MAX)
-        .await;
+        .await
+        .0;
     assert_eq!(consumer[0].high_watermark, 5);
     assert!(records_len(&consumer[0]) > 0);
 }
@@ -199,7 +209,8 @@ async fn acks_all_waits_for_the_high_watermark_or_times_out() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(!waiting.is_finished());
     assert_eq!(rm.delayed_produce.stats().waiting, 1);
-    rm.fetch_messages(&fetch_params(1, i32::MAX, &[("a", 0, 4, i32::MAX)]), u64::MAX)
+    let _ = rm
+        .fetch_messages(&fetch_params(1, i32::MAX, &[("a", 0, 4, i32::MAX)]), u64::MAX)
         .await;
     let done = tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
@@ -226,7 +237,7 @@ async fn fetches_check_the_leader_epoch() {
         (2, ErrorCode::FencedLeaderEpoch),
         (4, ErrorCode::UnknownLeaderEpoch),
     ] {
-        let fetched = rm.fetch_messages(&with_epoch(epoch), u64::MAX).await;
+        let fetched = rm.fetch_messages(&with_epoch(epoch), u64::MAX).await.0;
         assert_eq!(fetched[0].error, code, "epoch {epoch}");
     }
     // Appends are stamped with the leader epoch.
@@ -254,7 +265,7 @@ async fn deleting_a_topic_answers_its_waiting_fetches() {
             let mut params = fetch_params(-1, i32::MAX, &[("gone", 0, 0, i32::MAX)]);
             params.max_wait = Duration::from_secs(30);
             params.min_bytes = 1;
-            rm.fetch_messages(&params, u64::MAX).await
+            rm.fetch_messages(&params, u64::MAX).await.0
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
