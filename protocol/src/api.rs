@@ -14,8 +14,10 @@
 //! The broker advertises only the APIs it has a handler for (its dispatch table); an API in this table
 //! without a broker handler (the group APIs today) is encoded and tested here but never advertised.
 //! The advertised minimum is as low as Kafka's own (librdkafka before 2.11.1 enables features only when
-//! exact old versions fall in the advertised range, kafka-facts §2.3), while the advertised maximum is the
-//! highest version every modern client shares, so clients always pick an implemented version.
+//! exact old versions fall in the advertised range, kafka-facts §2.3), and the advertised maximum is always
+//! implemented, so clients always pick an implemented version.
+//! The group APIs implement every version Kafka 4.1 accepts (JoinGroup from v0 again, as Kafka 4.0.1+
+//! advertises it for librdkafka before 2.11), except OffsetCommit and OffsetFetch v10, which need topic ids.
 //! A request for an advertised but unimplemented version is rejected as Kafka rejects it:
 //! ApiVersions of any unknown version is answered in v0 with `UNSUPPORTED_VERSION`
 //! ([`Request::response_version`]); any other API gets [`Error::UnsupportedVersion`] and the caller closes
@@ -211,33 +213,35 @@ apis! {
     /// Metadata (3).
     Metadata = 3, "Metadata", "metadata", MetadataRequest, MetadataResponse,
         advertised 0..=4, implemented 0..=4, flexible 9;
-    /// OffsetCommit (8).
+    /// OffsetCommit (8). Kafka 4.x also accepts v10, which names topics by id instead of by name; kzero has
+    /// no topic ids yet, so v10 is neither implemented nor advertised.
     OffsetCommit = 8, "OffsetCommit", "offset_commit", OffsetCommitRequest, OffsetCommitResponse,
-        advertised 2..=5, implemented 2..=5, flexible 8;
-    /// OffsetFetch (9).
+        advertised 2..=9, implemented 2..=9, flexible 8;
+    /// OffsetFetch (9). Kafka 4.x also accepts v10, which names topics by id instead of by name; kzero has
+    /// no topic ids yet, so v10 is neither implemented nor advertised.
     OffsetFetch = 9, "OffsetFetch", "offset_fetch", OffsetFetchRequest, OffsetFetchResponse,
-        advertised 1..=4, implemented 1..=4, flexible 6;
+        advertised 1..=9, implemented 1..=9, flexible 6;
     /// FindCoordinator (10).
     FindCoordinator = 10, "FindCoordinator", "find_coordinator", FindCoordinatorRequest, FindCoordinatorResponse,
-        advertised 0..=2, implemented 0..=2, flexible 3;
+        advertised 0..=6, implemented 0..=6, flexible 3;
     /// JoinGroup (11).
     JoinGroup = 11, "JoinGroup", "join_group", JoinGroupRequest, JoinGroupResponse,
-        advertised 0..=3, implemented 0..=3, flexible 6;
+        advertised 0..=9, implemented 0..=9, flexible 6;
     /// Heartbeat (12).
     Heartbeat = 12, "Heartbeat", "heartbeat", HeartbeatRequest, HeartbeatResponse,
-        advertised 0..=2, implemented 0..=2, flexible 4;
+        advertised 0..=4, implemented 0..=4, flexible 4;
     /// LeaveGroup (13).
     LeaveGroup = 13, "LeaveGroup", "leave_group", LeaveGroupRequest, LeaveGroupResponse,
-        advertised 0..=1, implemented 0..=1, flexible 4;
+        advertised 0..=5, implemented 0..=5, flexible 4;
     /// SyncGroup (14).
     SyncGroup = 14, "SyncGroup", "sync_group", SyncGroupRequest, SyncGroupResponse,
-        advertised 0..=2, implemented 0..=2, flexible 4;
+        advertised 0..=5, implemented 0..=5, flexible 4;
     /// DescribeGroups (15).
     DescribeGroups = 15, "DescribeGroups", "describe_groups", DescribeGroupsRequest, DescribeGroupsResponse,
-        advertised 0..=2, implemented 0..=2, flexible 5;
+        advertised 0..=6, implemented 0..=6, flexible 5;
     /// ListGroups (16).
     ListGroups = 16, "ListGroups", "list_groups", ListGroupsRequest, ListGroupsResponse,
-        advertised 0..=2, implemented 0..=2, flexible 3;
+        advertised 0..=5, implemented 0..=5, flexible 3;
     /// ApiVersions (18).
     ApiVersions = 18, "ApiVersions", "api_versions", ApiVersionsRequest, ApiVersionsResponse,
         advertised 0..=4, implemented 0..=4, flexible 3;
@@ -256,6 +260,12 @@ apis! {
     /// DescribeConfigs (32).
     DescribeConfigs = 32, "DescribeConfigs", "describe_configs", DescribeConfigsRequest, DescribeConfigsResponse,
         advertised 1..=1, implemented 1..=1, flexible 4;
+    /// DeleteGroups (42).
+    DeleteGroups = 42, "DeleteGroups", "delete_groups", DeleteGroupsRequest, DeleteGroupsResponse,
+        advertised 0..=2, implemented 0..=2, flexible 2;
+    /// OffsetDelete (47); no version is flexible.
+    OffsetDelete = 47, "OffsetDelete", "offset_delete", OffsetDeleteRequest, OffsetDeleteResponse,
+        advertised 0..=0, implemented 0..=0, flexible 32767; // i16::MAX: none
 }
 
 impl ApiKey {

@@ -110,6 +110,25 @@ pub enum Error {
         /// The configured maximum.
         max: usize,
     },
+    /// A `__consumer_offsets` record key has a type this crate does not read: 3 and up are KIP-848 and
+    /// share-group records (see [`crate::group_records`]), which a loader of classic groups skips.
+    #[error("unknown __consumer_offsets record type {record_type}")]
+    UnknownRecordType {
+        /// The key's INT16 prefix.
+        record_type: i16,
+    },
+    /// A `__consumer_offsets` record value has a version this crate does not read.
+    #[error("unknown version {version} of {record} (known {min}-{max})")]
+    UnknownRecordVersion {
+        /// The value's schema, e.g. `OffsetCommitValue`.
+        record: &'static str,
+        /// The value's INT16 prefix.
+        version: i16,
+        /// The lowest known version.
+        min: i16,
+        /// The highest known version.
+        max: i16,
+    },
     /// A record batch is not valid; see [`crate::record::BatchError`].
     #[error(transparent)]
     Batch(#[from] crate::record::BatchError),

@@ -101,6 +101,7 @@ error_codes! {
     InvalidProducerIdMapping = 49, "INVALID_PRODUCER_ID_MAPPING", false;
     InvalidTransactionTimeout = 50, "INVALID_TRANSACTION_TIMEOUT", false;
     ConcurrentTransactions = 51, "CONCURRENT_TRANSACTIONS", true;
+    TransactionalIdAuthorizationFailed = 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", false;
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", true;
     SaslAuthenticationFailed = 58, "SASL_AUTHENTICATION_FAILED", false;
     UnknownProducerId = 59, "UNKNOWN_PRODUCER_ID", false;
@@ -114,7 +115,9 @@ error_codes! {
     StaleBrokerEpoch = 77, "STALE_BROKER_EPOCH", false;
     OffsetNotAvailable = 78, "OFFSET_NOT_AVAILABLE", true;
     MemberIdRequired = 79, "MEMBER_ID_REQUIRED", false;
+    GroupMaxSizeReached = 81, "GROUP_MAX_SIZE_REACHED", false;
     FencedInstanceId = 82, "FENCED_INSTANCE_ID", false;
+    GroupSubscribedToTopic = 86, "GROUP_SUBSCRIBED_TO_TOPIC", false;
     InvalidRecord = 87, "INVALID_RECORD", false;
     UnstableOffsetCommit = 88, "UNSTABLE_OFFSET_COMMIT", true;
     ThrottlingQuotaExceeded = 89, "THROTTLING_QUOTA_EXCEEDED", true;
@@ -123,6 +126,10 @@ error_codes! {
     InconsistentTopicId = 103, "INCONSISTENT_TOPIC_ID", true;
     FetchSessionTopicIdError = 106, "FETCH_SESSION_TOPIC_ID_ERROR", true;
     OffsetMovedToTieredStorage = 109, "OFFSET_MOVED_TO_TIERED_STORAGE", false;
+    FencedMemberEpoch = 110, "FENCED_MEMBER_EPOCH", false;
+    UnreleasedInstanceId = 111, "UNRELEASED_INSTANCE_ID", false;
+    UnsupportedAssignor = 112, "UNSUPPORTED_ASSIGNOR", false;
+    StaleMemberEpoch = 113, "STALE_MEMBER_EPOCH", false;
     TransactionAbortable = 120, "TRANSACTION_ABORTABLE", false;
 }
 

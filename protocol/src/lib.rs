@@ -12,8 +12,9 @@
 //! or decompress records on a broker's hot path ([`record::RecordBatch::records`] is for tools and tests).
 //!
 //! Main types: [`Request`] / [`RequestBody`], [`ResponseBody`] with [`encode_response`], [`ApiKey`] and
-//! [`API_TABLE`] (advertised vs implemented versions), [`ErrorCode`], [`FrameCodec`], and
-//! [`record::BatchHeader`] / [`record::RecordBatch`].
+//! [`API_TABLE`] (advertised vs implemented versions), [`ErrorCode`], [`FrameCodec`],
+//! [`record::BatchHeader`] / [`record::RecordBatch`], and the `__consumer_offsets` record formats
+//! ([`group_records::GroupRecord`]).
 //!
 //! ```
 //! use bytes::{Bytes, BytesMut};
@@ -41,6 +42,7 @@ mod api;
 mod error;
 mod error_code;
 mod frame;
+pub mod group_records;
 mod messages;
 pub mod record;
 mod schema;

@@ -15,6 +15,8 @@
 //! Every struct gets `unknown_tagged_fields`, and in flexible versions ends with a tag buffer in which known
 //! tagged fields with non-default values and unknown ones are written in ascending tag order.
 //! Fields outside the version are neither read nor written, and keep their default when decoding.
+//! A field declared `nullable N` may be null only from version N on: a null below N is `Malformed` when
+//! decoding and `Unencodable` when encoding (Kafka's generated code throws in both directions).
 
 /// True when `v` is within `lo..=hi` (a function, so that open ranges do not trip comparison lints).
 #[inline]
@@ -80,7 +82,7 @@ macro_rules! wire_struct {
 
             #[allow(unused_variables, unused_mut)]
             fn write(&self, w: &mut $crate::wire::Writer, cx: $crate::wire::Cx) -> $crate::Result<()> {
-                $( wire_struct!(@write self w cx $f [$lo $hi] [$($tag)?]); )*
+                $( wire_struct!(@write self w cx $f [$lo $hi] [$($nlo)?] [$($tag)?]); )*
                 if cx.flexible {
                     let d = Self::default();
                     let mut n = self.unknown_tagged_fields.0.len();
@@ -163,14 +165,23 @@ macro_rules! wire_struct {
     };
     (@read $this:ident $r:ident $cx:ident $f:ident [$lo:literal $hi:literal] [$($nlo:literal)?] [$tag:literal]) => {};
 
-    (@write $s:ident $w:ident $cx:ident $f:ident [$lo:literal $hi:literal] []) => {
+    (@write $s:ident $w:ident $cx:ident $f:ident [$lo:literal $hi:literal] [$($nlo:literal)?] []) => {
         if $crate::schema::in_range($cx.version, $lo, $hi) {
+            $(
+                if $cx.version < $nlo && $crate::wire::Field::is_null(&$s.$f) {
+                    return Err($crate::Error::unencodable(
+                        "null in a field that is not nullable in this version",
+                        $w.offset(),
+                    )
+                    .in_field(stringify!($f)));
+                }
+            )?
             $w.enter(stringify!($f));
             $crate::wire::Field::write(&$s.$f, $w, $cx).map_err(|e| e.in_field(stringify!($f)))?;
             $w.leave();
         }
     };
-    (@write $s:ident $w:ident $cx:ident $f:ident [$lo:literal $hi:literal] [$tag:literal]) => {};
+    (@write $s:ident $w:ident $cx:ident $f:ident [$lo:literal $hi:literal] [$($nlo:literal)?] [$tag:literal]) => {};
 
     (@size $s:ident $cx:ident $f:ident [$lo:literal $hi:literal] []) => {
         if $crate::schema::in_range($cx.version, $lo, $hi) { $crate::wire::Field::size(&$s.$f, $cx) } else { 0 }

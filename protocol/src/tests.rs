@@ -221,6 +221,31 @@ fn the_table_advertises_what_librdkafka_needs() {
 }
 
 #[test]
+fn the_group_apis_cover_what_kafka_4_1_accepts() {
+    // kafka-facts-2 §1.1 and Kafka 4.1's schemas: every accepted version, advertised from the same minimum
+    // (JoinGroup from v0 again since 4.0.1). OffsetCommit and OffsetFetch v10 name topics by id, which
+    // kzero does not have yet, so they stop at v9.
+    let expected: &[(ApiKey, (i16, i16), i16)] = &[
+        (ApiKey::OffsetCommit, (2, 9), 8),
+        (ApiKey::OffsetFetch, (1, 9), 6),
+        (ApiKey::FindCoordinator, (0, 6), 3),
+        (ApiKey::JoinGroup, (0, 9), 6),
+        (ApiKey::Heartbeat, (0, 4), 4),
+        (ApiKey::LeaveGroup, (0, 5), 4),
+        (ApiKey::SyncGroup, (0, 5), 4),
+        (ApiKey::DescribeGroups, (0, 6), 5),
+        (ApiKey::ListGroups, (0, 5), 3),
+        (ApiKey::DeleteGroups, (0, 2), 2),
+        (ApiKey::OffsetDelete, (0, 0), i16::MAX),
+    ];
+    for &(api, range, flexible) in expected {
+        let info = api.info();
+        assert_eq!((info.advertised, info.implemented), (range, range), "{api:?}");
+        assert_eq!(info.flexible_since, flexible, "{api:?}");
+    }
+}
+
+#[test]
 fn api_versions_of_unknown_version_is_answered_in_v0() {
     // An ApiVersions v9 request, as a future client might send it (header v2).
     let frame: &[u8] = &[0, 18, 0, 9, 0, 0, 0, 5, 0, 1, b'c', 0, 0xff, 0xee];
@@ -250,6 +275,64 @@ fn unimplemented_versions_are_not_encoded() {
     let header = RequestHeader::new(ApiKey::Fetch, 11, 1);
     let err = encode_response(&header, &FetchResponse::default().into(), &mut BytesMut::new()).unwrap_err();
     assert!(err.to_string().contains("Fetch v11 is not implemented"), "{err}");
+}
+
+#[test]
+fn nulls_are_encoded_only_where_the_version_allows_them() {
+    // JoinGroup's protocol name is nullable from v7: a null below v7 cannot be encoded, and
+    // `for_version` applies Kafka's rule (null is sent as "" below v7, "" as null from v7).
+    let null_name = JoinGroupResponse {
+        protocol_name: None,
+        ..JoinGroupResponse::default()
+    };
+    let err = encode_response_body(&null_name.clone().into(), 6, &mut BytesMut::new()).unwrap_err();
+    assert!(matches!(err, Error::Unencodable { .. }), "{err:?}");
+    assert!(err.to_string().contains("field `protocol_name`"), "{err}");
+    for version in 0..=9 {
+        let fixed = null_name.clone().for_version(version);
+        assert_eq!(fixed.protocol_name.is_none(), version >= 7, "v{version}");
+        check_response_round_trip(&fixed.into(), version);
+        let empty = JoinGroupResponse::default().for_version(version);
+        assert_eq!(empty.protocol_name.is_none(), version >= 7, "v{version}");
+        check_response_round_trip(&JoinGroupResponse::default().into(), version);
+    }
+    // OffsetFetch's topic list is nullable ("all topics") from v2 only.
+    let all_topics = OffsetFetchRequest {
+        topics: None,
+        ..OffsetFetchRequest::default()
+    };
+    assert!(encode_request_body(&all_topics.clone().into(), 1, &mut BytesMut::new()).is_err());
+    check_request_round_trip(&all_topics.into(), 2);
+}
+
+#[test]
+fn batched_and_single_layouts_follow_the_version() {
+    // FindCoordinator v3 carries one key, v4 a batch; OffsetFetch v7 one group, v8 a batch.
+    let single = FindCoordinatorRequest {
+        key: "g".into(),
+        ..FindCoordinatorRequest::default()
+    };
+    let v3 = check_request_round_trip(&single.into(), 3);
+    assert_eq!(&v3[..], &[2, b'g', 0, 0], "key, key type, tags");
+    let batched = FindCoordinatorRequest {
+        coordinator_keys: vec!["g".into()],
+        ..FindCoordinatorRequest::default()
+    };
+    let v4 = check_request_round_trip(&batched.into(), 4);
+    assert_eq!(&v4[..], &[0, 2, 2, b'g', 0], "key type, coordinator keys, tags");
+
+    let fetch = OffsetFetchRequest {
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: "g".into(),
+            topics: None,
+            ..OffsetFetchRequestGroup::default()
+        }],
+        require_stable: true,
+        ..OffsetFetchRequest::default()
+    };
+    let v8 = check_request_round_trip(&fetch.into(), 8);
+    // groups [ group "g", all topics (null), tags ], require stable, tags.
+    assert_eq!(&v8[..], &[2, 2, b'g', 0, 0, 1, 0]);
 }
 
 #[test]

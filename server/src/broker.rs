@@ -20,8 +20,18 @@ use crate::metrics::Metrics;
 use crate::replica_manager::ReplicaManager;
 use crate::Error;
 
-/// The advertised `(host, port)` of the listener a request came in on.
-pub(crate) type Listener = (String, i32);
+/// Where a request came from: the advertised address of the listener it came in on (Metadata and
+/// FindCoordinator send clients back through the same listener, as Kafka's per-listener advertised
+/// addresses do) and the client's own address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listener {
+    /// The advertised host.
+    pub host: String,
+    /// The advertised port.
+    pub port: i32,
+    /// The client's address, when known.
+    pub peer: Option<SocketAddr>,
+}
 
 /// A response body plus the file regions its external records refer to.
 #[derive(Debug)]
@@ -62,12 +72,14 @@ impl Reply {
 pub struct Broker {
     pub(crate) config: Config,
     /// The plaintext listener's advertised address.
-    pub(crate) advertised: Listener,
+    pub(crate) advertised: (String, i32),
     pub(crate) cluster_id: String,
     /// The partitions, and the produce and fetch paths over them.
     pub(crate) replicas: Arc<ReplicaManager>,
     pub(crate) next_producer_id: AtomicI64,
     pub(crate) metrics: Arc<Metrics>,
+    /// The group coordinator, once `run` started it.
+    pub(crate) groups: std::sync::OnceLock<crate::group::GroupCoordinator>,
 }
 
 impl Broker {
@@ -88,14 +100,13 @@ impl Broker {
             replicas,
             next_producer_id: AtomicI64::new(start_pid),
             metrics,
+            groups: std::sync::OnceLock::new(),
             config,
         })
     }
 
-    /// Handles one request.
-    /// `listener` is the advertised `(host, port)` of the listener the request came in on: Metadata tells
-    /// clients to come back through the same listener (as Kafka's per-listener advertised addresses do).
-    pub async fn handle(&self, request: &Request, listener: &(String, i32)) -> Reply {
+    /// Handles one request that came in through `listener`.
+    pub async fn handle(&self, request: &Request, listener: &Listener) -> Reply {
         crate::apis::dispatch(self, request, listener).await
     }
 }

@@ -42,6 +42,8 @@ pub struct Config {
     pub log: LogSection,
     /// How responses are written.
     pub transfer: TransferSection,
+    /// The group coordinator.
+    pub group: GroupSection,
     /// An optional TLS listener.
     pub tls: Option<TlsSection>,
 }
@@ -71,6 +73,37 @@ pub struct LogSection {
     /// How many sealed segments' files (`.log`, `.index`, `.timeindex`) stay open, shared by all partitions
     /// (least recently used closed first). No Kafka equivalent: Kafka keeps every segment's files open.
     pub segment_file_cache: usize,
+}
+
+/// The `[group]` section: Kafka's `group.*` and `offsets.*` settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupSection {
+    /// `group.initial.rebalance.delay.ms`: how long a new group waits for more members to join.
+    pub initial_rebalance_delay_ms: i64,
+    /// `group.min.session.timeout.ms`.
+    pub min_session_timeout_ms: i32,
+    /// `group.max.session.timeout.ms`.
+    pub max_session_timeout_ms: i32,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (fixed once it exists).
+    pub offsets_topic_partitions: i32,
+    /// `offsets.retention.minutes`: how long an empty group's committed offsets are kept.
+    pub offsets_retention_minutes: i64,
+    /// `offsets.retention.check.interval.ms`.
+    pub offsets_retention_check_interval_ms: u64,
+}
+
+impl Default for GroupSection {
+    fn default() -> Self {
+        GroupSection {
+            initial_rebalance_delay_ms: 3000,
+            min_session_timeout_ms: 6000,
+            max_session_timeout_ms: 1_800_000,
+            offsets_topic_partitions: 50,
+            offsets_retention_minutes: 7 * 24 * 60,
+            offsets_retention_check_interval_ms: 600_000,
+        }
+    }
 }
 
 /// The `[transfer]` section.
@@ -134,6 +167,7 @@ impl Default for Config {
             log_format: LogFormat::Human,
             log: LogSection::default(),
             transfer: TransferSection::default(),
+            group: GroupSection::default(),
             tls: None,
         }
     }
@@ -246,6 +280,25 @@ impl Config {
         }
         if self.log.segment_file_cache < 1 {
             return bad("log.segment_file_cache", "must be at least 1");
+        }
+        let g = &self.group;
+        if g.initial_rebalance_delay_ms < 0 {
+            return bad("group.initial_rebalance_delay_ms", "must be 0 or more");
+        }
+        if g.min_session_timeout_ms < 1 || g.max_session_timeout_ms < g.min_session_timeout_ms {
+            return bad(
+                "group.max_session_timeout_ms",
+                "must be at least group.min_session_timeout_ms, which must be at least 1",
+            );
+        }
+        if g.offsets_topic_partitions < 1 {
+            return bad("group.offsets_topic_partitions", "must be at least 1");
+        }
+        if g.offsets_retention_minutes < 1 {
+            return bad("group.offsets_retention_minutes", "must be at least 1");
+        }
+        if g.offsets_retention_check_interval_ms < 1 {
+            return bad("group.offsets_retention_check_interval_ms", "must be at least 1");
         }
         if let Some(a) = &self.advertised_listen {
             if parse_host_port(a).is_none() {

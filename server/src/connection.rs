@@ -35,6 +35,11 @@ pub(crate) async fn serve<R, T>(
     T: TransportLayer + 'static,
 {
     broker.metrics.connection_opened();
+    let listener = crate::broker::Listener {
+        host: listener.0.clone(),
+        port: listener.1,
+        peer: Some(peer),
+    };
     let (sender, writer) = transfer::response_queue(transport, 32);
     let writer = tokio::spawn(writer.run());
     let mut codec = FrameCodec::new(broker.config.max_request_bytes);

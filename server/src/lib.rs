@@ -29,6 +29,7 @@ pub mod config;
 mod connection;
 mod delayed;
 mod error;
+mod group;
 mod http;
 mod metrics;
 mod partition;
@@ -46,7 +47,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use apis::HANDLED_APIS;
-pub use broker::Broker;
+pub use broker::{Broker, Listener};
 pub use config::{Config, ConfigError};
 pub use error::Error;
 
@@ -160,10 +161,12 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
     // The metrics listener answers /health while the data directory loads; /ready once the broker serves.
+    // It keeps answering (/ready with 503) while connections drain, and stops after them.
     let http_state = Arc::new(http::HttpState::default());
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
     let metrics_enabled = listeners.metrics.is_some();
     if let Some(metrics) = listeners.metrics {
-        background.spawn(http::serve(metrics, Arc::clone(&http_state), stop_rx.clone()));
+        background.spawn(http::serve(metrics, Arc::clone(&http_state), http_stop_rx));
     }
     let broker = Arc::new(
         blocking("opening the data directory", move || {
@@ -183,6 +186,9 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
             .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
         _ => broker.advertised.clone(),
     });
+    let (coordinator, coordinator_task) =
+        group::GroupCoordinator::start(Arc::clone(&broker.replicas), &broker.config.group, stop_rx.clone());
+    let _ = broker.groups.set(coordinator);
     let counters = Arc::clone(&broker.metrics.transfer);
     let transfer_config = transfer_config(&broker.config);
     let mut connections = JoinSet::new();
@@ -277,8 +283,13 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         );
         connections.abort_all();
     }
+    let _ = http_stop_tx.send(true);
     background.abort_all();
     while background.join_next().await.is_some() {}
+    // The coordinator saw `stop`; its writes are done once it returns.
+    if let Err(e) = coordinator_task.await {
+        tracing::error!(error = %e, "the group coordinator failed");
+    }
     let replicas = Arc::clone(&broker.replicas);
     blocking("closing the logs", move || replicas.close()).await??;
     tracing::info!("kzero broker stopped cleanly");

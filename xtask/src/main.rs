@@ -256,6 +256,8 @@ const PYTHON_CLIENTS: &[&str] = &[
     "zstandard",
     "python-snappy",
     "cramjam",
+    // The strict OpenMetrics parser the metrics test pipes /metrics through (tests/clients/metrics_check.py).
+    "prometheus-client==0.26.0",
 ];
 
 fn ensure_python_clients(target: &Path) -> Result<PathBuf> {
@@ -263,7 +265,10 @@ fn ensure_python_clients(target: &Path) -> Result<PathBuf> {
     let python = venv.join("bin/python");
     let ready = |py: &Path| {
         Command::new(py)
-            .args(["-c", "import confluent_kafka, kafka, lz4, zstandard, snappy"])
+            .args([
+                "-c",
+                "import confluent_kafka, kafka, lz4, zstandard, snappy, prometheus_client.openmetrics.parser",
+            ])
             .output()
             .is_ok_and(|o| o.status.success())
     };

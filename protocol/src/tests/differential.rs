@@ -64,6 +64,8 @@ macro_rules! with_types {
             InitProducerId => InitProducerIdRequest, InitProducerIdResponse;
             OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse;
             DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
+            DeleteGroups => DeleteGroupsRequest, DeleteGroupsResponse;
+            OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
         )
     };
 }

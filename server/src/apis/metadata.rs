@@ -59,6 +59,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
         for name in names {
             topics.push(match topic_or_create(broker, &name, allow_create).await {
                 Ok(topic) => MetadataResponseTopic {
+                    is_internal: name == crate::group::OFFSETS_TOPIC,
                     name,
                     partitions: topic
                         .partitions
@@ -89,8 +90,8 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
         Reply::body(MetadataResponse {
             brokers: vec![MetadataResponseBroker {
                 node_id: node,
-                host: listener.0.clone(),
-                port: listener.1,
+                host: listener.host.clone(),
+                port: listener.port,
                 ..MetadataResponseBroker::default()
             }],
             cluster_id: Some(broker.cluster_id.clone()),

@@ -14,6 +14,7 @@
 //! | `fetch.rs` | Fetch, ListOffsets |
 //! | `metadata.rs` | ApiVersions, Metadata |
 //! | `admin.rs` | CreateTopics, DeleteTopics, DescribeConfigs |
+//! | `group.rs` | FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete |
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,6 +25,7 @@ use crate::broker::{Broker, Listener, Reply};
 
 mod admin;
 mod fetch;
+mod group;
 mod metadata;
 mod produce;
 
@@ -92,6 +94,50 @@ pub(crate) const APIS: &[Api] = &[
     Api {
         key: ApiKey::DescribeConfigs,
         handler: Handler::Now(admin::describe_configs),
+    },
+    Api {
+        key: ApiKey::OffsetCommit,
+        handler: Handler::Later(group::offset_commit),
+    },
+    Api {
+        key: ApiKey::OffsetFetch,
+        handler: Handler::Later(group::offset_fetch),
+    },
+    Api {
+        key: ApiKey::FindCoordinator,
+        handler: Handler::Later(group::find_coordinator),
+    },
+    Api {
+        key: ApiKey::JoinGroup,
+        handler: Handler::Later(group::join_group),
+    },
+    Api {
+        key: ApiKey::Heartbeat,
+        handler: Handler::Later(group::heartbeat),
+    },
+    Api {
+        key: ApiKey::LeaveGroup,
+        handler: Handler::Later(group::leave_group),
+    },
+    Api {
+        key: ApiKey::SyncGroup,
+        handler: Handler::Later(group::sync_group),
+    },
+    Api {
+        key: ApiKey::DescribeGroups,
+        handler: Handler::Later(group::describe_groups),
+    },
+    Api {
+        key: ApiKey::ListGroups,
+        handler: Handler::Later(group::list_groups),
+    },
+    Api {
+        key: ApiKey::DeleteGroups,
+        handler: Handler::Later(group::delete_groups),
+    },
+    Api {
+        key: ApiKey::OffsetDelete,
+        handler: Handler::Later(group::offset_delete),
     },
 ];
 

@@ -47,7 +47,11 @@ async fn advertised_exactly_when_handled() {
         ..crate::Config::default()
     };
     let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap(), true).unwrap();
-    let listener: Listener = ("127.0.0.1".into(), 9092);
+    let listener = Listener {
+        host: "127.0.0.1".into(),
+        port: 9092,
+        peer: None,
+    };
     let reply = dispatch(&broker, &request(ApiKey::ApiVersions, 2), &listener).await;
     let Some(ResponseBody::ApiVersions(versions)) = reply.body else {
         panic!("no ApiVersions answer")

@@ -283,8 +283,87 @@ def alive():
     assert consume_confluent(topic, 1)[0].value() == b"still here"
 
 
+def group_consumer(group, topic, extra=None):
+    conf = {"bootstrap.servers": BOOT, "group.id": group, "auto.offset.reset": "earliest",
+            "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+    conf.update(extra or {})
+    c = Consumer(conf)
+    c.subscribe([topic])
+    return c
+
+
+def poll_until(consumers, want, timeout=30):
+    """Polls every consumer until `want(got)` holds; got maps consumer index -> list of messages."""
+    got = {i: [] for i in range(len(consumers))}
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for i, c in enumerate(consumers):
+            m = c.poll(0.1)
+            if m is None or m.error():
+                continue
+            got[i].append(m)
+        if want(got):
+            return got
+    raise AssertionError(f"timed out; got {[len(v) for v in got.values()]}")
+
+
+def groups():
+    """Two confluent-kafka consumers in one group split a 4-partition topic; when one leaves the other takes
+    everything; committed offsets are where a new consumer resumes."""
+    topic = fresh("grp")
+    group = fresh("g")
+    a = AdminClient({"bootstrap.servers": BOOT})
+    a.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])[topic].result(20)
+    msgs = [(f"k{i}".encode(), f"v{i}".encode(), None, None) for i in range(400)]
+    for p in range(4):
+        assert not produce_confluent(topic, msgs[p * 100:(p + 1) * 100], partition=p)
+    started = time.time()
+    c1 = group_consumer(group, topic)
+    first = poll_until([c1], lambda g: len(g[0]) >= 1)
+    first_record_s = time.time() - started
+    c2 = group_consumer(group, topic)
+    # Both end up with partitions: c2's arrival rebalances the group.
+    seen2 = set()
+
+    def poll2():
+        m = c2.poll(0.1)
+        if m is not None and not m.error():
+            seen2.add(m.value())
+
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        c1.poll(0.1)
+        poll2()
+        a1 = {tp.partition for tp in c1.assignment()}
+        a2 = {tp.partition for tp in c2.assignment()}
+        if a1 and a2 and a1 | a2 == {0, 1, 2, 3} and not a1 & a2:
+            break
+    else:
+        raise AssertionError(f"no split: {c1.assignment()} {c2.assignment()}")
+    # c1 leaves without committing: c2 gets all four partitions and reads everything from the start.
+    c1.close()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(seen2) < 400:
+        poll2()
+    assert {tp.partition for tp in c2.assignment()} == {0, 1, 2, 3}, c2.assignment()
+    assert len(seen2) == 400, f"c2 saw {len(seen2)} of 400"
+    c2.commit(asynchronous=False)
+    committed = c2.committed([TopicPartition(topic, p) for p in range(4)], timeout=10)
+    assert [tp.offset for tp in committed] == [100] * 4, committed
+    c2.close()
+    # A new member of the group resumes at the committed offsets: nothing more to read.
+    produce_confluent(topic, [(b"late", b"after-commit", None, None)], partition=2)
+    c3 = group_consumer(group, topic)
+    late = poll_until([c3], lambda g: len(g[0]) >= 1)[0]
+    assert [m.value() for m in late] == [b"after-commit"], [m.value() for m in late]
+    c3.close()
+    groups_listed = a.list_consumer_groups().result(10)
+    assert any(g.group_id == group for g in groups_listed.valid), groups_listed.valid
+    print(f"first record after {first_record_s:.2f}s; first={first[0][0].value()}")
+
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, size_limits, produce_n, consume_n, tls,
-                                     topic_configs, alive]}
+                                     topic_configs, alive, groups]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

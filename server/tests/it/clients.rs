@@ -29,6 +29,16 @@ fn several_partitions_offsets_and_admin() {
 }
 
 #[test]
+fn consumer_groups_split_partitions_take_over_and_resume_from_commits() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let out = scenario(&py, &broker.bootstrap(), "groups", &[]);
+    eprintln!("{}", out.trim());
+    broker.stop().unwrap();
+}
+
+#[test]
 fn messages_just_under_and_over_message_max_bytes() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();

@@ -3,6 +3,7 @@
 
 mod binary;
 mod clients;
+mod observability;
 mod protocol_rules;
 mod raw;
 mod support;

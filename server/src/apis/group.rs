@@ -1,0 +1,655 @@
+//! The group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
+//! OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete.
+//!
+//! Each handler translates its request (every version Kafka 4.x accepts, except OffsetCommit and
+//! OffsetFetch v10, which name topics by id) into the coordinator's terms and its answer back, with
+//! Kafka's per-version rules (error layouts of v0-1 / v2-7 / v8+ OffsetFetch, batched FindCoordinator
+//! and LeaveGroup, JoinGroup's null-versus-empty protocol name). The rules of groups and offsets are the
+//! coordinator's (`group/`). Until `__consumer_offsets` is loaded, group requests get
+//! COORDINATOR_LOAD_IN_PROGRESS (a Heartbeat gets NONE, as Kafka answers).
+
+use protocol::{
+    ApiKey, Coordinator, DeletableGroupResult, DeleteGroupsResponse, DescribeGroupsResponse, DescribedGroup,
+    DescribedGroupMember, ErrorCode, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
+    JoinGroupResponseMember, LeaveGroupResponse, ListGroupsResponse, ListedGroup, MemberResponse, OffsetCommitResponse,
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic, OffsetDeleteResponse, OffsetDeleteResponsePartition,
+    OffsetDeleteResponseTopic, OffsetFetchRequestTopic, OffsetFetchResponse, OffsetFetchResponseGroup,
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic, Request, SyncGroupResponse,
+};
+
+use super::{body, Pending};
+use crate::broker::{Broker, Listener, Reply};
+use crate::group::classic::{JoinRequest, SyncRequest};
+use crate::group::offsets::CommitRequest;
+use crate::group::GroupCoordinator;
+
+/// The coordinator, or the error a group request gets when it cannot be served yet.
+fn coordinator(broker: &Broker) -> Result<&GroupCoordinator, ErrorCode> {
+    match broker.groups.get() {
+        None => Err(ErrorCode::CoordinatorNotAvailable),
+        Some(c) if !c.is_loaded() => Err(ErrorCode::CoordinatorLoadInProgress),
+        Some(c) => Ok(c),
+    }
+}
+
+fn count_error(broker: &Broker, api: ApiKey, code: ErrorCode) -> i16 {
+    broker.metrics.error(api, code);
+    code.code()
+}
+
+/// Kafka's bit field of the operations allowed on a group with no authorizer configured: READ, DELETE,
+/// DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (ACL operation codes 3, 6, 8, 10, 11).
+const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+
+pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, FindCoordinator);
+        let version = request.header.api_version;
+        // Per key: this broker for a group (it leads every `__consumer_offsets` partition), or why not.
+        let answer = |key_type: i8| -> Result<(), (ErrorCode, String)> {
+            match key_type {
+                0 => match broker.groups.get() {
+                    Some(_) => Ok(()),
+                    None => Err((
+                        ErrorCode::CoordinatorNotAvailable,
+                        "the group coordinator is not running".into(),
+                    )),
+                },
+                1 => Err((
+                    ErrorCode::CoordinatorNotAvailable,
+                    "kzero has no transaction coordinator".into(),
+                )),
+                2 if version >= 6 => Err((ErrorCode::CoordinatorNotAvailable, "kzero has no share groups".into())),
+                other => Err((ErrorCode::InvalidRequest, format!("unknown coordinator type {other}"))),
+            }
+        };
+        let node = broker.config.node_id;
+        if version >= 4 {
+            let coordinators = r
+                .coordinator_keys
+                .iter()
+                .map(|key| match answer(r.key_type) {
+                    Ok(()) => Coordinator {
+                        key: key.clone(),
+                        node_id: node,
+                        host: listener.host.clone(),
+                        port: listener.port,
+                        ..Coordinator::default()
+                    },
+                    Err((code, message)) => Coordinator {
+                        key: key.clone(),
+                        node_id: -1,
+                        host: String::new(),
+                        port: -1,
+                        error_code: count_error(broker, ApiKey::FindCoordinator, code),
+                        error_message: Some(message),
+                        ..Coordinator::default()
+                    },
+                })
+                .collect();
+            return Reply::body(FindCoordinatorResponse {
+                coordinators,
+                ..FindCoordinatorResponse::default()
+            });
+        }
+        Reply::body(match answer(r.key_type) {
+            Ok(()) => FindCoordinatorResponse {
+                node_id: node,
+                host: listener.host.clone(),
+                port: listener.port,
+                ..FindCoordinatorResponse::default()
+            },
+            Err((code, message)) => FindCoordinatorResponse {
+                error_code: count_error(broker, ApiKey::FindCoordinator, code),
+                error_message: Some(message),
+                node_id: -1,
+                host: String::new(),
+                port: -1,
+                ..FindCoordinatorResponse::default()
+            },
+        })
+    })
+}
+
+pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, JoinGroup);
+        let version = request.header.api_version;
+        let error = |code: ErrorCode| {
+            Reply::body(
+                JoinGroupResponse {
+                    error_code: count_error(broker, ApiKey::JoinGroup, code),
+                    generation_id: -1,
+                    member_id: r.member_id.clone(),
+                    ..JoinGroupResponse::default()
+                }
+                .for_version(version),
+            )
+        };
+        let c = match coordinator(broker) {
+            Ok(c) => c,
+            Err(code) => return error(code),
+        };
+        let parked = std::time::Instant::now();
+        let result = c
+            .join(JoinRequest {
+                group_id: r.group_id.clone(),
+                member_id: r.member_id.clone(),
+                instance_id: r.group_instance_id.clone(),
+                client_id: request.header.client_id.clone().unwrap_or_default(),
+                client_host: listener.peer.map_or_else(String::new, |p| format!("/{}", p.ip())),
+                session_timeout_ms: r.session_timeout_ms,
+                // v0 has no rebalance timeout: Kafka uses the session timeout.
+                rebalance_timeout_ms: if version == 0 {
+                    r.session_timeout_ms
+                } else {
+                    r.rebalance_timeout_ms
+                },
+                protocol_type: r.protocol_type.clone(),
+                protocols: r
+                    .protocols
+                    .iter()
+                    .map(|p| (p.name.clone(), p.metadata.clone()))
+                    .collect(),
+                require_known_member_id: version >= 4,
+            })
+            .await;
+        // Waiting for the rebalance is the request's remote time, as in Kafka's purgatory.
+        let remote = parked.elapsed();
+        let reply = Reply::body(
+            JoinGroupResponse {
+                error_code: count_error(broker, ApiKey::JoinGroup, result.error),
+                generation_id: result.generation,
+                protocol_type: result.protocol_type,
+                protocol_name: Some(result.protocol_name.unwrap_or_default()),
+                leader: result.leader,
+                // Below v9 a static leader rejoining is told the old leader id instead (no skip flag).
+                skip_assignment: result.skip_assignment && version >= 9,
+                member_id: result.member_id,
+                members: result
+                    .members
+                    .into_iter()
+                    .map(|m| JoinGroupResponseMember {
+                        member_id: m.member_id,
+                        group_instance_id: m.instance_id,
+                        metadata: m.metadata,
+                        ..JoinGroupResponseMember::default()
+                    })
+                    .collect(),
+                ..JoinGroupResponse::default()
+            }
+            .for_version(version),
+        );
+        Reply { remote, ..reply }
+    })
+}
+
+pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, SyncGroup);
+        let version = request.header.api_version;
+        let error = |code: ErrorCode| {
+            Reply::body(SyncGroupResponse {
+                error_code: count_error(broker, ApiKey::SyncGroup, code),
+                ..SyncGroupResponse::default()
+            })
+        };
+        // v5+ must name the protocol type and name (Kafka checks this before the coordinator).
+        if version >= 5 && (r.protocol_type.is_none() || r.protocol_name.is_none()) {
+            return error(ErrorCode::InconsistentGroupProtocol);
+        }
+        let c = match coordinator(broker) {
+            Ok(c) => c,
+            Err(code) => return error(code),
+        };
+        let parked = std::time::Instant::now();
+        let result = c
+            .sync(SyncRequest {
+                group_id: r.group_id.clone(),
+                generation: r.generation_id,
+                member_id: r.member_id.clone(),
+                instance_id: r.group_instance_id.clone(),
+                protocol_type: r.protocol_type.clone(),
+                protocol_name: r.protocol_name.clone(),
+                assignments: r
+                    .assignments
+                    .iter()
+                    .map(|a| (a.member_id.clone(), a.assignment.clone()))
+                    .collect(),
+            })
+            .await;
+        let remote = parked.elapsed();
+        let reply = Reply::body(SyncGroupResponse {
+            error_code: count_error(broker, ApiKey::SyncGroup, result.error),
+            protocol_type: result.protocol_type,
+            protocol_name: result.protocol_name,
+            assignment: result.assignment,
+            ..SyncGroupResponse::default()
+        });
+        Reply { remote, ..reply }
+    })
+}
+
+pub(super) fn heartbeat<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, Heartbeat);
+        let code = match coordinator(broker) {
+            // Kafka answers a heartbeat during loading with NONE (the member keeps its session).
+            Err(ErrorCode::CoordinatorLoadInProgress) => ErrorCode::None,
+            Err(code) => code,
+            Ok(c) => {
+                c.heartbeat(
+                    r.group_id.clone(),
+                    r.generation_id,
+                    r.member_id.clone(),
+                    r.group_instance_id.clone(),
+                )
+                .await
+            }
+        };
+        Reply::body(HeartbeatResponse {
+            error_code: count_error(broker, ApiKey::Heartbeat, code),
+            ..HeartbeatResponse::default()
+        })
+    })
+}
+
+pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, LeaveGroup);
+        let version = request.header.api_version;
+        let members: Vec<(String, Option<String>)> = if version >= 3 {
+            r.members
+                .iter()
+                .map(|m| (m.member_id.clone(), m.group_instance_id.clone()))
+                .collect()
+        } else {
+            vec![(r.member_id.clone(), None)]
+        };
+        let (top, each) = match coordinator(broker) {
+            Err(code) => (code, Vec::new()),
+            Ok(c) => c.leave(r.group_id.clone(), members.clone()).await,
+        };
+        if version < 3 {
+            // v0-2 carry the one member's error at the top level.
+            let code = if top != ErrorCode::None {
+                top
+            } else {
+                each.first().copied().unwrap_or(ErrorCode::None)
+            };
+            return Reply::body(LeaveGroupResponse {
+                error_code: count_error(broker, ApiKey::LeaveGroup, code),
+                ..LeaveGroupResponse::default()
+            });
+        }
+        Reply::body(LeaveGroupResponse {
+            error_code: count_error(broker, ApiKey::LeaveGroup, top),
+            members: members
+                .into_iter()
+                .zip(each)
+                .map(|((member_id, group_instance_id), code)| MemberResponse {
+                    member_id,
+                    group_instance_id,
+                    error_code: count_error(broker, ApiKey::LeaveGroup, code),
+                    ..MemberResponse::default()
+                })
+                .collect(),
+            ..LeaveGroupResponse::default()
+        })
+    })
+}
+
+pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, OffsetCommit);
+        let version = request.header.api_version;
+        // Unknown topics or partitions are answered here; the rest go to the coordinator.
+        let mut known = Vec::new();
+        let mut codes: Vec<Vec<ErrorCode>> = Vec::with_capacity(r.topics.len());
+        for t in &r.topics {
+            let mut topic_codes = Vec::with_capacity(t.partitions.len());
+            for p in &t.partitions {
+                if broker.replicas.partition(&t.name, p.partition_index).is_ok() {
+                    known.push((
+                        t.name.clone(),
+                        p.partition_index,
+                        p.committed_offset,
+                        p.committed_leader_epoch,
+                        p.committed_metadata.clone(),
+                    ));
+                    topic_codes.push(ErrorCode::None);
+                } else {
+                    topic_codes.push(ErrorCode::UnknownTopicOrPartition);
+                }
+            }
+            codes.push(topic_codes);
+        }
+        let results = if known.is_empty() {
+            Vec::new()
+        } else {
+            match coordinator(broker) {
+                Err(code) => vec![code; known.len()],
+                Ok(c) => {
+                    c.commit(CommitRequest {
+                        group_id: r.group_id.clone(),
+                        generation: r.generation_id_or_member_epoch,
+                        member_id: r.member_id.clone(),
+                        instance_id: r.group_instance_id.clone(),
+                        retention_ms: if (2..=4).contains(&version) {
+                            r.retention_time_ms
+                        } else {
+                            -1
+                        },
+                        version,
+                        partitions: known,
+                    })
+                    .await
+                }
+            }
+        };
+        let mut results = results.into_iter();
+        let topics = r
+            .topics
+            .iter()
+            .zip(codes)
+            .map(|(t, topic_codes)| OffsetCommitResponseTopic {
+                name: t.name.clone(),
+                partitions: t
+                    .partitions
+                    .iter()
+                    .zip(topic_codes)
+                    .map(|(p, code)| {
+                        let code = if code == ErrorCode::None {
+                            results.next().unwrap_or(ErrorCode::UnknownServerError)
+                        } else {
+                            code
+                        };
+                        OffsetCommitResponsePartition {
+                            partition_index: p.partition_index,
+                            error_code: count_error(broker, ApiKey::OffsetCommit, code),
+                            ..OffsetCommitResponsePartition::default()
+                        }
+                    })
+                    .collect(),
+                ..OffsetCommitResponseTopic::default()
+            })
+            .collect();
+        Reply::body(OffsetCommitResponse {
+            topics,
+            ..OffsetCommitResponse::default()
+        })
+    })
+}
+
+/// One group's OffsetFetch answer: its topics, or a group-level error.
+async fn fetch_group(
+    broker: &Broker,
+    group_id: &str,
+    topics: Option<&Vec<OffsetFetchRequestTopic>>,
+) -> Result<Vec<OffsetFetchResponseTopic>, ErrorCode> {
+    let c = coordinator(broker)?;
+    let wanted = topics.map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.clone(), t.partition_indexes.clone()))
+            .collect::<Vec<_>>()
+    });
+    let fetched = c
+        .fetch(group_id.to_string(), wanted)
+        .await
+        .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+    // Group the answers by topic, in the order they came (request order, or sorted for "all").
+    let mut out: Vec<OffsetFetchResponseTopic> = Vec::new();
+    for (topic, partition, offset) in fetched {
+        let part = match offset {
+            Some(o) => OffsetFetchResponsePartition {
+                partition_index: partition,
+                committed_offset: o.offset,
+                committed_leader_epoch: o.leader_epoch,
+                metadata: Some(o.metadata),
+                ..OffsetFetchResponsePartition::default()
+            },
+            None => OffsetFetchResponsePartition {
+                partition_index: partition,
+                committed_offset: -1,
+                committed_leader_epoch: -1,
+                metadata: Some(String::new()),
+                ..OffsetFetchResponsePartition::default()
+            },
+        };
+        match out.last_mut() {
+            Some(t) if t.name == topic => t.partitions.push(part),
+            _ => out.push(OffsetFetchResponseTopic {
+                name: topic,
+                partitions: vec![part],
+                ..OffsetFetchResponseTopic::default()
+            }),
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, OffsetFetch);
+        let version = request.header.api_version;
+        if version >= 8 {
+            let mut groups = Vec::with_capacity(r.groups.len());
+            for g in &r.groups {
+                groups.push(match fetch_group(broker, &g.group_id, g.topics.as_ref()).await {
+                    Ok(topics) => OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        topics,
+                        ..OffsetFetchResponseGroup::default()
+                    },
+                    Err(code) => OffsetFetchResponseGroup {
+                        group_id: g.group_id.clone(),
+                        error_code: count_error(broker, ApiKey::OffsetFetch, code),
+                        ..OffsetFetchResponseGroup::default()
+                    },
+                });
+            }
+            return Reply::body(OffsetFetchResponse {
+                groups,
+                ..OffsetFetchResponse::default()
+            });
+        }
+        // v0-1: an empty topic list is not "all"; v2-7: null is.
+        match fetch_group(broker, &r.group_id, r.topics.as_ref()).await {
+            Ok(topics) => Reply::body(OffsetFetchResponse {
+                topics,
+                ..OffsetFetchResponse::default()
+            }),
+            Err(code) if version >= 2 => Reply::body(OffsetFetchResponse {
+                error_code: count_error(broker, ApiKey::OffsetFetch, code),
+                ..OffsetFetchResponse::default()
+            }),
+            // v0-1 have no top-level error: it is copied into every partition, with offset -1.
+            Err(code) => Reply::body(OffsetFetchResponse {
+                topics: r
+                    .topics
+                    .iter()
+                    .flatten()
+                    .map(|t| OffsetFetchResponseTopic {
+                        name: t.name.clone(),
+                        partitions: t
+                            .partition_indexes
+                            .iter()
+                            .map(|p| OffsetFetchResponsePartition {
+                                partition_index: *p,
+                                committed_offset: -1,
+                                committed_leader_epoch: -1,
+                                metadata: Some(String::new()),
+                                error_code: count_error(broker, ApiKey::OffsetFetch, code),
+                                ..OffsetFetchResponsePartition::default()
+                            })
+                            .collect(),
+                        ..OffsetFetchResponseTopic::default()
+                    })
+                    .collect(),
+                ..OffsetFetchResponse::default()
+            }),
+        }
+    })
+}
+
+pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, ListGroups);
+        // Only classic groups exist here: a type filter without "classic" lists nothing.
+        let classic_wanted =
+            r.types_filter.is_empty() || r.types_filter.iter().any(|t| t.trim().eq_ignore_ascii_case("classic"));
+        let listed = match coordinator(broker) {
+            Err(code) => {
+                return Reply::body(ListGroupsResponse {
+                    error_code: count_error(broker, ApiKey::ListGroups, code),
+                    ..ListGroupsResponse::default()
+                })
+            }
+            Ok(_) if !classic_wanted => Vec::new(),
+            Ok(c) => c.list(r.states_filter.clone()).await.unwrap_or_default(),
+        };
+        Reply::body(ListGroupsResponse {
+            groups: listed
+                .into_iter()
+                .map(|(group_id, protocol_type, state)| ListedGroup {
+                    group_id,
+                    protocol_type,
+                    group_state: state.to_string(),
+                    group_type: "classic".into(),
+                    ..ListedGroup::default()
+                })
+                .collect(),
+            ..ListGroupsResponse::default()
+        })
+    })
+}
+
+pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, DescribeGroups);
+        let version = request.header.api_version;
+        let operations = if r.include_authorized_operations {
+            GROUP_OPERATIONS
+        } else {
+            i32::MIN
+        };
+        let described = match coordinator(broker) {
+            Ok(c) => c
+                .describe(r.groups.clone(), version >= 6)
+                .await
+                .ok_or(ErrorCode::CoordinatorNotAvailable),
+            Err(code) => Err(code),
+        };
+        let groups = match described {
+            Err(code) => r
+                .groups
+                .iter()
+                .map(|g| DescribedGroup {
+                    error_code: count_error(broker, ApiKey::DescribeGroups, code),
+                    group_id: g.clone(),
+                    authorized_operations: operations,
+                    ..DescribedGroup::default()
+                })
+                .collect(),
+            Ok(descriptions) => descriptions
+                .into_iter()
+                .map(|d| DescribedGroup {
+                    error_code: count_error(broker, ApiKey::DescribeGroups, d.error),
+                    error_message: (d.error != ErrorCode::None).then(|| format!("group {} not found", d.group_id)),
+                    group_id: d.group_id,
+                    group_state: d.state.to_string(),
+                    protocol_type: d.protocol_type,
+                    protocol_data: d.protocol_data,
+                    members: d
+                        .members
+                        .into_iter()
+                        .map(|m| DescribedGroupMember {
+                            member_id: m.member_id,
+                            group_instance_id: m.instance_id,
+                            client_id: m.client_id,
+                            client_host: m.client_host,
+                            member_metadata: m.metadata,
+                            member_assignment: m.assignment,
+                            ..DescribedGroupMember::default()
+                        })
+                        .collect(),
+                    authorized_operations: operations,
+                    ..DescribedGroup::default()
+                })
+                .collect(),
+        };
+        Reply::body(DescribeGroupsResponse {
+            groups,
+            ..DescribeGroupsResponse::default()
+        })
+    })
+}
+
+pub(super) fn delete_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, DeleteGroups);
+        let codes = match coordinator(broker) {
+            Err(code) => vec![code; r.groups_names.len()],
+            Ok(c) => c.delete_groups(r.groups_names.clone()).await,
+        };
+        Reply::body(DeleteGroupsResponse {
+            results: r
+                .groups_names
+                .iter()
+                .zip(codes)
+                .map(|(g, code)| DeletableGroupResult {
+                    group_id: g.clone(),
+                    error_code: count_error(broker, ApiKey::DeleteGroups, code),
+                    ..DeletableGroupResult::default()
+                })
+                .collect(),
+            ..DeleteGroupsResponse::default()
+        })
+    })
+}
+
+pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, OffsetDelete);
+        let partitions: Vec<(String, i32)> = r
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.partition_index)))
+            .collect();
+        let (top, each) = match coordinator(broker) {
+            Err(code) => (code, Vec::new()),
+            Ok(c) => c.delete_offsets(r.group_id.clone(), partitions).await,
+        };
+        if top != ErrorCode::None {
+            return Reply::body(OffsetDeleteResponse {
+                error_code: count_error(broker, ApiKey::OffsetDelete, top),
+                ..OffsetDeleteResponse::default()
+            });
+        }
+        let mut each = each.into_iter();
+        Reply::body(OffsetDeleteResponse {
+            topics: r
+                .topics
+                .iter()
+                .map(|t| OffsetDeleteResponseTopic {
+                    name: t.name.clone(),
+                    partitions: t
+                        .partitions
+                        .iter()
+                        .map(|p| OffsetDeleteResponsePartition {
+                            partition_index: p.partition_index,
+                            error_code: count_error(
+                                broker,
+                                ApiKey::OffsetDelete,
+                                each.next().unwrap_or(ErrorCode::UnknownServerError),
+                            ),
+                            ..OffsetDeleteResponsePartition::default()
+                        })
+                        .collect(),
+                    ..OffsetDeleteResponseTopic::default()
+                })
+                .collect(),
+            ..OffsetDeleteResponse::default()
+        })
+    })
+}

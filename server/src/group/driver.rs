@@ -1,0 +1,618 @@
+//! The coordinator's task: it owns the sans-IO state, takes requests through a channel, fires timers,
+//! persists records to `__consumer_offsets` and answers parked requests.
+
+use std::collections::HashMap;
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::record::{BatchBuilder, Batches, Compression, Record as WireRecord};
+use protocol::{ErrorCode, Records};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::classic::{
+    GroupConfig, GroupDescription, JoinRequest, JoinResult, Ms, Output, SyncRequest, SyncResult, Ticket,
+};
+use super::offsets::{CommitRequest, CommittedOffset, Coordinator, Record};
+use super::{partition_for, records};
+use crate::config::GroupSection;
+use crate::partition::ReadBound;
+use crate::replica_manager::{ProduceEntry, ReplicaManager};
+use crate::topic_config::TopicConfig;
+
+/// The internal topic holding groups and committed offsets.
+pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// How long a write to `__consumer_offsets` may take (`offsets.commit.timeout.ms`).
+const COMMIT_TIMEOUT: Duration = Duration::from_millis(5000);
+
+fn now_ms() -> Ms {
+    crate::broker::storage_now_ms()
+}
+
+/// One partition's committed offset in an OffsetFetch answer (`None`: nothing committed).
+pub(crate) type FetchedOffset = (String, i32, Option<CommittedOffset>);
+
+enum Command {
+    Join(JoinRequest, oneshot::Sender<JoinResult>),
+    Sync(SyncRequest, oneshot::Sender<SyncResult>),
+    Heartbeat {
+        group: String,
+        generation: i32,
+        member: String,
+        instance: Option<String>,
+        reply: oneshot::Sender<ErrorCode>,
+    },
+    Leave {
+        group: String,
+        members: Vec<(String, Option<String>)>,
+        reply: oneshot::Sender<(ErrorCode, Vec<ErrorCode>)>,
+    },
+    Commit(CommitRequest, oneshot::Sender<Vec<ErrorCode>>),
+    Fetch {
+        group: String,
+        /// `None`: every committed partition.
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+        reply: oneshot::Sender<Vec<FetchedOffset>>,
+    },
+    List {
+        states: Vec<String>,
+        reply: oneshot::Sender<Vec<(String, String, &'static str)>>,
+    },
+    Describe {
+        groups: Vec<String>,
+        not_found_is_error: bool,
+        reply: oneshot::Sender<Vec<GroupDescription>>,
+    },
+    DeleteGroups {
+        groups: Vec<String>,
+        reply: oneshot::Sender<Vec<ErrorCode>>,
+    },
+    DeleteOffsets {
+        group: String,
+        partitions: Vec<(String, i32)>,
+        reply: oneshot::Sender<(ErrorCode, Vec<ErrorCode>)>,
+    },
+}
+
+/// The handle the request handlers use.
+#[derive(Debug)]
+pub(crate) struct GroupCoordinator {
+    tx: mpsc::UnboundedSender<Command>,
+    loaded: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("group command")
+    }
+}
+
+impl GroupCoordinator {
+    /// Starts the coordinator's task; it loads `__consumer_offsets` first.
+    pub(crate) fn start(
+        replicas: Arc<ReplicaManager>,
+        config: &GroupSection,
+        stop: watch::Receiver<bool>,
+    ) -> (GroupCoordinator, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let loaded = Arc::new(AtomicBool::new(false));
+        // An existing topic keeps its partition count; the setting applies when it is created.
+        let partitions = replicas
+            .topic(OFFSETS_TOPIC)
+            .map_or(config.offsets_topic_partitions, |t| t.partitions.len() as i32);
+        let actor = Actor {
+            c: Coordinator::new(GroupConfig {
+                initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
+                min_session_timeout_ms: config.min_session_timeout_ms,
+                max_session_timeout_ms: config.max_session_timeout_ms,
+                ..GroupConfig::default()
+            }),
+            replicas,
+            partitions,
+            joins: HashMap::new(),
+            syncs: HashMap::new(),
+            next_ticket: 0,
+            loaded: Arc::clone(&loaded),
+            retention_ms: config.offsets_retention_minutes.saturating_mul(60_000),
+            retention_check: Duration::from_millis(config.offsets_retention_check_interval_ms),
+        };
+        let task = tokio::spawn(actor.run(rx, stop));
+        (GroupCoordinator { tx, loaded }, task)
+    }
+
+    /// True once `__consumer_offsets` is loaded (until then: COORDINATOR_LOAD_IN_PROGRESS).
+    pub(crate) fn is_loaded(&self) -> bool {
+        self.loaded.load(Ordering::Acquire)
+    }
+
+    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).ok()?;
+        rx.await.ok()
+    }
+
+    pub(crate) async fn join(&self, req: JoinRequest) -> JoinResult {
+        let member = req.member_id.clone();
+        self.ask(|r| Command::Join(req, r)).await.unwrap_or_else(|| JoinResult {
+            error: ErrorCode::CoordinatorNotAvailable,
+            generation: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id: member,
+            members: Vec::new(),
+        })
+    }
+
+    pub(crate) async fn sync(&self, req: SyncRequest) -> SyncResult {
+        self.ask(|r| Command::Sync(req, r)).await.unwrap_or(SyncResult {
+            error: ErrorCode::CoordinatorNotAvailable,
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        })
+    }
+
+    pub(crate) async fn heartbeat(
+        &self,
+        group: String,
+        generation: i32,
+        member: String,
+        instance: Option<String>,
+    ) -> ErrorCode {
+        self.ask(|reply| Command::Heartbeat {
+            group,
+            generation,
+            member,
+            instance,
+            reply,
+        })
+        .await
+        .unwrap_or(ErrorCode::CoordinatorNotAvailable)
+    }
+
+    pub(crate) async fn leave(
+        &self,
+        group: String,
+        members: Vec<(String, Option<String>)>,
+    ) -> (ErrorCode, Vec<ErrorCode>) {
+        let n = members.len();
+        self.ask(|reply| Command::Leave { group, members, reply })
+            .await
+            .unwrap_or((
+                ErrorCode::CoordinatorNotAvailable,
+                vec![ErrorCode::CoordinatorNotAvailable; n],
+            ))
+    }
+
+    pub(crate) async fn commit(&self, req: CommitRequest) -> Vec<ErrorCode> {
+        let n = req.partitions.len();
+        self.ask(|r| Command::Commit(req, r))
+            .await
+            .unwrap_or_else(|| vec![ErrorCode::CoordinatorNotAvailable; n])
+    }
+
+    pub(crate) async fn fetch(
+        &self,
+        group: String,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Option<Vec<FetchedOffset>> {
+        self.ask(|reply| Command::Fetch {
+            group,
+            partitions,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn list(&self, states: Vec<String>) -> Option<Vec<(String, String, &'static str)>> {
+        self.ask(|reply| Command::List { states, reply }).await
+    }
+
+    pub(crate) async fn describe(
+        &self,
+        groups: Vec<String>,
+        not_found_is_error: bool,
+    ) -> Option<Vec<GroupDescription>> {
+        self.ask(|reply| Command::Describe {
+            groups,
+            not_found_is_error,
+            reply,
+        })
+        .await
+    }
+
+    pub(crate) async fn delete_groups(&self, groups: Vec<String>) -> Vec<ErrorCode> {
+        let n = groups.len();
+        self.ask(|reply| Command::DeleteGroups { groups, reply })
+            .await
+            .unwrap_or_else(|| vec![ErrorCode::CoordinatorNotAvailable; n])
+    }
+
+    pub(crate) async fn delete_offsets(
+        &self,
+        group: String,
+        partitions: Vec<(String, i32)>,
+    ) -> (ErrorCode, Vec<ErrorCode>) {
+        self.ask(|reply| Command::DeleteOffsets {
+            group,
+            partitions,
+            reply,
+        })
+        .await
+        .unwrap_or((ErrorCode::CoordinatorNotAvailable, Vec::new()))
+    }
+}
+
+struct Actor {
+    c: Coordinator,
+    replicas: Arc<ReplicaManager>,
+    partitions: i32,
+    joins: HashMap<Ticket, oneshot::Sender<JoinResult>>,
+    syncs: HashMap<Ticket, oneshot::Sender<SyncResult>>,
+    next_ticket: Ticket,
+    loaded: Arc<AtomicBool>,
+    retention_ms: Ms,
+    retention_check: Duration,
+}
+
+/// Kafka's mapping of a failed coordinator write to the error the client gets
+/// (`CoordinatorOperationExceptionHelper`).
+fn write_error(code: ErrorCode) -> ErrorCode {
+    match code {
+        ErrorCode::UnknownTopicOrPartition | ErrorCode::NotEnoughReplicas | ErrorCode::RequestTimedOut => {
+            ErrorCode::CoordinatorNotAvailable
+        }
+        ErrorCode::NotLeaderOrFollower | ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
+        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => ErrorCode::UnknownServerError,
+        other => other,
+    }
+}
+
+impl Actor {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, mut stop: watch::Receiver<bool>) {
+        if let Err(e) = self.load().await {
+            tracing::error!(error = %e, "cannot load {OFFSETS_TOPIC}; groups start empty");
+        }
+        self.loaded.store(true, Ordering::Release);
+        let mut expiry = tokio::time::interval(self.retention_check);
+        expiry.tick().await;
+        loop {
+            let sleep = match self.c.groups.next_deadline() {
+                Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
+                None => Duration::from_secs(3600),
+            };
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.handle(cmd).await,
+                    None => return,
+                },
+                () = tokio::time::sleep(sleep) => {
+                    let out = self.c.groups.tick(now_ms());
+                    self.deliver(out).await;
+                }
+                _ = expiry.tick() => {
+                    let records = self.c.expire(now_ms(), self.retention_ms);
+                    if !records.is_empty() {
+                        tracing::info!(tombstones = records.len(), "expired committed offsets");
+                        if let Err(e) = self.persist(records).await {
+                            tracing::error!(error = %e, "cannot write offset tombstones");
+                        }
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    fn ticket(&mut self) -> Ticket {
+        self.next_ticket += 1;
+        self.next_ticket
+    }
+
+    async fn handle(&mut self, cmd: Command) {
+        let now = now_ms();
+        match cmd {
+            Command::Join(req, reply) => {
+                let t = self.ticket();
+                self.joins.insert(t, reply);
+                if let Err(code) = self.ensure_topic().await {
+                    let member = req.member_id.clone();
+                    self.answer_join(t, JoinResult::error_for(code, &member));
+                    return;
+                }
+                let out = self.c.groups.join(req, t, now);
+                self.deliver(out).await;
+            }
+            Command::Sync(req, reply) => {
+                let t = self.ticket();
+                self.syncs.insert(t, reply);
+                let out = self.c.groups.sync(req, t, now);
+                self.deliver(out).await;
+            }
+            Command::Heartbeat {
+                group,
+                generation,
+                member,
+                instance,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.c
+                        .groups
+                        .heartbeat(&group, generation, &member, instance.as_deref(), now),
+                );
+            }
+            Command::Leave { group, members, reply } => {
+                let (top, each, out) = self.c.groups.leave(&group, &members, now);
+                self.deliver(out).await;
+                let _ = reply.send((top, each));
+            }
+            Command::Commit(req, reply) => {
+                if let Err(code) = self.ensure_topic().await {
+                    let _ = reply.send(vec![code; req.partitions.len()]);
+                    return;
+                }
+                let (mut errors, records) = self.c.commit(&req, now);
+                if let Err(code) = self.persist(records).await {
+                    for e in errors.iter_mut().filter(|e| **e == ErrorCode::None) {
+                        *e = code;
+                    }
+                }
+                let _ = reply.send(errors);
+            }
+            Command::Fetch {
+                group,
+                partitions,
+                reply,
+            } => {
+                let answer = match partitions {
+                    Some(topics) => topics
+                        .into_iter()
+                        .flat_map(|(topic, ps)| ps.into_iter().map(move |p| (topic.clone(), p)))
+                        .map(|(topic, p)| {
+                            let o = self.c.fetch(&group, &topic, p).cloned();
+                            (topic, p, o)
+                        })
+                        .collect(),
+                    None => self
+                        .c
+                        .fetch_all(&group)
+                        .into_iter()
+                        .map(|((topic, p), o)| (topic.clone(), *p, Some(o.clone())))
+                        .collect(),
+                };
+                let _ = reply.send(answer);
+            }
+            Command::List { states, reply } => {
+                let _ = reply.send(self.c.groups.list(&states));
+            }
+            Command::Describe {
+                groups,
+                not_found_is_error,
+                reply,
+            } => {
+                let _ = reply.send(
+                    groups
+                        .iter()
+                        .map(|g| self.c.groups.describe(g, not_found_is_error))
+                        .collect(),
+                );
+            }
+            Command::DeleteGroups { groups, reply } => {
+                let (mut errors, records) = self.c.delete_groups(&groups);
+                if let Err(code) = self.persist(records).await {
+                    for e in errors.iter_mut().filter(|e| **e == ErrorCode::None) {
+                        *e = code;
+                    }
+                }
+                let _ = reply.send(errors);
+            }
+            Command::DeleteOffsets {
+                group,
+                partitions,
+                reply,
+            } => {
+                let (top, mut each, records) = self.c.delete_offsets(&group, &partitions);
+                if let Err(code) = self.persist(records).await {
+                    for e in each.iter_mut().filter(|e| **e == ErrorCode::None) {
+                        *e = code;
+                    }
+                }
+                let _ = reply.send((top, each));
+            }
+        }
+    }
+
+    fn answer_join(&mut self, t: Ticket, r: JoinResult) {
+        if let Some(tx) = self.joins.remove(&t) {
+            let _ = tx.send(r);
+        }
+    }
+
+    /// Persists the stores among `out`, then delivers its answers (with the write's error if it failed).
+    async fn deliver(&mut self, out: Vec<Output>) {
+        let stores: Vec<Record> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Store(s) => Some(Record::Group {
+                    group: s.group_id.clone(),
+                    value: Some(s.clone()),
+                }),
+                _ => None,
+            })
+            .collect();
+        let failed = self.persist(stores).await.err();
+        for o in out {
+            match o {
+                Output::Join(t, r) => self.answer_join(t, r),
+                Output::Sync(t, mut r) => {
+                    if let Some(code) = failed.filter(|_| r.error == ErrorCode::None) {
+                        r = SyncResult {
+                            error: code,
+                            protocol_type: None,
+                            protocol_name: None,
+                            assignment: Bytes::new(),
+                        };
+                    }
+                    if let Some(tx) = self.syncs.remove(&t) {
+                        let _ = tx.send(r);
+                    }
+                }
+                Output::Store(_) => {}
+            }
+        }
+    }
+
+    /// Creates `__consumer_offsets` on first use: no time or size retention (the coordinator cleans it),
+    /// 100 MiB segments as Kafka's `offsets.topic.segment.bytes`.
+    async fn ensure_topic(&mut self) -> Result<(), ErrorCode> {
+        if self.replicas.topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let config = TopicConfig::parse([
+            ("retention.ms", Some("-1")),
+            ("retention.bytes", Some("-1")),
+            ("segment.bytes", Some("104857600")),
+        ])
+        .map_err(|reason| {
+            tracing::error!(%reason, "bad {OFFSETS_TOPIC} config");
+            ErrorCode::CoordinatorNotAvailable
+        })?;
+        match self.replicas.create_topic(OFFSETS_TOPIC, self.partitions, config).await {
+            Ok(()) | Err((ErrorCode::TopicAlreadyExists, _)) => Ok(()),
+            Err((code, message)) => {
+                tracing::error!(%code, %message, "cannot create {OFFSETS_TOPIC}");
+                Err(ErrorCode::CoordinatorNotAvailable)
+            }
+        }
+    }
+
+    /// Appends records to their groups' partitions and waits until they are committed.
+    async fn persist(&mut self, records: Vec<Record>) -> Result<(), ErrorCode> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.ensure_topic().await?;
+        let mut by_partition: HashMap<i32, BatchBuilder> = HashMap::new();
+        let now = now_ms();
+        for r in &records {
+            let (key, value) = records::encode(r).map_err(|e| {
+                tracing::error!(error = %e, "cannot encode a {OFFSETS_TOPIC} record");
+                ErrorCode::UnknownServerError
+            })?;
+            by_partition
+                .entry(partition_for(r.group(), self.partitions))
+                .or_insert_with(|| BatchBuilder::new(Compression::None, now))
+                .push(WireRecord {
+                    key: Some(key),
+                    value,
+                    ..WireRecord::default()
+                });
+        }
+        let mut batches = Vec::with_capacity(by_partition.len());
+        for (p, b) in by_partition {
+            let bytes = b.build().map_err(|e| {
+                tracing::error!(error = %e, "cannot build a {OFFSETS_TOPIC} batch");
+                ErrorCode::UnknownServerError
+            })?;
+            batches.push((p, Records::Inline(bytes)));
+        }
+        let entries: Vec<ProduceEntry<'_>> = batches
+            .iter()
+            .map(|(p, records)| ProduceEntry {
+                topic: OFFSETS_TOPIC,
+                partition: *p,
+                records: Some(records),
+            })
+            .collect();
+        let (results, _) = self.replicas.append_records(-1, COMMIT_TIMEOUT, 9, entries).await;
+        match results.iter().find(|r| r.error != ErrorCode::None) {
+            None => Ok(()),
+            Some(r) => {
+                tracing::error!(error = %r.error, "writing to {OFFSETS_TOPIC} failed");
+                Err(write_error(r.error))
+            }
+        }
+    }
+
+    /// Replays every partition of `__consumer_offsets`, oldest record first.
+    async fn load(&mut self) -> Result<(), String> {
+        let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let partitions = topic.partitions.clone();
+        let loaded: Vec<(Record, Ms)> = tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for p in &partitions {
+                let mut offset = p.log().log_start_offset();
+                loop {
+                    let read = p.read(offset, 8 << 20, ReadBound::LogEnd).map_err(|e| e.to_string())?;
+                    let Some(slice) = read.slice else { break };
+                    let mut buf = vec![0u8; slice.len() as usize];
+                    slice
+                        .file
+                        .read_exact_at(&mut buf, slice.range.start)
+                        .map_err(|e| format!("reading {}-{}: {e}", p.topic, p.index))?;
+                    let mut next = offset;
+                    for batch in Batches::new(&buf) {
+                        let batch = batch.map_err(|e| format!("{}-{}: {e}", p.topic, p.index))?;
+                        let h = batch.header();
+                        next = h.last_offset() + 1;
+                        if h.base_offset() + i64::from(h.last_offset_delta()) < offset || h.is_control() {
+                            continue;
+                        }
+                        for record in batch.records().map_err(|e| e.to_string())? {
+                            let record = record.map_err(|e| e.to_string())?;
+                            let Some(key) = record.key else { continue };
+                            match records::decode(&key, record.value.as_ref()) {
+                                Ok(Some(r)) => out.push((r, h.max_timestamp())),
+                                Ok(None) => {}
+                                Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "skipping a record"),
+                            }
+                        }
+                    }
+                    if next <= offset {
+                        break;
+                    }
+                    offset = next;
+                }
+            }
+            Ok::<_, String>(out)
+        })
+        .await
+        .map_err(|e| e.to_string())??;
+        let now = now_ms();
+        let n = loaded.len();
+        for (record, _) in loaded {
+            self.c.replay(record, now);
+        }
+        tracing::info!(
+            records = n,
+            groups = self.c.groups.ids().count(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "loaded {OFFSETS_TOPIC}"
+        );
+        Ok(())
+    }
+}
+
+impl JoinResult {
+    pub(crate) fn error_for(error: ErrorCode, member_id: &str) -> Self {
+        JoinResult {
+            error,
+            generation: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id: member_id.to_string(),
+            members: Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! The group coordinator: Kafka's classic consumer-group protocol and committed offsets, stored in the
+//! internal topic `__consumer_offsets`.
+//!
+//! `classic.rs` (groups, members, rebalances) and `offsets.rs` (committed offsets, retention) are
+//! sans-IO: time comes in as milliseconds, parked requests are tickets answered through outputs, and
+//! every change to persist is a [`offsets::Record`]. Unit tests drive them without sockets or clocks.
+//!
+//! [`GroupCoordinator`] is their driver, a peer of the `ReplicaManager`: one task owns the state and
+//! takes requests from the handlers (`apis/group.rs`) through a channel, sleeps until the next timer, and
+//! persists records through the same produce path as clients (`ReplicaManager::append_records` with
+//! acks=all, so an answer that depends on a record is sent only once the record is committed), in
+//! Kafka's key/value formats (`records.rs`). At start-up it replays `__consumer_offsets` (until then
+//! group requests get COORDINATOR_LOAD_IN_PROGRESS); it creates the topic on first use
+//! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans it itself by
+//! rewriting the live records and dropping the segments before them).
+
+pub(crate) mod classic;
+mod driver;
+pub(crate) mod offsets;
+mod records;
+
+pub(crate) use driver::{GroupCoordinator, OFFSETS_TOPIC};
+
+/// The `__consumer_offsets` partition that holds a group (Kafka's `partitionFor`):
+/// `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode` over UTF-16 code units.
+pub(crate) fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    let hash = group_id
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    // Kafka's Utils.abs maps Integer.MIN_VALUE to 0.
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
+
+#[cfg(test)]
+mod tests;
