@@ -332,11 +332,30 @@ impl Conn {
 
     /// Sends `body` at the negotiated version and waits for its response.
     pub fn call(&mut self, body: impl Into<RequestBody>) -> Result<ResponseBody> {
+        self.call_versioned(body).map(|(_, r)| r)
+    }
+
+    /// Like [`Conn::call`], also returning the version used (for responses whose layout changed).
+    pub fn call_versioned(&mut self, body: impl Into<RequestBody>) -> Result<(i16, ResponseBody)> {
         let body = body.into();
         let api = body.api_key();
         let version = self.version(api)?;
         let id = self.send(api, version, body)?;
-        self.recv(api, version, id)
+        Ok((version, self.recv(api, version, id)?))
+    }
+
+    /// Sends `body` and waits up to `wait` for its response (JoinGroup and SyncGroup wait for a rebalance,
+    /// which may take longer than an ordinary request), then restores the usual timeout.
+    pub fn call_waiting(
+        &mut self,
+        body: impl Into<RequestBody>,
+        wait: Duration,
+        usual: Duration,
+    ) -> Result<(i16, ResponseBody)> {
+        self.stream.set_read_timeout(Some(wait.max(usual))).ok();
+        let result = self.call_versioned(body);
+        self.stream.set_read_timeout(Some(usual)).ok();
+        result
     }
 
     /// Sends `body` at the negotiated version and expects no response (Produce with acks=0).
@@ -487,6 +506,11 @@ impl Client {
             }
             return Ok(topic_info(t));
         }
+    }
+
+    /// Every broker the last Metadata response named: node id and `host:port`.
+    pub fn brokers(&self) -> &BTreeMap<i32, String> {
+        &self.brokers
     }
 
     /// The connection to broker `node`.

@@ -186,8 +186,12 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
             .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
         _ => broker.advertised.clone(),
     });
-    let (coordinator, coordinator_task) =
-        group::GroupCoordinator::start(Arc::clone(&broker.replicas), &broker.config.group, stop_rx.clone());
+    let (coordinator, coordinator_task) = group::GroupCoordinator::start(
+        Arc::clone(&broker.replicas),
+        &broker.config.group,
+        Arc::clone(&broker.metrics.groups),
+        stop_rx.clone(),
+    );
     let _ = broker.groups.set(coordinator);
     let counters = Arc::clone(&broker.metrics.transfer);
     let transfer_config = transfer_config(&broker.config);

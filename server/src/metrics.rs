@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
@@ -83,6 +84,17 @@ impl EncodeMetric for LatencyHistogram {
     fn metric_type(&self) -> MetricType {
         Self::TYPE
     }
+}
+
+/// What the group coordinator publishes for the metrics (it owns the groups; the scrape reads this copy).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct GroupView {
+    /// Every live group and its state.
+    pub(crate) states: Vec<(String, &'static str)>,
+    /// (group, topic, partition, committed offset).
+    pub(crate) committed: Vec<(String, String, i32, i64)>,
+    /// Join phases completed since start-up.
+    pub(crate) rebalances: u64,
 }
 
 /// How long a request spent where (Kafka's `RequestMetrics` times).
@@ -205,6 +217,8 @@ pub struct Metrics {
     /// The partitions, once the data directory is open (read when scraped; weak: the replica manager holds
     /// these metrics).
     replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
+    /// The groups, as the coordinator last published them.
+    pub(crate) groups: Arc<ArcSwap<GroupView>>,
 }
 
 impl Metrics {
@@ -341,9 +355,11 @@ impl Metrics {
         );
         let transfer = Arc::new(transfer::Counters::new());
         let replicas = Arc::new(OnceLock::new());
+        let groups = Arc::new(ArcSwap::from_pointee(GroupView::default()));
         registry.register_collector(Box::new(Scrape {
             transfer: Arc::clone(&transfer),
             replicas: Arc::clone(&replicas),
+            groups: Arc::clone(&groups),
         }));
         Metrics {
             enabled,
@@ -358,6 +374,7 @@ impl Metrics {
             slow_requests,
             transfer,
             replicas,
+            groups,
         }
     }
 
@@ -463,6 +480,7 @@ impl Metrics {
 struct Scrape {
     transfer: Arc<transfer::Counters>,
     replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
+    groups: Arc<ArcSwap<GroupView>>,
 }
 
 fn counter(
@@ -608,6 +626,67 @@ impl Collector for Scrape {
                 let labels = [("topic", p.topic.to_string()), ("partition", p.index.to_string())];
                 ConstGauge::new(read(p)).encode(m.encode_family(&labels)?)?;
             }
+        }
+        self.encode_groups(e, &replicas)
+    }
+}
+
+impl Scrape {
+    /// Groups by state, rebalances, and each group's committed offset and lag per partition.
+    fn encode_groups(&self, e: &mut DescriptorEncoder<'_>, replicas: &ReplicaManager) -> fmt::Result {
+        let view = self.groups.load();
+        {
+            let mut m = e.encode_descriptor(
+                "kzero_consumer_groups",
+                "Consumer groups by state (NumGroupsStable, NumGroupsEmpty, ...)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for state in ["Empty", "PreparingRebalance", "CompletingRebalance", "Stable"] {
+                let n = view.states.iter().filter(|(_, s)| *s == state).count();
+                ConstGauge::new(n as i64).encode(m.encode_family(&[("state", state)])?)?;
+            }
+        }
+        counter(
+            e,
+            "kzero_group_rebalances",
+            "Rebalances (join phases) completed by classic groups (classic-group-rebalance-count)",
+            None,
+            view.rebalances,
+        )?;
+        let mut committed = e.encode_descriptor(
+            "kzero_consumer_group_committed_offset",
+            "Each group's committed offset per partition",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (group, topic, partition, offset) in &view.committed {
+            let labels = [
+                ("group", group.clone()),
+                ("topic", topic.clone()),
+                ("partition", partition.to_string()),
+            ];
+            ConstGauge::new(*offset).encode(committed.encode_family(&labels)?)?;
+        }
+        let mut lag = e.encode_descriptor(
+            "kzero_consumer_group_lag",
+            "Records between each group's committed offset and the partition's high watermark",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (group, topic, partition, offset) in &view.committed {
+            let Ok(p) = replicas.partition(topic, *partition) else {
+                continue;
+            };
+            if *offset < 0 {
+                continue;
+            }
+            let labels = [
+                ("group", group.clone()),
+                ("topic", topic.clone()),
+                ("partition", partition.to_string()),
+            ];
+            ConstGauge::new((p.high_watermark() - offset).max(0)).encode(lag.encode_family(&labels)?)?;
         }
         Ok(())
     }

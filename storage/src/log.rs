@@ -825,6 +825,27 @@ impl Log {
         Ok(deleted)
     }
 
+    /// Raises the log start offset to `offset` (Kafka's DeleteRecords, and how the group coordinator drops
+    /// the records it has rewritten): reads below it fail with [`Error::OffsetOutOfRange`], and segments
+    /// entirely below it are deleted. `offset` is clamped to the log end; a lower one changes nothing.
+    /// Returns the number of segments deleted.
+    pub fn delete_records_before(&self, offset: i64) -> Result<usize> {
+        let mut st = self.write_state()?;
+        let offset = offset.min(st.log_end_offset());
+        if offset <= st.log_start_offset {
+            return Ok(0);
+        }
+        st.log_start_offset = offset;
+        let mut deleted = 0;
+        // Whole segments below the new start go; the active segment always stays.
+        while st.segments.len() > 1 && st.segments[1].base_offset <= offset {
+            let seg = st.segments.remove(0);
+            seg.delete_files()?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
     /// Flushes, writes and trims the indexes, and closes the log for appends. It stays readable.
     ///
     /// Every rolled segment is on disk when it returns (the flush syncs those the flusher has not reached).

@@ -14,6 +14,7 @@ use protocol::{
 
 use super::{body, Pending};
 use crate::broker::{Broker, Listener, Reply};
+use crate::group::OFFSETS_TOPIC;
 use crate::replica_manager::{ProduceEntry, ProduceResult};
 
 pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
@@ -42,8 +43,31 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                 Duration::ZERO,
             )
         } else {
+            // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to internal
+            // topic"); the other partitions of the request go ahead.
+            let internal: Vec<bool> = entries.iter().map(|e| e.topic == OFFSETS_TOPIC).collect();
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
-            broker.replicas.append_records(r.acks, timeout, version, entries).await
+            let mut allowed: Vec<ProduceEntry<'_>> = Vec::with_capacity(entries.len());
+            for (e, i) in entries.iter().zip(&internal) {
+                if !*i {
+                    allowed.push(*e);
+                }
+            }
+            let (appended, remote) = broker.replicas.append_records(r.acks, timeout, version, allowed).await;
+            let mut appended = appended.into_iter();
+            let results = internal
+                .iter()
+                .map(|i| {
+                    if *i {
+                        ProduceResult::failed(ErrorCode::InvalidTopicException)
+                    } else {
+                        appended
+                            .next()
+                            .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))
+                    }
+                })
+                .collect();
+            (results, remote)
         };
         let mut results = results.into_iter();
         let mut failed = false;

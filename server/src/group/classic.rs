@@ -290,6 +290,8 @@ pub(crate) struct ClassicGroup {
     pending_sync: HashSet<String>,
     /// `group.initial.rebalance.delay.ms`, from the coordinator's config.
     initial_delay_ms: Ms,
+    /// Join phases completed since this broker loaded the group (for the metrics).
+    rebalances: u64,
 }
 
 impl ClassicGroup {
@@ -312,6 +314,7 @@ impl ClassicGroup {
             sync_deadline: None,
             pending_sync: HashSet::new(),
             initial_delay_ms,
+            rebalances: 0,
         }
     }
 
@@ -528,6 +531,8 @@ pub(crate) struct Groups {
     pub(crate) config: GroupConfig,
     groups: BTreeMap<String, ClassicGroup>,
     next_id: u64,
+    /// Rebalances completed by groups since deleted.
+    retired_rebalances: u64,
 }
 
 impl Groups {
@@ -536,6 +541,7 @@ impl Groups {
             config,
             groups: BTreeMap::new(),
             next_id: 0,
+            retired_rebalances: 0,
         }
     }
 
@@ -927,6 +933,27 @@ impl Groups {
             .min()
     }
 
+    /// Every live group's persistent state (for rewriting `__consumer_offsets`).
+    pub(crate) fn snapshots(&self) -> impl Iterator<Item = GroupSnapshot> + '_ {
+        self.groups
+            .values()
+            .filter(|g| g.state != GroupState::Dead)
+            .map(ClassicGroup::snapshot)
+    }
+
+    /// Join phases completed since start-up, over every group.
+    pub(crate) fn rebalances(&self) -> u64 {
+        self.retired_rebalances + self.groups.values().map(|g| g.rebalances).sum::<u64>()
+    }
+
+    /// Each live group's state.
+    pub(crate) fn states(&self) -> impl Iterator<Item = (&String, GroupState)> {
+        self.groups
+            .iter()
+            .filter(|(_, g)| g.state != GroupState::Dead)
+            .map(|(id, g)| (id, g.state))
+    }
+
     /// ListGroups, with an optional state filter (case-insensitive).
     pub(crate) fn list(&self, states: &[String]) -> Vec<(String, String, &'static str)> {
         let wanted: Vec<String> = states.iter().map(|s| s.trim().to_lowercase()).collect();
@@ -991,7 +1018,9 @@ impl Groups {
             Some(g) if g.state == GroupState::Dead => ErrorCode::GroupIdNotFound,
             Some(g) if !g.members.is_empty() || !g.pending.is_empty() => ErrorCode::NonEmptyGroup,
             Some(_) => {
-                self.groups.remove(group_id);
+                if let Some(g) = self.groups.remove(group_id) {
+                    self.retired_rebalances += g.rebalances;
+                }
                 ErrorCode::None
             }
         }
@@ -1354,6 +1383,7 @@ fn complete_join(group: &mut ClassicGroup, now: Ms, out: &mut Vec<Output>) {
         }
     }
     group.generation += 1;
+    group.rebalances += 1;
     group.join_deadline = None;
     group.initial = None;
     group.new_member_added = false;

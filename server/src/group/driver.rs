@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use protocol::record::{BatchBuilder, Batches, Compression, Record as WireRecord};
 use protocol::{ErrorCode, Records};
@@ -18,12 +19,16 @@ use super::classic::{
 use super::offsets::{CommitRequest, CommittedOffset, Coordinator, Record};
 use super::{partition_for, records};
 use crate::config::GroupSection;
+use crate::metrics::GroupView;
 use crate::partition::ReadBound;
 use crate::replica_manager::{ProduceEntry, ReplicaManager};
 use crate::topic_config::TopicConfig;
 
 /// The internal topic holding groups and committed offsets.
 pub(crate) const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Dead records a `__consumer_offsets` partition may hold beyond twice its live ones before it is cleaned.
+const CLEAN_MIN_DEAD: i64 = 10_000;
 
 /// How long a write to `__consumer_offsets` may take (`offsets.commit.timeout.ms`).
 const COMMIT_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -84,6 +89,16 @@ pub(crate) struct GroupCoordinator {
     loaded: Arc<AtomicBool>,
 }
 
+impl Command {
+    /// Whether the command can change what the metrics show.
+    fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Command::Heartbeat { .. } | Command::Fetch { .. } | Command::List { .. } | Command::Describe { .. }
+        )
+    }
+}
+
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("group command")
@@ -95,6 +110,7 @@ impl GroupCoordinator {
     pub(crate) fn start(
         replicas: Arc<ReplicaManager>,
         config: &GroupSection,
+        view: Arc<ArcSwap<GroupView>>,
         stop: watch::Receiver<bool>,
     ) -> (GroupCoordinator, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -118,6 +134,7 @@ impl GroupCoordinator {
             loaded: Arc::clone(&loaded),
             retention_ms: config.offsets_retention_minutes.saturating_mul(60_000),
             retention_check: Duration::from_millis(config.offsets_retention_check_interval_ms),
+            view,
         };
         let task = tokio::spawn(actor.run(rx, stop));
         (GroupCoordinator { tx, loaded }, task)
@@ -258,6 +275,8 @@ struct Actor {
     loaded: Arc<AtomicBool>,
     retention_ms: Ms,
     retention_check: Duration,
+    /// Where the metrics read the groups.
+    view: Arc<ArcSwap<GroupView>>,
 }
 
 /// Kafka's mapping of a failed coordinator write to the error the client gets
@@ -279,6 +298,7 @@ impl Actor {
             tracing::error!(error = %e, "cannot load {OFFSETS_TOPIC}; groups start empty");
         }
         self.loaded.store(true, Ordering::Release);
+        self.publish();
         let mut expiry = tokio::time::interval(self.retention_check);
         expiry.tick().await;
         loop {
@@ -288,25 +308,50 @@ impl Actor {
             };
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(cmd) => self.handle(cmd).await,
+                    Some(cmd) => {
+                        let changes = cmd.changes_state();
+                        self.handle(cmd).await;
+                        if changes {
+                            self.publish();
+                        }
+                    }
                     None => return,
                 },
                 () = tokio::time::sleep(sleep) => {
                     let out = self.c.groups.tick(now_ms());
+                    let changed = !out.is_empty();
                     self.deliver(out).await;
+                    if changed {
+                        self.publish();
+                    }
                 }
                 _ = expiry.tick() => {
+                    self.clean().await;
                     let records = self.c.expire(now_ms(), self.retention_ms);
                     if !records.is_empty() {
                         tracing::info!(tombstones = records.len(), "expired committed offsets");
                         if let Err(e) = self.persist(records).await {
                             tracing::error!(error = %e, "cannot write offset tombstones");
                         }
+                        self.publish();
                     }
                 }
                 _ = stop.changed() => return,
             }
         }
+    }
+
+    /// Publishes the groups' states and committed offsets for the metrics.
+    fn publish(&self) {
+        self.view.store(Arc::new(GroupView {
+            states: self.c.groups.states().map(|(id, s)| (id.clone(), s.name())).collect(),
+            committed: self
+                .c
+                .all_offsets()
+                .map(|(g, (t, p), o)| (g.clone(), t.clone(), *p, o.offset))
+                .collect(),
+            rebalances: self.c.groups.rebalances(),
+        }));
     }
 
     fn ticket(&mut self) -> Ticket {
@@ -490,6 +535,110 @@ impl Actor {
                 Err(ErrorCode::CoordinatorNotAvailable)
             }
         }
+    }
+
+    /// Keeps `__consumer_offsets` from growing without bound (Kafka compacts it; kzero has no compaction):
+    /// a partition holding at least `CLEAN_MIN_DEAD` more records than twice its live ones gets its live
+    /// records (every committed offset and group of the groups it holds) appended again, then its log start
+    /// moves to the first of them, which drops every older segment. The coordinator is the partition's only
+    /// writer, so nothing is appended in between; a failure leaves the old records in place.
+    async fn clean(&mut self) {
+        let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
+            return;
+        };
+        for partition in &topic.partitions {
+            let live: Vec<Record> = self.live_records(partition.index);
+            let log = partition.log();
+            let stored = log.log_end_offset() - log.log_start_offset();
+            if stored < 2 * live.len() as i64 + CLEAN_MIN_DEAD {
+                continue;
+            }
+            let old_start = log.log_start_offset();
+            match self.rewrite(partition.index, &live).await {
+                Ok(Some(start)) => match log.delete_records_before(start) {
+                    Ok(segments) => tracing::info!(
+                        partition = partition.index,
+                        live = live.len(),
+                        dropped = start - old_start,
+                        segments,
+                        "cleaned {OFFSETS_TOPIC}"
+                    ),
+                    Err(e) => tracing::error!(partition = partition.index, error = %e, "cannot drop cleaned records"),
+                },
+                Ok(None) => {}
+                Err(code) => {
+                    tracing::warn!(partition = partition.index, error = %code, "cleaning {OFFSETS_TOPIC} failed")
+                }
+            }
+        }
+    }
+
+    /// The records that rebuild the state of the groups held by `partition`.
+    fn live_records(&self, partition: i32) -> Vec<Record> {
+        let mut live: Vec<Record> = self
+            .c
+            .groups
+            .snapshots()
+            .filter(|s| partition_for(&s.group_id, self.partitions) == partition)
+            .map(|s| Record::Group {
+                group: s.group_id.clone(),
+                value: Some(s),
+            })
+            .collect();
+        live.extend(
+            self.c
+                .all_offsets()
+                .filter(|(g, _, _)| partition_for(g, self.partitions) == partition)
+                .map(|(g, (t, p), o)| Record::Offset {
+                    group: g.clone(),
+                    topic: t.clone(),
+                    partition: *p,
+                    value: Some(o.clone()),
+                }),
+        );
+        live
+    }
+
+    /// Appends `records` to one partition in batches of at most ~512 KiB; returns the offset of the first.
+    async fn rewrite(&mut self, partition: i32, records: &[Record]) -> Result<Option<i64>, ErrorCode> {
+        let now = now_ms();
+        let mut batches = Vec::new();
+        let mut builder = BatchBuilder::new(Compression::None, now);
+        let (mut bytes, mut count) = (0usize, 0usize);
+        for r in records {
+            let (key, value) = records::encode(r).map_err(|_| ErrorCode::UnknownServerError)?;
+            bytes += key.len() + value.as_ref().map_or(0, Bytes::len) + 16;
+            builder.push(WireRecord {
+                key: Some(key),
+                value,
+                ..WireRecord::default()
+            });
+            count += 1;
+            if bytes >= 512 * 1024 {
+                batches.push(builder.build().map_err(|_| ErrorCode::UnknownServerError)?);
+                builder = BatchBuilder::new(Compression::None, now);
+                (bytes, count) = (0, 0);
+            }
+        }
+        if count > 0 {
+            batches.push(builder.build().map_err(|_| ErrorCode::UnknownServerError)?);
+        }
+        let mut first = None;
+        for batch in batches {
+            let records = Records::Inline(batch);
+            let entry = ProduceEntry {
+                topic: OFFSETS_TOPIC,
+                partition,
+                records: Some(&records),
+            };
+            let (results, _) = self.replicas.append_records(-1, COMMIT_TIMEOUT, 9, [entry]).await;
+            let r = results.first().copied().ok_or(ErrorCode::UnknownServerError)?;
+            if r.error != ErrorCode::None {
+                return Err(r.error);
+            }
+            first.get_or_insert(r.base_offset);
+        }
+        Ok(first)
     }
 
     /// Appends records to their groups' partitions and waits until they are committed.

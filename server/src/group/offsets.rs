@@ -171,6 +171,13 @@ impl Coordinator {
             .unwrap_or_default()
     }
 
+    /// Every committed offset: (group, (topic, partition), offset).
+    pub(crate) fn all_offsets(&self) -> impl Iterator<Item = (&String, &(String, i32), &CommittedOffset)> {
+        self.offsets
+            .iter()
+            .flat_map(|(g, o)| o.iter().map(move |(k, v)| (g, k, v)))
+    }
+
     /// DeleteGroups: each group's error and the tombstones.
     pub(crate) fn delete_groups(&mut self, ids: &[String]) -> (Vec<ErrorCode>, Vec<Record>) {
         let mut errors = Vec::with_capacity(ids.len());

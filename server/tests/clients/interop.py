@@ -362,8 +362,450 @@ def groups():
     print(f"first record after {first_record_s:.2f}s; first={first[0][0].value()}")
 
 
+
+# --- Consumer groups (classic protocol), run by server/tests/it/groups.rs ------------------------------------
+
+class Member:
+    """A confluent-kafka group member that keeps what it consumed and records its rebalance callbacks."""
+
+    def __init__(self, group, topic, extra=None):
+        conf = {"bootstrap.servers": BOOT, "group.id": group, "auto.offset.reset": "earliest",
+                "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+        conf.update(extra or {})
+        self.c = Consumer(conf)
+        self.assigned, self.revoked, self.lost, self.msgs = [], [], [], []
+        self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+    def _on_assign(self, _c, parts):
+        self.assigned.append(sorted(p.partition for p in parts))
+
+    def _on_revoke(self, _c, parts):
+        self.revoked.append(sorted(p.partition for p in parts))
+
+    def _on_lost(self, _c, parts):
+        self.lost.append(sorted(p.partition for p in parts))
+
+    def poll(self, timeout=0.05):
+        m = self.c.poll(timeout)
+        if m is None:
+            return None
+        if m.error():
+            if m.error().code() == KafkaError._PARTITION_EOF:
+                return None
+            raise RuntimeError(f"consume error: {m.error()}")
+        self.msgs.append(m)
+        return m
+
+    def parts(self):
+        return {tp.partition for tp in self.c.assignment()}
+
+    def values(self):
+        return [m.value() for m in self.msgs]
+
+    def callbacks(self):
+        return (len(self.assigned), len(self.revoked), len(self.lost))
+
+    def __repr__(self):
+        return f"<member {self.parts()} assigned={self.assigned} revoked={self.revoked} lost={self.lost}>"
+
+
+def pump(members, cond, timeout, what):
+    """Polls every member until cond() holds; returns the seconds it took. Fails after `timeout` seconds."""
+    start = time.time()
+    while time.time() - start < timeout:
+        for m in members:
+            m.poll()
+        if cond():
+            return time.time() - start
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}: {members}")
+
+
+def hold(members, seconds, invariant=None, what="invariant"):
+    """Polls every member for `seconds`, checking `invariant()` after every round."""
+    end = time.time() + seconds
+    while time.time() < end:
+        for m in members:
+            m.poll()
+        if invariant is not None:
+            assert invariant(), f"{what} broken: {members}"
+
+
+def split(members, n):
+    """Every member has partitions, no partition twice, all n partitions assigned."""
+    sets = [m.parts() for m in members]
+    union = set().union(*sets)
+    return all(sets) and sum(len(s) for s in sets) == len(union) and union == set(range(n))
+
+
+def create_topic(topic, partitions):
+    admin = AdminClient({"bootstrap.servers": BOOT})
+    admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(20)
+
+
+def fill(topic, partitions, per, tag):
+    """Produces `per` records to each partition, valued b"{tag}-{partition}-{i}"."""
+    for p in partitions:
+        msgs = [(None, f"{tag}-{p}-{i}".encode(), None, None) for i in range(per)]
+        assert not produce_confluent(topic, msgs, partition=p)
+    return {f"{tag}-{p}-{i}".encode() for p in partitions for i in range(per)}
+
+
+def committed_offsets(group, topic, partitions):
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "enable.auto.commit": False})
+    got = c.committed([TopicPartition(topic, p) for p in partitions], timeout=10)
+    c.close()
+    return [tp.offset for tp in got]
+
+
+def describe_group(group):
+    a = AdminClient({"bootstrap.servers": BOOT})
+    return a.describe_consumer_groups([group])[group].result(10)
+
+
+def group_restart():
+    """Phase `first`: two members split a 4-partition topic; the one that committed and closed hands its
+    partitions over at its commits; the survivor takes all four, commits and closes; a new consumer of the
+    group resumes at the commits. Phase `after` (the broker restarted on the same data): the commits are
+    still there and a consumer resumes at them."""
+    phase, topic, group = ARGS[0], ARGS[1], ARGS[2]
+    if phase == "first":
+        create_topic(topic, 4)
+        old = fill(topic, range(4), 50, "old")
+        c1 = Member(group, topic)
+        pump([c1], lambda: c1.parts() == {0, 1, 2, 3}, 30, "c1 gets all four partitions")
+        c2 = Member(group, topic)
+        pump([c1, c2], lambda: split([c1, c2], 4), 30, "a split between c1 and c2")
+        mine1 = c1.parts()
+        print(f"split: c1 {sorted(mine1)}, c2 {sorted(c2.parts())}")
+        # c1 reads its partitions to the end, commits and closes (a LeaveGroup).
+        pump([c1, c2], lambda: {m.partition() for m in c1.msgs if m.value().startswith(b"old")} == mine1
+             and len({m.value() for m in c1.msgs if m.partition() in mine1}) == 50 * len(mine1),
+             30, "c1 reads its partitions")
+        c1.c.commit(asynchronous=False)
+        c1.c.close()
+        assert committed_offsets(group, topic, sorted(mine1)) == [50] * len(mine1)
+        fill(topic, sorted(mine1), 5, "handover")
+        seen_before = len(c2.msgs)
+        pump([c2], lambda: c2.parts() == {0, 1, 2, 3}, 30, "c2 takes all four partitions")
+        pump([c2], lambda: {m.value() for m in c2.msgs if m.value().startswith(b"handover")}
+             == {f"handover-{p}-{i}".encode() for p in mine1 for i in range(5)}, 30, "c2 reads the handover")
+        hold([c2], 1.0)
+        from_c1 = [m.value() for m in c2.msgs[seen_before:] if m.partition() in mine1]
+        assert all(v.startswith(b"handover") for v in from_c1), f"c2 re-read c1's committed records: {from_c1[:5]}"
+        assert {m.value() for m in c2.msgs} == old | {f"handover-{p}-{i}".encode() for p in mine1 for i in range(5)}
+        c2.c.commit(asynchronous=False)
+        c2.c.close()
+        want = [55 if p in mine1 else 50 for p in range(4)]
+        got = committed_offsets(group, topic, range(4))
+        assert got == want, f"committed {got}, expected {want}"
+        # A restarted consumer resumes at the commits: only what came after.
+        fill(topic, [2], 1, "late")
+        c3 = Member(group, topic)
+        pump([c3], lambda: len(c3.msgs) >= 1, 30, "c3's first record")
+        hold([c3], 1.0)
+        assert c3.values() == [b"late-2-0"], c3.values()[:5]
+        c3.c.commit(asynchronous=False)
+        c3.c.close()
+        want[2] += 1
+        print(f"committed before the broker restart: {want}")
+        print(" ".join(str(o) for o in want))
+    else:
+        want = [int(x) for x in ARGS[3].split(",")]
+        got = committed_offsets(group, topic, range(4))
+        assert got == want, f"after the broker restart: committed {got}, expected {want}"
+        new = fill(topic, range(4), 1, "after")
+        c4 = Member(group, topic)
+        pump([c4], lambda: len(c4.msgs) >= 4, 30, "c4 reads the new records")
+        hold([c4], 1.0)
+        assert set(c4.values()) == new and len(c4.msgs) == 4, c4.values()[:10]
+        c4.c.close()
+
+
+def group_reset():
+    """A fresh group starts at the log start with auto.offset.reset=earliest and at the end with latest."""
+    topic = fresh("reset")
+    create_topic(topic, 2)
+    old = fill(topic, range(2), 10, "old")
+    e = Member(fresh("earliest"), topic, {"auto.offset.reset": "earliest"})
+    late = Member(fresh("latest"), topic, {"auto.offset.reset": "latest"})
+    pump([e, late], lambda: len(e.msgs) >= 20 and late.parts() == {0, 1}, 30, "both groups assigned")
+    assert set(e.values()) == old and len(e.msgs) == 20, e.values()
+    # The latest group's position is the end, resolved after its assignment: produce until it sees one.
+    sent = set()
+    start = time.time()
+    while not late.msgs:
+        assert time.time() - start < 30, f"latest never saw a new record; sent {len(sent)}"
+        for p in range(2):
+            v = f"new-{p}-{len(sent)}".encode()
+            assert not produce_confluent(topic, [(None, v, None, None)], partition=p)
+            sent.add(v)
+        t = time.time()
+        while time.time() - t < 1.0 and not late.msgs:
+            late.poll()
+            e.poll()
+    hold([e, late], 1.0)
+    assert all(v.startswith(b"new") for v in late.values()), f"latest read old records: {late.values()[:5]}"
+    assert set(e.values()) == old | sent, "earliest misses records"
+    print(f"latest group saw {len(late.msgs)} of {len(sent)} new records, none of the {len(old)} old ones")
+    e.c.close()
+    late.c.close()
+
+
+def group_cooperative():
+    """cooperative-sticky: a second member joining moves only the partitions it gets; the first keeps the
+    rest without revoking them; when the second leaves, the first gets them back incrementally."""
+    topic, group = fresh("coop"), fresh("coop")
+    create_topic(topic, 4)
+    fill(topic, range(4), 10, "r")
+    coop = {"partition.assignment.strategy": "cooperative-sticky"}
+    c1 = Member(group, topic, coop)
+    pump([c1], lambda: c1.parts() == {0, 1, 2, 3}, 30, "c1 gets all four partitions")
+    assert c1.assigned == [[0, 1, 2, 3]] and not c1.revoked, c1
+    c2 = Member(group, topic, coop)
+    took = pump([c1, c2], lambda: split([c1, c2], 4), 30, "an incremental split")
+    hold([c1, c2], 1.5, lambda: split([c1, c2], 4), "the split")
+    moved = {p for r in c1.revoked for p in r}
+    kept = c1.parts()
+    print(f"split after {took:.2f}s: c1 kept {sorted(kept)}, revoked {c1.revoked}; c2 {c2.assigned}")
+    assert len(kept) == 2 and moved == c2.parts() == {0, 1, 2, 3} - kept, (c1, c2)
+    assert c1.assigned == [[0, 1, 2, 3]], f"c1 was re-assigned partitions it kept: {c1.assigned}"
+    assert not c1.lost and not c2.revoked and not c2.lost, (c1, c2)
+    assert [p for a in c2.assigned for p in a] == sorted(moved), c2.assigned
+    d = describe_group(group)
+    assert d.partition_assignor == "cooperative-sticky", d.partition_assignor
+    assert len(d.members) == 2, d.members
+    # c2 leaves: its partitions come back to c1, which revokes nothing.
+    c2.c.close()
+    pump([c1], lambda: c1.parts() == {0, 1, 2, 3}, 30, "c1 gets the partitions back")
+    assert c1.assigned[-1] == sorted(moved) and c1.revoked == [sorted(moved)], c1
+    c1.c.close()
+
+
+def group_first_record():
+    """A consumer with client defaults (session and heartbeat) in a fresh group: time to its first record."""
+    topic = fresh("first")
+    create_topic(topic, 1)
+    fill(topic, [0], 10, "r")
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": fresh("first"), "auto.offset.reset": "earliest"})
+    start = time.time()
+    c.subscribe([topic])
+    while True:
+        assert time.time() - start < 20, "no record within 20 s"
+        m = c.poll(0.05)
+        if m is not None and not m.error():
+            break
+    took = time.time() - start
+    c.close()
+    print(f"first record for a fresh group after {took:.2f}s")
+    assert took < 4.0, f"the first record took {took:.2f}s"
+
+
+def group_kafka_python():
+    """kafka-python with a group_id: subscribe, consume, commit; a second run gets only the new records and
+    commits on close; the commits are what OffsetFetch returns."""
+    topic, group = fresh("kp"), fresh("kp")
+    create_topic(topic, 2)
+    first = fill(topic, range(2), 15, "one")
+    tps = [kafka.TopicPartition(topic, p) for p in range(2)]
+
+    def run(want, auto_commit):
+        kc = kafka.KafkaConsumer(topic, bootstrap_servers=BOOT, group_id=group, auto_offset_reset="earliest",
+                                 enable_auto_commit=auto_commit, session_timeout_ms=6000,
+                                 heartbeat_interval_ms=500)
+        got = []
+        deadline = time.time() + 30
+        while len(got) < want and time.time() < deadline:
+            for recs in kc.poll(timeout_ms=200).values():
+                got.extend(r.value for r in recs)
+        end = time.time() + 1.0
+        while time.time() < end:
+            for recs in kc.poll(timeout_ms=200).values():
+                got.extend(r.value for r in recs)
+        return kc, got
+
+    kc, got = run(30, False)
+    assert sorted(got) == sorted(first), f"first run got {len(got)}: {got[:5]}"
+    kc.commit()
+    assert [kc.committed(tp) for tp in tps] == [15, 15], [kc.committed(tp) for tp in tps]
+    kc.close()
+    second = fill(topic, range(2), 5, "two")
+    kc, got = run(10, True)
+    assert sorted(got) == sorted(second), f"second run got {len(got)}: {got[:12]}"
+    kc.close()  # commits (enable_auto_commit)
+    check = kafka.KafkaConsumer(bootstrap_servers=BOOT, group_id=group, enable_auto_commit=False)
+    assert [check.committed(tp) for tp in tps] == [20, 20], [check.committed(tp) for tp in tps]
+    check.close()
+
+
+def group_member():
+    """A lone group member for group_kill, run as its own process: prints its assignments."""
+    group, topic = ARGS[0], ARGS[1]
+
+    def on_assign(_c, parts):
+        print("ASSIGNED " + ",".join(str(p.partition) for p in parts), flush=True)
+
+    def on_revoke(_c, _parts):
+        print("REVOKED", flush=True)
+
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": group, "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    c.subscribe([topic], on_assign=on_assign, on_revoke=on_revoke)
+    end = time.time() + 60
+    while time.time() < end:
+        c.poll(0.1)
+    c.close()
+
+
+def group_kill():
+    """A member killed with SIGKILL (no LeaveGroup) is expelled after its 6 s session timeout, and the
+    survivor gets its partitions."""
+    import queue
+    import subprocess
+    import threading
+
+    topic, group = fresh("kill"), fresh("kill")
+    create_topic(topic, 4)
+    records = fill(topic, range(4), 25, "r")
+    child = subprocess.Popen([sys.executable, __file__, BOOT, "group_member", group, topic],
+                             stdout=subprocess.PIPE, text=True)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in child.stdout], daemon=True).start()
+    try:
+        theirs = set()
+        a = Member(group, topic)
+
+        def both_assigned():
+            nonlocal theirs
+            while not lines.empty():
+                line = lines.get()
+                if line.startswith("ASSIGNED"):
+                    theirs = {int(p) for p in line.split(" ", 1)[1].split(",") if p}
+                elif line == "REVOKED":
+                    theirs = set()
+            mine = a.parts()
+            return mine and theirs and not mine & theirs and mine | theirs == {0, 1, 2, 3}
+
+        pump([a], both_assigned, 30, "a split with the other process")
+        hold([a], 1.0)
+        print(f"survivor {sorted(a.parts())}, the other process {sorted(theirs)}")
+        child.kill()
+        child.wait(10)
+        killed = time.time()
+        pump([a], lambda: a.parts() == {0, 1, 2, 3}, 30, "the survivor gets all four partitions")
+        took = time.time() - killed
+        print(f"the killed member's partitions reassigned {took:.2f}s after SIGKILL (session timeout 6 s)")
+        assert took >= 4.5, f"reassigned after {took:.2f}s: the member was not kept for its session timeout"
+        assert took <= 15, f"reassigned only after {took:.2f}s"
+        pump([a], lambda: set(a.values()) == records, 30, "the survivor reads every record")
+        a.c.close()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def group_static():
+    """Static membership: a member with group.instance.id that restarts within its session timeout gets
+    its partitions back without a rebalance: the other member sees no revoke and keeps its assignment."""
+    topic, group = fresh("static"), fresh("static")
+    create_topic(topic, 4)
+    fill(topic, range(4), 10, "r")
+
+    def static(name):
+        return Member(group, topic, {"group.instance.id": name, "session.timeout.ms": 10000})
+
+    a = static("static-a")
+    pump([a], lambda: a.parts() == {0, 1, 2, 3}, 30, "a (the leader) gets all four partitions")
+    b = static("static-b")
+    pump([a, b], lambda: split([a, b], 4), 30, "a split between a and b")
+    hold([a, b], 1.5, lambda: split([a, b], 4), "the split")
+    d = describe_group(group)
+    assert sorted(m.group_instance_id for m in d.members) == ["static-a", "static-b"], d.members
+    for restarting, other in (("b", "a"), ("a", "b")):
+        members = {"a": a, "b": b}
+        old, keep = members[restarting], members[other]
+        mine, theirs, calls = old.parts(), keep.parts(), keep.callbacks()
+        old_id = old.c.memberid()
+        old.c.close()  # a static member sends no LeaveGroup
+        new = static(f"static-{restarting}")
+        took = pump([keep, new], lambda: new.parts() == mine, 30, f"restarted {restarting} gets {mine} back")
+        hold([keep, new], 3.0, lambda: keep.parts() == theirs and keep.callbacks() == calls,
+             f"{other} keeps {sorted(theirs)} without a rebalance")
+        assert new.parts() == mine and new.assigned == [sorted(mine)] and not new.revoked, new
+        assert new.c.memberid() != old_id, "the restarted member kept its member id"
+        print(f"static {restarting} restarted: {sorted(mine)} back after {took:.2f}s; {other} kept "
+              f"{sorted(theirs)} with callbacks {calls}")
+        members[restarting] = new
+        a, b = members["a"], members["b"]
+    d = describe_group(group)
+    assert sorted(m.group_instance_id for m in d.members) == ["static-a", "static-b"], d.members
+    assert str(d.state).endswith("STABLE"), d.state
+    a.c.close()
+    b.c.close()
+
+
+def group_five():
+    """Five members joining at once converge to one stable generation with every partition assigned once."""
+    import threading
+
+    topic, group = fresh("five"), fresh("five")
+    create_topic(topic, 10)
+    n = 5
+    members = [None] * n
+    ready = threading.Barrier(n + 1)
+    stop = threading.Event()
+    parts = [set() for _ in range(n)]
+    errors = []
+
+    def run(i):
+        try:
+            ready.wait(20)
+            members[i] = Member(group, topic)
+            while not stop.is_set():
+                members[i].poll(0.05)
+                parts[i] = members[i].parts()
+            members[i].c.close()
+        except Exception as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    ready.wait(20)
+    start = time.time()
+
+    def stable():
+        sets = list(parts)
+        union = set().union(*sets)
+        return all(len(s) == 2 for s in sets) and union == set(range(10))
+
+    try:
+        while not stable():
+            assert not errors, errors
+            assert time.time() - start < 40, f"no stable assignment after 40 s: {parts}"
+            time.sleep(0.02)
+        took = time.time() - start
+        calls = [m.callbacks() for m in members]
+        end = time.time() + 2.0
+        while time.time() < end:
+            assert stable(), f"the assignment changed after it was stable: {parts}"
+            time.sleep(0.05)
+        assert [m.callbacks() for m in members] == calls, f"rebalances after stable: {calls}"
+        d = describe_group(group)
+        assert str(d.state).endswith("STABLE"), d.state
+        assigned = [tp.partition for m in d.members for tp in m.assignment.topic_partitions]
+        assert len(d.members) == n and sorted(assigned) == list(range(10)), d.members
+        print(f"5 members stable after {took:.2f}s; rebalance callbacks (assign, revoke, lost) per member {calls}")
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not errors, errors
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, size_limits, produce_n, consume_n, tls,
-                                     topic_configs, alive, groups]}
+                                     topic_configs, alive, groups, group_restart, group_reset,
+                                     group_cooperative, group_first_record, group_kafka_python,
+                                     group_member, group_kill, group_static, group_five]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

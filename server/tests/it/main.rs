@@ -4,6 +4,7 @@
 mod binary;
 mod clients;
 mod observability;
+mod offsets_topic;
 mod protocol_rules;
 mod raw;
 mod support;

@@ -901,7 +901,29 @@ fn ready_is_503_while_the_data_directory_loads() {
 fn the_dashboard_and_the_docs_name_only_exported_metrics_and_the_docs_name_them_all() {
     let dir = tempfile::tempdir().unwrap();
     let broker = traffic_broker(dir.path());
-    let (_traffic, _producer, _consumer) = known_traffic(&broker);
+    let (_traffic, mut producer, _consumer) = known_traffic(&broker);
+    // A simple consumer (no generation) commits an offset, so that the group metrics have samples.
+    let commit = protocol::OffsetCommitRequest {
+        group_id: "dashboard".into(),
+        generation_id_or_member_epoch: -1,
+        topics: vec![protocol::OffsetCommitRequestTopic {
+            name: TOPIC.into(),
+            partitions: vec![protocol::OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::OffsetCommit(committed) = producer.call(8, RequestBody::OffsetCommit(commit)) else {
+        panic!("no OffsetCommit answer")
+    };
+    assert_eq!(committed.topics[0].partitions[0].error_code, 0);
+    eventually(&broker, "a group's lag", |s| {
+        s.samples("kzero_consumer_group_lag").count() == 1
+    });
     let m = Scrape::read(&get(&broker, "/metrics").body);
     let exported = m.sample_names();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();

@@ -1,67 +1,17 @@
 //! Kafka's rules checked with raw requests: long-poll fetches woken by appends, offsets out of range,
 //! acks=0 and invalid acks, idempotent duplicates and sequence gaps.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use protocol::record::{BatchBuilder, Compression, Record};
 use protocol::{
-    ApiKey, FetchPartition, FetchRequest, FetchTopic, MetadataRequest, MetadataRequestTopic, PartitionProduceData,
-    ProduceRequest, Records, Request, RequestBody, RequestHeader, Response, ResponseBody, TopicProduceData,
+    ApiKey, FetchPartition, FetchRequest, FetchTopic, PartitionProduceData, ProduceRequest, Records, RequestBody,
+    ResponseBody, TopicProduceData,
 };
 
-use crate::support::{config, TestBroker};
-
-struct Client {
-    s: TcpStream,
-    correlation: i32,
-}
-
-impl Client {
-    fn new(broker: &TestBroker) -> Client {
-        let s = TcpStream::connect(broker.addr).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        Client { s, correlation: 0 }
-    }
-
-    fn send(&mut self, version: i16, body: RequestBody) -> i32 {
-        self.correlation += 1;
-        let mut out = BytesMut::new();
-        let header = RequestHeader::new(body.api_key(), version, self.correlation);
-        Request { header, body }.encode(&mut out).unwrap();
-        self.s.write_all(&out).unwrap();
-        self.correlation
-    }
-
-    fn recv(&mut self, api: ApiKey, version: i16) -> Response {
-        let mut size = [0u8; 4];
-        self.s.read_exact(&mut size).unwrap();
-        let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
-        self.s.read_exact(&mut frame).unwrap();
-        Response::decode(api, version, Bytes::from(frame)).unwrap()
-    }
-
-    fn call(&mut self, version: i16, body: RequestBody) -> ResponseBody {
-        let api = body.api_key();
-        let id = self.send(version, body);
-        let r = self.recv(api, version);
-        assert_eq!(r.header.correlation_id, id);
-        r.body
-    }
-
-    fn create(&mut self, topic: &str) {
-        let md = MetadataRequest {
-            topics: Some(vec![MetadataRequestTopic {
-                name: topic.into(),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        };
-        self.call(4, md.into());
-    }
-}
+use crate::support::{config, RawClient as Client, TestBroker};
 
 fn produce_request(topic: &str, acks: i16, batch: Bytes) -> RequestBody {
     ProduceRequest {

@@ -1,10 +1,16 @@
 //! Starting a broker on free ports for a test, and finding the real clients.
 
-use std::net::SocketAddr;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
+use protocol::{
+    ApiKey, MetadataRequest, MetadataRequestTopic, Request, RequestBody, RequestHeader, Response, ResponseBody,
+};
 use server::{Config, Listeners};
 
 /// A broker running on its own runtime thread.
@@ -230,4 +236,56 @@ pub fn scenario(python: &Path, bootstrap: &str, name: &str, extra: &[&str]) -> S
         out.status
     );
     stdout
+}
+
+/// A raw Kafka protocol client: one connection, requests encoded with the protocol crate.
+pub struct RawClient {
+    /// The connection.
+    pub s: TcpStream,
+    correlation: i32,
+}
+
+impl RawClient {
+    pub fn new(broker: &TestBroker) -> RawClient {
+        let s = TcpStream::connect(broker.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        RawClient { s, correlation: 0 }
+    }
+
+    pub fn send(&mut self, version: i16, body: RequestBody) -> i32 {
+        self.correlation += 1;
+        let mut out = BytesMut::new();
+        let header = RequestHeader::new(body.api_key(), version, self.correlation);
+        Request { header, body }.encode(&mut out).unwrap();
+        self.s.write_all(&out).unwrap();
+        self.correlation
+    }
+
+    pub fn recv(&mut self, api: ApiKey, version: i16) -> Response {
+        let mut size = [0u8; 4];
+        self.s.read_exact(&mut size).unwrap();
+        let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
+        self.s.read_exact(&mut frame).unwrap();
+        Response::decode(api, version, Bytes::from(frame)).unwrap()
+    }
+
+    pub fn call(&mut self, version: i16, body: RequestBody) -> ResponseBody {
+        let api = body.api_key();
+        let id = self.send(version, body);
+        let r = self.recv(api, version);
+        assert_eq!(r.header.correlation_id, id);
+        r.body
+    }
+
+    /// Creates a topic through Metadata (auto-creation).
+    pub fn create(&mut self, topic: &str) {
+        let md = MetadataRequest {
+            topics: Some(vec![MetadataRequestTopic {
+                name: topic.into(),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        };
+        self.call(4, md.into());
+    }
 }

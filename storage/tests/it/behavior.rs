@@ -373,3 +373,48 @@ fn producer_batches_come_from_the_tail_of_the_log() {
     assert_eq!(tail.last().unwrap().base_offset, 59);
     assert!(tail.windows(2).all(|w| w[1].base_offset == w[0].base_offset + 1));
 }
+
+#[test]
+fn deleting_records_raises_the_log_start_and_drops_whole_segments_below_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        segment_bytes: 1024,
+        ..LogConfig::default()
+    };
+    let log = open(dir.path(), config.clone());
+    for i in 0..20 {
+        log.append(&batch(i, 5, 50), 0).unwrap();
+    }
+    let segments = log.segment_count();
+    assert!(segments > 3, "{segments} segments");
+    // Lower than the start, or beyond the end: nothing moves past the end.
+    assert_eq!(log.delete_records_before(-5).unwrap(), 0);
+    let deleted = log.delete_records_before(57).unwrap();
+    assert!(deleted > 0 && deleted < segments, "{deleted} of {segments}");
+    assert_eq!(log.log_start_offset(), 57);
+    assert_eq!(log.segment_count(), segments - deleted);
+    assert!(matches!(
+        log.read(56, 1 << 20, 100),
+        Err(Error::OffsetOutOfRange { .. })
+    ));
+    let read = log.read(57, 1 << 20, 100).unwrap();
+    assert!(read.slice.is_some());
+    log.delete_records_before(1_000).unwrap();
+    assert_eq!(log.log_start_offset(), log.log_end_offset());
+    assert_eq!(log.segment_count(), 1);
+    // The new start survives a restart (checkpointed by the manager; here, through the hints).
+    let start = log.log_start_offset();
+    log.close().unwrap();
+    drop(log);
+    let (reopened, _) = Log::open(
+        dir.path(),
+        config,
+        OpenHints {
+            clean_shutdown: true,
+            log_start_offset: start,
+            ..OpenHints::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(reopened.log_start_offset(), start);
+}
