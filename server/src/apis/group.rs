@@ -152,6 +152,7 @@ pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener:
                     .map(|p| (p.name.clone(), p.metadata.clone()))
                     .collect(),
                 require_known_member_id: version >= 4,
+                supports_skip_assignment: version >= 9,
             })
             .await;
         // Waiting for the rebalance is the request's remote time, as in Kafka's purgatory.
@@ -163,8 +164,7 @@ pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener:
                 protocol_type: result.protocol_type,
                 protocol_name: Some(result.protocol_name.unwrap_or_default()),
                 leader: result.leader,
-                // Below v9 a static leader rejoining is told the old leader id instead (no skip flag).
-                skip_assignment: result.skip_assignment && version >= 9,
+                skip_assignment: result.skip_assignment,
                 member_id: result.member_id,
                 members: result
                     .members

@@ -87,6 +87,8 @@ pub(crate) struct JoinRequest {
     pub(crate) protocols: Vec<(String, Bytes)>,
     /// v4+: a new dynamic member first gets MEMBER_ID_REQUIRED.
     pub(crate) require_known_member_id: bool,
+    /// v9+: a static leader rejoining a stable group can be told to skip the assignment.
+    pub(crate) supports_skip_assignment: bool,
 }
 
 /// A member as the leader sees it in a JoinGroup answer.
@@ -1272,10 +1274,15 @@ fn replace_static_member(
             // No rebalance: persist the new member id and answer with the current generation.
             out.push(Output::Store(group.snapshot()));
             let mut result = join_result(group, &new_id);
-            if was_leader {
+            if was_leader && req.supports_skip_assignment {
+                // v9+: the leader keeps the current assignment instead of computing one.
                 result.skip_assignment = true;
             } else {
+                // Below v9 the old leader id is returned, so the member does not act as leader.
                 result.members.clear();
+                if was_leader {
+                    result.leader = old_id;
+                }
             }
             out.push(Output::Join(ticket, result));
         }

@@ -62,6 +62,7 @@ impl Sim {
                 .map(|p| (p.to_string(), Bytes::from(format!("meta-{p}-{member}"))))
                 .collect(),
             require_known_member_id: true,
+            supports_skip_assignment: true,
         };
         let out = self.c.groups.join(req, t, self.now);
         self.take(out);
@@ -373,6 +374,7 @@ fn wrong_calls_get_kafkas_error_codes() {
         protocol_type: "consumer".into(),
         protocols: vec![("range".into(), Bytes::new())],
         require_known_member_id: true,
+        supports_skip_assignment: true,
     };
     let out = s.c.groups.join(bad, s.next, s.now);
     assert!(matches!(&out[..], [Output::Join(_, r)] if r.error == ErrorCode::InvalidSessionTimeout));
@@ -610,4 +612,39 @@ fn groups_map_to_partitions_by_javas_string_hash() {
     ] {
         assert_eq!(super::partition_for(group, 50), partition, "{group:?}");
     }
+}
+
+#[test]
+fn a_static_leader_rejoining_below_v9_is_told_the_old_leader_and_no_members() {
+    let mut s = Sim::new();
+    let t = s.join_with("g", "", Some("instance-1"), &["range"]);
+    s.advance(3000);
+    let first = s.joins.remove(&t).unwrap();
+    s.sync("g", 1, &first.member_id, &[(&first.member_id, "mine")]);
+    s.next += 1;
+    let req = JoinRequest {
+        group_id: "g".into(),
+        member_id: String::new(),
+        instance_id: Some("instance-1".into()),
+        client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
+        session_timeout_ms: SESSION,
+        rebalance_timeout_ms: REBALANCE,
+        protocol_type: "consumer".into(),
+        protocols: vec![("range".into(), Bytes::from("meta-range-"))],
+        require_known_member_id: true,
+        supports_skip_assignment: false,
+    };
+    let out = s.c.groups.join(req, s.next, s.now);
+    let Some(Output::Join(_, r)) = out.into_iter().find(|o| matches!(o, Output::Join(..))) else {
+        panic!("no answer")
+    };
+    assert_eq!((r.error, r.generation), (ErrorCode::None, 1));
+    assert_ne!(r.member_id, first.member_id);
+    assert_eq!(
+        r.leader, first.member_id,
+        "the old leader id, so the member does not act as leader"
+    );
+    assert!(r.members.is_empty() && !r.skip_assignment);
+    assert_eq!(s.state("g"), GroupState::Stable);
 }

@@ -3,6 +3,7 @@
 
 mod binary;
 mod clients;
+mod groups;
 mod observability;
 mod offsets_topic;
 mod protocol_rules;
