@@ -90,6 +90,11 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         for name in &r.topic_names {
             let code = broker.replicas.delete_topic(name).await;
             broker.metrics.error(ApiKey::DeleteTopics, code);
+            if code == ErrorCode::None {
+                if let Some(groups) = broker.groups.get() {
+                    groups.topic_deleted(name.clone()).await;
+                }
+            }
             responses.push(DeletableTopicResult {
                 name: name.clone(),
                 error_code: code.code(),

@@ -80,6 +80,10 @@ enum Command {
         partitions: Vec<(String, i32)>,
         reply: oneshot::Sender<(ErrorCode, Vec<ErrorCode>)>,
     },
+    TopicDeleted {
+        topic: String,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The handle the request handlers use.
@@ -248,6 +252,11 @@ impl GroupCoordinator {
         self.ask(|reply| Command::DeleteGroups { groups, reply })
             .await
             .unwrap_or_else(|| vec![ErrorCode::CoordinatorNotAvailable; n])
+    }
+
+    /// Drops every group's committed offsets of a deleted topic.
+    pub(crate) async fn topic_deleted(&self, topic: String) {
+        let _ = self.ask(|reply| Command::TopicDeleted { topic, reply }).await;
     }
 
     pub(crate) async fn delete_offsets(
@@ -456,6 +465,16 @@ impl Actor {
                     }
                 }
                 let _ = reply.send(errors);
+            }
+            Command::TopicDeleted { topic, reply } => {
+                let records = self.c.topic_deleted(&topic);
+                if !records.is_empty() {
+                    tracing::info!(%topic, offsets = records.len(), "dropped the deleted topic's committed offsets");
+                    if let Err(e) = self.persist(records).await {
+                        tracing::error!(%topic, error = %e, "cannot write offset tombstones");
+                    }
+                }
+                let _ = reply.send(());
             }
             Command::DeleteOffsets {
                 group,

@@ -178,6 +178,25 @@ impl Coordinator {
             .flat_map(|(g, o)| o.iter().map(move |(k, v)| (g, k, v)))
     }
 
+    /// A deleted topic's committed offsets, as tombstones (Kafka's `onPartitionsDeleted`).
+    pub(crate) fn topic_deleted(&mut self, topic: &str) -> Vec<Record> {
+        let mut records = Vec::new();
+        for (group, offsets) in &mut self.offsets {
+            let gone: Vec<(String, i32)> = offsets.keys().filter(|(t, _)| t == topic).cloned().collect();
+            for key in gone {
+                offsets.remove(&key);
+                records.push(Record::Offset {
+                    group: group.clone(),
+                    topic: key.0,
+                    partition: key.1,
+                    value: None,
+                });
+            }
+        }
+        self.offsets.retain(|_, o| !o.is_empty());
+        records
+    }
+
     /// DeleteGroups: each group's error and the tombstones.
     pub(crate) fn delete_groups(&mut self, ids: &[String]) -> (Vec<ErrorCode>, Vec<Record>) {
         let mut errors = Vec::with_capacity(ids.len());

@@ -648,3 +648,18 @@ fn a_static_leader_rejoining_below_v9_is_told_the_old_leader_and_no_members() {
     assert!(r.members.is_empty() && !r.skip_assignment);
     assert_eq!(s.state("g"), GroupState::Stable);
 }
+
+#[test]
+fn a_deleted_topics_offsets_are_dropped_for_every_group() {
+    let mut s = Sim::new();
+    s.c.commit(&commit("a", -1, "", &[("gone", 0, 5), ("kept", 0, 6)]), s.now);
+    s.c.commit(&commit("b", -1, "", &[("gone", 1, 7)]), s.now);
+    let records = s.c.topic_deleted("gone");
+    assert_eq!(records.len(), 2);
+    assert!(records
+        .iter()
+        .all(|r| matches!(r, Record::Offset { topic, value: None, .. } if topic == "gone")));
+    assert!(s.c.fetch("a", "gone", 0).is_none());
+    assert_eq!(s.c.fetch("a", "kept", 0).unwrap().offset, 6);
+    assert!(s.c.fetch_all("b").is_empty());
+}
