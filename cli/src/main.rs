@@ -1,4 +1,5 @@
-//! The `kzero` command: topics, produce, consume, dump-log and bench, over the Kafka protocol only.
+//! The `kzero` command: topics, consumer groups, produce, consume, dump-log and bench, over the Kafka
+//! protocol only.
 //!
 //! It must never depend on `server`, `storage` or `replication`: it talks to brokers over the wire,
 //! so it works against any Kafka-compatible broker, Apache Kafka included.
@@ -9,7 +10,10 @@ mod bench;
 mod client;
 mod consume;
 mod dump;
+mod group;
+mod groups;
 mod json;
+mod member;
 mod produce;
 mod topics;
 
@@ -21,7 +25,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::client::Settings;
 
-/// kzero's command-line tool: manage topics, produce and consume records, decode log files, benchmark.
+/// kzero's command-line tool: manage topics and consumer groups, produce and consume records, decode log
+/// files, benchmark.
 ///
 /// It speaks the Kafka protocol only, so it works against kzero and against Apache Kafka alike.
 #[derive(Debug, Parser)]
@@ -36,6 +41,9 @@ enum Command {
     /// Create, list, describe and delete topics.
     #[command(subcommand)]
     Topics(topics::TopicsCommand),
+    /// List, describe and delete consumer groups, and reset their committed offsets.
+    #[command(subcommand)]
+    Groups(groups::GroupsCommand),
     /// Produce lines from standard input (or a file) as records.
     Produce(produce::ProduceArgs),
     /// Consume records and print them, one per line.
@@ -77,6 +85,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Topics(c) => topics::run(c),
+        Command::Groups(c) => groups::run(c),
         Command::Produce(a) => produce::run(a),
         Command::Consume(a) => consume::run(a),
         Command::DumpLog(a) => dump::run(a),

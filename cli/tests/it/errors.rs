@@ -53,15 +53,92 @@ fn not_a_kafka_listener() {
     );
 }
 
+/// A broker that answers ApiVersions without any group API (as a broker without a group coordinator
+/// would), then hangs up on anything else.
+fn broker_without_groups() -> String {
+    use std::io::{Read, Write};
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut size = [0u8; 4];
+            if s.read_exact(&mut size).is_err() {
+                continue;
+            }
+            let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
+            if s.read_exact(&mut frame).is_err() {
+                continue;
+            }
+            let Ok(request) = protocol::Request::decode(bytes::Bytes::from(frame)) else {
+                continue;
+            };
+            let mut body = protocol::ApiVersionsResponse::supported();
+            body.api_keys.retain(|a| {
+                [
+                    protocol::ApiKey::ApiVersions,
+                    protocol::ApiKey::Metadata,
+                    protocol::ApiKey::Fetch,
+                ]
+                .iter()
+                .any(|k| *k as i16 == a.api_key)
+            });
+            let mut out = bytes::BytesMut::new();
+            protocol::encode_response(&request.header, &protocol::ResponseBody::ApiVersions(body), &mut out).unwrap();
+            let _ = s.write_all(&out);
+            // Keep the connection open until the client hangs up.
+            let _ = s.read(&mut [0u8; 1]);
+        }
+    });
+    addr
+}
+
 #[test]
-fn consuming_in_a_group_is_refused_clearly_until_the_cli_joins_groups() {
-    let broker = Broker::start();
-    broker.kzero(&["topics", "create", "t"]).ok();
-    let line = broker.kzero(&["consume", "t", "--group", "g"]).fails().to_string();
+fn groups_need_a_broker_with_the_group_apis() {
+    let addr = broker_without_groups();
     assert_eq!(
-        line,
-        "error: consuming as a member of group \"g\" is not implemented by kzero yet; consume without --group"
+        kzero(&["consume", "t", "--group", "g", "-b", &addr]).fails(),
+        format!(
+            "error: the broker at {addr} does not support consumer groups (it does not advertise FindCoordinator); consume without --group"
+        )
     );
+    for args in [
+        &["groups", "list", "-b", &addr][..],
+        &["groups", "describe", "g", "-b", &addr],
+        &["groups", "delete", "g", "-b", &addr],
+        &[
+            "groups",
+            "reset-offsets",
+            "g",
+            "--topic",
+            "t",
+            "--to-latest",
+            "-b",
+            &addr,
+        ],
+    ] {
+        assert_eq!(
+            kzero(args).fails(),
+            format!(
+                "error: the broker at {addr} does not support consumer groups (it does not advertise FindCoordinator)"
+            ),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn group_consumers_refuse_options_that_pick_partitions_or_offsets() {
+    // With --group the group decides the partitions and the committed offsets decide where to start, as
+    // with Kafka's console consumer; these are usage errors (exit code 2).
+    for extra in [&["--partition", "0"][..], &["--offset", "3"], &["--timestamp", "0"]] {
+        let mut args = vec!["consume", "t", "--group", "g"];
+        args.extend(extra);
+        let run = kzero(&args);
+        assert_eq!(run.code, Some(2), "{extra:?}");
+        assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
+    }
 }
 
 #[test]

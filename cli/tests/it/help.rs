@@ -15,6 +15,22 @@ const COMMANDS: &[(&[&str], &[&str], bool)] = &[
     (&["topics", "list"], &["--internal"], true),
     (&["topics", "describe"], &["--all-configs"], true),
     (&["topics", "delete"], &["--if-exists"], true),
+    (&["groups", "list"], &[], true),
+    (&["groups", "describe"], &[], true),
+    (&["groups", "delete"], &[], true),
+    (
+        &["groups", "reset-offsets"],
+        &[
+            "--topic",
+            "--to-earliest",
+            "--to-latest",
+            "--to-offset",
+            "--to-datetime",
+            "--execute",
+            "--dry-run",
+        ],
+        true,
+    ),
     (
         &["produce"],
         &[
@@ -109,7 +125,7 @@ fn flags(help: &str) -> Vec<String> {
 fn top_level_help_lists_every_subcommand() {
     let help = kzero(&["--help"]);
     let out = help.ok();
-    for sub in ["topics", "produce", "consume", "dump-log", "bench"] {
+    for sub in ["topics", "groups", "produce", "consume", "dump-log", "bench"] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing:\n{out}"
@@ -118,6 +134,15 @@ fn top_level_help_lists_every_subcommand() {
     for sub in ["create", "list", "describe", "delete"] {
         assert!(
             kzero(&["topics", "--help"])
+                .ok()
+                .lines()
+                .any(|l| l.trim_start().starts_with(sub)),
+            "{sub}"
+        );
+    }
+    for sub in ["list", "describe", "delete", "reset-offsets"] {
+        assert!(
+            kzero(&["groups", "--help"])
                 .ok()
                 .lines()
                 .any(|l| l.trim_start().starts_with(sub)),

@@ -4,6 +4,7 @@
 mod bench;
 mod dump_log;
 mod errors;
+mod groups;
 mod help;
 mod produce_consume;
 mod support;

@@ -69,9 +69,14 @@ impl Broker {
     /// Starts a broker on a port of its choosing (`--listen 127.0.0.1:0`, so that parallel tests never race
     /// for a port) and learns the port from its JSON start-up log line.
     pub fn start() -> Broker {
+        Broker::start_with("")
+    }
+
+    /// Like [`Broker::start`], with more lines of TOML config after the defaults.
+    pub fn start_with(more_config: &str) -> Broker {
         let data = tempfile::tempdir().expect("temp dir");
         let config = data.path().join("kzero.toml");
-        std::fs::write(&config, "log_format = \"json\"\n").expect("config file");
+        std::fs::write(&config, format!("log_format = \"json\"\n{more_config}")).expect("config file");
         let mut child = Command::new(server_binary())
             .arg("--config")
             .arg(&config)
@@ -135,6 +140,11 @@ impl Broker {
     /// `kzero ARGS -b ADDR` with `input` on stdin.
     pub fn kzero_input(&self, args: &[&str], input: &[u8]) -> Run {
         kzero_with_input(&with_bootstrap(args, &self.addr), Some(input))
+    }
+
+    /// `kzero ARGS -b ADDR` running in the background.
+    pub fn spawn(&self, args: &[&str]) -> Background {
+        Background::spawn(&with_bootstrap(args, &self.addr))
     }
 
     /// A partition's directory in the data directory.
@@ -216,4 +226,102 @@ pub fn kzero_with_input(args: &[String], input: Option<&[u8]>) -> Run {
 /// Runs `kzero ARGS` (no broker needed, or one given explicitly in `args`).
 pub fn kzero(args: &[&str]) -> Run {
     kzero_with_input(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None)
+}
+
+/// A `kzero` process running in the background; killed if dropped before it exits.
+#[derive(Debug)]
+pub struct Background {
+    child: Child,
+    stdout: Option<std::thread::JoinHandle<Vec<u8>>>,
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
+}
+
+impl Background {
+    fn spawn(args: &[String]) -> Background {
+        let mut child = Command::new(KZERO)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kzero starts");
+        // Threads drain both pipes, so that the process never blocks on a full one.
+        let drain = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+        let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+        Background {
+            child,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+        }
+    }
+
+    /// Waits for the process to exit, at most `timeout` (then kills it and panics).
+    #[track_caller]
+    pub fn wait(mut self, timeout: Duration) -> Run {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("kzero runs") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                let err = self
+                    .stderr
+                    .take()
+                    .map(|h| h.join().unwrap_or_default())
+                    .unwrap_or_default();
+                panic!(
+                    "kzero did not exit within {timeout:?}; stderr: {}",
+                    String::from_utf8_lossy(&err)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let out = self
+            .stdout
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        Run {
+            stdout: String::from_utf8_lossy(&out).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+            code: status.code(),
+            raw_stdout: out,
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds, at most `timeout`; panics with `what` otherwise.
+#[track_caller]
+pub fn wait_until(timeout: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !condition() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

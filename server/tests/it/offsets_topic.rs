@@ -86,9 +86,10 @@ fn offsets_survive_restarts_the_topic_is_cleaned_and_clients_cannot_write_it() {
     }
     eprintln!("12,000 commits in {:?}", started.elapsed());
     assert_eq!(fetch_committed(&mut c), (11_999, Some("m11999".into())));
-    // The cleaner rewrites the one live offset and drops the older records.
+    // The cleaner rewrites the live offset and drops the older records (it may run while the commits still
+    // arrive: at least 10,000 dead records go).
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !offsets_partition_start(&broker).iter().any(|s| *s >= 11_999.0) {
+    while !offsets_partition_start(&broker).iter().any(|s| *s >= 10_000.0) {
         assert!(
             Instant::now() < deadline,
             "never cleaned: {:?}",
