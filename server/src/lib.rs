@@ -36,6 +36,7 @@ mod partition;
 mod producer_state;
 mod replica_manager;
 mod topic_config;
+mod topic_id;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -23,12 +23,15 @@ use crate::delayed::DelayedOperations;
 use crate::metrics::Metrics;
 use crate::partition::{produced_header, Appended, Partition, ReadBound};
 use crate::topic_config::TopicConfig;
+use crate::topic_id::TopicId;
 use crate::Error;
 
-/// One topic: its partitions (index = partition id) and its config overrides.
+/// One topic: its id, its partitions (index = partition id) and its config overrides.
 #[derive(Debug)]
 pub(crate) struct Topic {
     pub(crate) name: Arc<str>,
+    /// Given at creation, kept in each partition's `partition.metadata`.
+    pub(crate) id: TopicId,
     /// INVARIANT: `partitions[i].index == i`.
     pub(crate) partitions: Vec<Arc<Partition>>,
     pub(crate) config: TopicConfig,
@@ -161,6 +164,29 @@ impl ByteBudget {
     }
 }
 
+/// A topic's id from its partitions' `partition.metadata` files; a topic without one (created before kzero
+/// kept ids) gets a new id, written to every partition, and partitions missing the file get it.
+fn topic_id_of(name: &str, partitions: &[Arc<Partition>]) -> Result<TopicId, Error> {
+    let found: Vec<Option<TopicId>> = partitions.iter().map(|p| TopicId::read(p.log().dir())).collect();
+    let id = match found.iter().flatten().next() {
+        Some(id) => *id,
+        None => {
+            let id = TopicId::random();
+            tracing::info!(topic = name, %id, "gave the topic an id");
+            id
+        }
+    };
+    for (p, f) in partitions.iter().zip(&found) {
+        if *f != Some(id) {
+            if f.is_some() {
+                tracing::warn!(topic = name, partition = p.index, %id, "a partition disagreed on the topic id; rewriting it");
+            }
+            id.write(p.log().dir())?;
+        }
+    }
+    Ok(id)
+}
+
 /// Owns the partitions.
 #[derive(Debug)]
 pub(crate) struct ReplicaManager {
@@ -240,8 +266,10 @@ impl ReplicaManager {
                     Arc::clone(&topic_metrics),
                 )));
             }
+            let id = topic_id_of(&name, &partitions)?;
             let topic = Topic {
                 name: Arc::clone(&name),
+                id,
                 partitions,
                 config: topic_config,
             };
@@ -308,13 +336,15 @@ impl ReplicaManager {
         }
         let this = Arc::clone(self);
         let (owned_name, owned_config) = (name.to_string(), config.clone());
-        let logs = tokio::task::spawn_blocking(move || this.create_logs(&owned_name, partitions, &owned_config))
+        let id = TopicId::random();
+        let logs = tokio::task::spawn_blocking(move || this.create_logs(&owned_name, id, partitions, &owned_config))
             .await
             .map_err(blocking_failed)??;
         let name: Arc<str> = name.into();
         let topic_metrics = self.metrics.topic(&name);
         let topic = Topic {
             name: Arc::clone(&name),
+            id,
             partitions: logs
                 .into_iter()
                 .enumerate()
@@ -331,16 +361,18 @@ impl ReplicaManager {
                 .collect(),
             config,
         };
+        let id = topic.id;
         let mut next = TopicMap::clone(&self.topics.load());
         next.insert(Arc::clone(&name), Arc::new(topic));
         self.topics.store(Arc::new(next));
-        tracing::info!(topic = %name, partitions, "created topic");
+        tracing::info!(topic = %name, %id, partitions, "created topic");
         Ok(())
     }
 
     fn create_logs(
         &self,
         name: &str,
+        id: TopicId,
         partitions: i32,
         config: &TopicConfig,
     ) -> Result<Vec<Arc<storage::Log>>, (ErrorCode, String)> {
@@ -350,15 +382,21 @@ impl ReplicaManager {
         let log_config = config.apply(self.defaults.clone());
         let mut logs = Vec::with_capacity(partitions as usize);
         for p in 0..partitions {
-            match self.logs.create(name, p, log_config.clone()) {
+            let created = self
+                .logs
+                .create(name, p, log_config.clone())
+                .map_err(|e| e.to_string())
+                .and_then(|log| id.write(log.dir()).map(|()| log).map_err(|e| e.to_string()));
+            match created {
                 Ok(log) => logs.push(log),
                 Err(e) => {
                     tracing::error!(topic = name, partition = p, error = %e, "cannot create partition log");
                     for q in 0..p {
                         let _ = self.logs.delete(name, q);
                     }
+                    let _ = self.logs.delete(name, p);
                     let _ = TopicConfig::remove(&self.data_dir, name);
-                    return Err((ErrorCode::KafkaStorageError, e.to_string()));
+                    return Err((ErrorCode::KafkaStorageError, e));
                 }
             }
         }

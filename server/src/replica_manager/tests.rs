@@ -305,3 +305,31 @@ async fn a_topics_flush_ms_override_is_honoured_by_the_flush_timer() {
         "a topic without flush.ms was flushed"
     );
 }
+
+#[tokio::test]
+async fn topic_ids_are_kept_across_restarts_and_new_after_a_recreation() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("ids", 3, TopicConfig::default()).await.unwrap();
+    let id = rm.topic("ids").unwrap().id;
+    for p in 0..3 {
+        assert_eq!(
+            crate::topic_id::TopicId::read(&dir.path().join(format!("ids-{p}"))),
+            Some(id)
+        );
+    }
+    rm.close().unwrap();
+    drop(rm);
+    let rm = manager(dir.path());
+    assert_eq!(rm.topic("ids").unwrap().id, id, "the id survives a restart");
+    // A topic from before ids were kept gets one, written to every partition.
+    std::fs::remove_file(dir.path().join("ids-1").join(crate::topic_id::FILE)).unwrap();
+    rm.close().unwrap();
+    drop(rm);
+    let rm = manager(dir.path());
+    assert_eq!(rm.topic("ids").unwrap().id, id, "the other partitions' id wins");
+    assert_eq!(crate::topic_id::TopicId::read(&dir.path().join("ids-1")), Some(id));
+    assert_eq!(rm.delete_topic("ids").await, ErrorCode::None);
+    rm.create_topic("ids", 1, TopicConfig::default()).await.unwrap();
+    assert_ne!(rm.topic("ids").unwrap().id, id, "a recreated topic gets a new id");
+}
