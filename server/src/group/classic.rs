@@ -114,7 +114,8 @@ pub(crate) struct JoinResult {
 }
 
 impl JoinResult {
-    fn error(error: ErrorCode, member_id: &str) -> Self {
+    /// The answer to a failed join: generation -1, no protocol, no leader.
+    pub(crate) fn error(error: ErrorCode, member_id: &str) -> Self {
         JoinResult {
             error,
             generation: -1,

@@ -157,16 +157,9 @@ impl GroupCoordinator {
 
     pub(crate) async fn join(&self, req: JoinRequest) -> JoinResult {
         let member = req.member_id.clone();
-        self.ask(|r| Command::Join(req, r)).await.unwrap_or_else(|| JoinResult {
-            error: ErrorCode::CoordinatorNotAvailable,
-            generation: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            skip_assignment: false,
-            member_id: member,
-            members: Vec::new(),
-        })
+        self.ask(|r| Command::Join(req, r))
+            .await
+            .unwrap_or_else(|| JoinResult::error(ErrorCode::CoordinatorNotAvailable, &member))
     }
 
     pub(crate) async fn sync(&self, req: SyncRequest) -> SyncResult {
@@ -376,7 +369,7 @@ impl Actor {
                 self.joins.insert(t, reply);
                 if let Err(code) = self.ensure_topic().await {
                     let member = req.member_id.clone();
-                    self.answer_join(t, JoinResult::error_for(code, &member));
+                    self.answer_join(t, JoinResult::error(code, &member));
                     return;
                 }
                 let out = self.c.groups.join(req, t, now);
@@ -767,20 +760,5 @@ impl Actor {
             "loaded {OFFSETS_TOPIC}"
         );
         Ok(())
-    }
-}
-
-impl JoinResult {
-    pub(crate) fn error_for(error: ErrorCode, member_id: &str) -> Self {
-        JoinResult {
-            error,
-            generation: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            skip_assignment: false,
-            member_id: member_id.to_string(),
-            members: Vec::new(),
-        }
     }
 }

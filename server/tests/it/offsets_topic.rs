@@ -34,8 +34,8 @@ fn commit(offset: i64) -> RequestBody {
     .into()
 }
 
-fn fetch_committed(c: &mut RawClient) -> (i64, Option<String>) {
-    let req = OffsetFetchRequest {
+fn fetch_request() -> RequestBody {
+    OffsetFetchRequest {
         group_id: GROUP.into(),
         topics: Some(vec![OffsetFetchRequestTopic {
             name: "t".into(),
@@ -43,8 +43,12 @@ fn fetch_committed(c: &mut RawClient) -> (i64, Option<String>) {
             ..Default::default()
         }]),
         ..Default::default()
-    };
-    let ResponseBody::OffsetFetch(r) = c.call(7, req.into()) else {
+    }
+    .into()
+}
+
+fn fetch_committed(c: &mut RawClient) -> (i64, Option<String>) {
+    let ResponseBody::OffsetFetch(r) = c.call(7, fetch_request()) else {
         panic!("no OffsetFetch answer")
     };
     assert_eq!(r.error_code, 0, "{r:?}");
@@ -132,16 +136,7 @@ fn offsets_survive_restarts_the_topic_is_cleaned_and_clients_cannot_write_it() {
     let mut c = RawClient::new(&broker);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let req = OffsetFetchRequest {
-            group_id: GROUP.into(),
-            topics: Some(vec![OffsetFetchRequestTopic {
-                name: "t".into(),
-                partition_indexes: vec![0],
-                ..Default::default()
-            }]),
-            ..Default::default()
-        };
-        let ResponseBody::OffsetFetch(r) = c.call(7, req.into()) else {
+        let ResponseBody::OffsetFetch(r) = c.call(7, fetch_request()) else {
             panic!()
         };
         if r.error_code == ErrorCode::CoordinatorLoadInProgress.code() && Instant::now() < deadline {
