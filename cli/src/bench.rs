@@ -183,7 +183,7 @@ fn ensure_topic(client: &mut Client, topic: &str, partitions: i32) -> Result<Top
     let unknown = m
         .topics
         .iter()
-        .any(|t| t.name == topic && t.error_code == ErrorCode::UnknownTopicOrPartition.code());
+        .any(|t| t.name.as_deref() == Some(topic) && t.error_code == ErrorCode::UnknownTopicOrPartition.code());
     if unknown {
         if partitions < 1 {
             bail!("--partitions must be at least 1, got {partitions}");

@@ -45,7 +45,10 @@ impl Versions {
         let Some(&(bmin, bmax)) = self.0.get(&(api as i16)) else {
             bail!("the broker at {addr} does not support {} requests", api.name());
         };
-        let (imin, imax) = api.info().implemented;
+        // The codec implements more versions than kzero fills in (topic ids and the like arrive with the
+        // versions issue): use at most the range kzero itself advertises.
+        let imin = api.info().implemented.0;
+        let imax = api.info().advertised.1;
         let v = bmax.min(imax);
         if v < bmin.max(imin) {
             bail!(
@@ -464,7 +467,7 @@ impl Client {
             topics: topics.map(|t| {
                 t.iter()
                     .map(|name| MetadataRequestTopic {
-                        name: name.clone(),
+                        name: Some(name.clone()),
                         ..MetadataRequestTopic::default()
                     })
                     .collect()
@@ -491,7 +494,7 @@ impl Client {
             let t = m
                 .topics
                 .into_iter()
-                .find(|t| t.name == topic)
+                .find(|t| t.name.as_deref() == Some(topic))
                 .ok_or_else(|| anyhow!("the broker did not describe topic {topic:?}"))?;
             let retriable = ErrorCode::from_code(t.error_code).is_some_and(ErrorCode::is_retriable)
                 && t.error_code != ErrorCode::UnknownTopicOrPartition.code();
@@ -543,7 +546,7 @@ pub fn topic_info(t: protocol::MetadataResponseTopic) -> TopicInfo {
         .collect();
     partitions.sort_by_key(|p| p.partition);
     TopicInfo {
-        name: t.name,
+        name: t.name.unwrap_or_default(),
         partitions,
     }
 }

@@ -273,7 +273,7 @@ impl Member {
                 .topics
                 .into_iter()
                 .filter(|t| t.error_code == 0)
-                .map(|t| (t.name, t.partitions.len() as i32))
+                .map(|t| (t.name.unwrap_or_default(), t.partitions.len() as i32))
                 .collect()
         };
         Ok(range_assign(&subscribed, &counts)

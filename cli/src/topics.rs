@@ -155,7 +155,7 @@ fn list(a: ListArgs) -> Result<()> {
         .topics
         .into_iter()
         .filter(|t| a.internal || !t.is_internal)
-        .map(|t| t.name)
+        .filter_map(|t| t.name)
         .collect();
     names.sort();
     let mut out = io::stdout().lock();
@@ -274,18 +274,19 @@ fn delete(a: DeleteArgs) -> Result<()> {
     };
     let mut failed = None;
     for t in r.responses {
+        let name = t.name.unwrap_or_default();
         if t.error_code == ErrorCode::UnknownTopicOrPartition.code() && a.if_exists {
             continue;
         }
         if t.error_code != 0 {
             failed.get_or_insert(format!(
                 "cannot delete topic {:?}: {}",
-                t.name,
-                topic_error(&t.name, t.error_code)
+                name,
+                topic_error(&name, t.error_code)
             ));
             continue;
         }
-        writeln!(io::stdout(), "Deleted topic {}.", t.name)?;
+        writeln!(io::stdout(), "Deleted topic {name}.")?;
     }
     match failed {
         Some(e) => bail!("{e}"),

@@ -12,12 +12,19 @@
 //! # Versions: advertised and implemented
 //! [`API_TABLE`] states per API the range kzero advertises in ApiVersions and the range it implements.
 //! The broker advertises only the APIs it has a handler for (its dispatch table); an API in this table
-//! without a broker handler (the group APIs today) is encoded and tested here but never advertised.
+//! without a broker handler (DeleteRecords, AlterConfigs, DescribeLogDirs, CreatePartitions,
+//! IncrementalAlterConfigs, DescribeCluster and DescribeProducers today) is encoded and tested here but never
+//! advertised.
 //! The advertised minimum is as low as Kafka's own (librdkafka before 2.11.1 enables features only when
-//! exact old versions fall in the advertised range, kafka-facts §2.3), and the advertised maximum is always
-//! implemented, so clients always pick an implemented version.
-//! The group APIs implement every version Kafka 4.1 accepts (JoinGroup from v0 again, as Kafka 4.0.1+
-//! advertises it for librdkafka before 2.11), except OffsetCommit and OffsetFetch v10, which need topic ids.
+//! exact old versions fall in the advertised range, kafka-facts §2.3).
+//! INVARIANT: advertised ⊆ implemented, with one exception Kafka makes too: Produce advertises v0-2, which
+//! it rejects (KAFKA-18659; librdkafka before 2.11.1 needs them advertised to enable compression).
+//! The implemented range may go further than the advertised one, up to Kafka 4.1's maximum, for versions
+//! whose semantics the broker does not offer yet (topic ids, KIP-951 leader hints, ...).
+//! A broker must therefore check the advertised range itself before it handles a decoded request.
+//! The codec implements every version Kafka 4.1 accepts for the APIs in this table (JoinGroup from v0 again,
+//! as Kafka 4.0.1+ advertises it for librdkafka before 2.11), except OffsetCommit and OffsetFetch v10,
+//! which need topic ids in the group coordinator's records.
 //! A request for an advertised but unimplemented version is rejected as Kafka rejects it:
 //! ApiVersions of any unknown version is answered in v0 with `UNSUPPORTED_VERSION`
 //! ([`Request::response_version`]); any other API gets [`Error::UnsupportedVersion`] and the caller closes
@@ -36,7 +43,8 @@ pub struct ApiInfo {
     pub key: ApiKey,
     /// The range advertised in ApiVersions responses, inclusive.
     pub advertised: (i16, i16),
-    /// The range this crate encodes and decodes, inclusive; always ends at the advertised maximum.
+    /// The range this crate encodes and decodes, inclusive; it contains `advertised`, except Produce v0-2,
+    /// which Kafka advertises but rejects (see the module docs).
     pub implemented: (i16, i16),
     /// The first flexible version (compact encodings, tagged fields), or `i16::MAX` when none is implemented.
     pub flexible_since: i16,
@@ -203,16 +211,16 @@ macro_rules! apis {
 apis! {
     /// Produce (0).
     Produce = 0, "Produce", "produce", ProduceRequest, ProduceResponse,
-        advertised 0..=7, implemented 3..=7, flexible 9;
+        advertised 0..=7, implemented 3..=13, flexible 9;
     /// Fetch (1).
     Fetch = 1, "Fetch", "fetch", FetchRequest, FetchResponse,
-        advertised 4..=10, implemented 4..=10, flexible 12;
+        advertised 4..=10, implemented 4..=18, flexible 12;
     /// ListOffsets (2).
     ListOffsets = 2, "ListOffsets", "list_offsets", ListOffsetsRequest, ListOffsetsResponse,
-        advertised 1..=2, implemented 1..=2, flexible 6;
+        advertised 1..=2, implemented 1..=10, flexible 6;
     /// Metadata (3).
     Metadata = 3, "Metadata", "metadata", MetadataRequest, MetadataResponse,
-        advertised 0..=4, implemented 0..=4, flexible 9;
+        advertised 0..=4, implemented 0..=13, flexible 9;
     /// OffsetCommit (8). Kafka 4.x also accepts v10, which names topics by id instead of by name; kzero has
     /// no topic ids yet, so v10 is neither implemented nor advertised.
     OffsetCommit = 8, "OffsetCommit", "offset_commit", OffsetCommitRequest, OffsetCommitResponse,
@@ -247,25 +255,46 @@ apis! {
         advertised 0..=4, implemented 0..=4, flexible 3;
     /// CreateTopics (19).
     CreateTopics = 19, "CreateTopics", "create_topics", CreateTopicsRequest, CreateTopicsResponse,
-        advertised 2..=3, implemented 2..=3, flexible 5;
+        advertised 2..=3, implemented 2..=7, flexible 5;
     /// DeleteTopics (20).
     DeleteTopics = 20, "DeleteTopics", "delete_topics", DeleteTopicsRequest, DeleteTopicsResponse,
-        advertised 1..=1, implemented 1..=1, flexible 4;
+        advertised 1..=1, implemented 1..=6, flexible 4;
+    /// DeleteRecords (21); not handled by the broker yet.
+    DeleteRecords = 21, "DeleteRecords", "delete_records", DeleteRecordsRequest, DeleteRecordsResponse,
+        advertised 0..=2, implemented 0..=2, flexible 2;
     /// InitProducerId (22).
     InitProducerId = 22, "InitProducerId", "init_producer_id", InitProducerIdRequest, InitProducerIdResponse,
-        advertised 0..=1, implemented 0..=1, flexible 2;
+        advertised 0..=1, implemented 0..=5, flexible 2;
     /// OffsetForLeaderEpoch (23).
     OffsetForLeaderEpoch = 23, "OffsetForLeaderEpoch", "offset_for_leader_epoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
-        advertised 2..=3, implemented 2..=3, flexible 4;
+        advertised 2..=3, implemented 2..=4, flexible 4;
     /// DescribeConfigs (32).
     DescribeConfigs = 32, "DescribeConfigs", "describe_configs", DescribeConfigsRequest, DescribeConfigsResponse,
-        advertised 1..=1, implemented 1..=1, flexible 4;
+        advertised 1..=1, implemented 1..=4, flexible 4;
+    /// AlterConfigs (33); not handled by the broker yet.
+    AlterConfigs = 33, "AlterConfigs", "alter_configs", AlterConfigsRequest, AlterConfigsResponse,
+        advertised 0..=2, implemented 0..=2, flexible 2;
+    /// DescribeLogDirs (35); not handled by the broker yet.
+    DescribeLogDirs = 35, "DescribeLogDirs", "describe_log_dirs", DescribeLogDirsRequest, DescribeLogDirsResponse,
+        advertised 1..=4, implemented 1..=4, flexible 2;
+    /// CreatePartitions (37); not handled by the broker yet.
+    CreatePartitions = 37, "CreatePartitions", "create_partitions", CreatePartitionsRequest, CreatePartitionsResponse,
+        advertised 0..=3, implemented 0..=3, flexible 2;
     /// DeleteGroups (42).
     DeleteGroups = 42, "DeleteGroups", "delete_groups", DeleteGroupsRequest, DeleteGroupsResponse,
         advertised 0..=2, implemented 0..=2, flexible 2;
+    /// IncrementalAlterConfigs (44); not handled by the broker yet.
+    IncrementalAlterConfigs = 44, "IncrementalAlterConfigs", "incremental_alter_configs", IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
+        advertised 0..=1, implemented 0..=1, flexible 1;
     /// OffsetDelete (47); no version is flexible.
     OffsetDelete = 47, "OffsetDelete", "offset_delete", OffsetDeleteRequest, OffsetDeleteResponse,
         advertised 0..=0, implemented 0..=0, flexible 32767; // i16::MAX: none
+    /// DescribeCluster (60); every version is flexible; not handled by the broker yet.
+    DescribeCluster = 60, "DescribeCluster", "describe_cluster", DescribeClusterRequest, DescribeClusterResponse,
+        advertised 0..=2, implemented 0..=2, flexible 0;
+    /// DescribeProducers (61); every version is flexible; not handled by the broker yet.
+    DescribeProducers = 61, "DescribeProducers", "describe_producers", DescribeProducersRequest, DescribeProducersResponse,
+        advertised 0..=0, implemented 0..=0, flexible 0;
 }
 
 impl ApiKey {

@@ -210,13 +210,59 @@ fn the_table_advertises_what_librdkafka_needs() {
         let (lo, hi) = api.info().advertised;
         assert!((lo..=hi).contains(&v), "{api:?} must advertise v{v}");
     }
+}
+
+#[test]
+fn advertised_versions_are_implemented() {
+    // advertised ⊆ implemented, except Produce v0-2: Kafka 4.x advertises and rejects them (KAFKA-18659).
+    let advertised_only = |api: ApiKey, v: i16| api == ApiKey::Produce && v <= 2;
     for a in API_TABLE {
+        let (lo, hi) = a.advertised;
+        assert!(lo <= hi, "{:?}: empty advertised range", a.key);
+        for v in lo..=hi {
+            assert!(
+                a.key.is_implemented(v) || advertised_only(a.key, v),
+                "{:?} advertises v{v} but implements only {:?}",
+                a.key,
+                a.implemented
+            );
+        }
+        assert!(a.implemented.0 <= a.implemented.1, "{:?}", a.key);
+    }
+}
+
+#[test]
+fn the_core_apis_implement_what_kafka_4_1_accepts() {
+    // Kafka 4.1's validVersions and flexibleVersions (as kafka-protocol 0.18, generated from 4.1.0, has them).
+    // The advertised ranges stay where the broker's semantics are; the codec goes to Kafka's maximum.
+    type Range = (i16, i16);
+    let expected: &[(ApiKey, Range, Range, i16)] = &[
+        (ApiKey::Produce, (0, 7), (3, 13), 9),
+        (ApiKey::Fetch, (4, 10), (4, 18), 12),
+        (ApiKey::ListOffsets, (1, 2), (1, 10), 6),
+        (ApiKey::Metadata, (0, 4), (0, 13), 9),
+        (ApiKey::ApiVersions, (0, 4), (0, 4), 3),
+        (ApiKey::CreateTopics, (2, 3), (2, 7), 5),
+        (ApiKey::DeleteTopics, (1, 1), (1, 6), 4),
+        (ApiKey::DeleteRecords, (0, 2), (0, 2), 2),
+        (ApiKey::InitProducerId, (0, 1), (0, 5), 2),
+        (ApiKey::OffsetForLeaderEpoch, (2, 3), (2, 4), 4),
+        (ApiKey::DescribeConfigs, (1, 1), (1, 4), 4),
+        (ApiKey::AlterConfigs, (0, 2), (0, 2), 2),
+        (ApiKey::DescribeLogDirs, (1, 4), (1, 4), 2),
+        (ApiKey::CreatePartitions, (0, 3), (0, 3), 2),
+        (ApiKey::IncrementalAlterConfigs, (0, 1), (0, 1), 1),
+        (ApiKey::DescribeCluster, (0, 2), (0, 2), 0),
+        (ApiKey::DescribeProducers, (0, 0), (0, 0), 0),
+    ];
+    for &(api, advertised, implemented, flexible) in expected {
+        let info = api.info();
         assert_eq!(
-            a.advertised.1, a.implemented.1,
-            "{:?}: the advertised max must be implemented",
-            a.key
+            (info.advertised, info.implemented),
+            (advertised, implemented),
+            "{api:?}"
         );
-        assert!(a.advertised.0 <= a.implemented.0, "{:?}", a.key);
+        assert_eq!(info.flexible_since, flexible, "{api:?}");
     }
 }
 
@@ -269,12 +315,12 @@ fn unimplemented_versions_are_not_encoded() {
     };
     let err = request.encode(&mut BytesMut::new()).unwrap_err();
     assert!(
-        err.to_string().contains("Produce v2 is not implemented (only 3-7)"),
+        err.to_string().contains("Produce v2 is not implemented (only 3-13)"),
         "{err}"
     );
-    let header = RequestHeader::new(ApiKey::Fetch, 11, 1);
+    let header = RequestHeader::new(ApiKey::Fetch, 19, 1);
     let err = encode_response(&header, &FetchResponse::default().into(), &mut BytesMut::new()).unwrap_err();
-    assert!(err.to_string().contains("Fetch v11 is not implemented"), "{err}");
+    assert!(err.to_string().contains("Fetch v19 is not implemented"), "{err}");
 }
 
 #[test]
@@ -333,6 +379,97 @@ fn batched_and_single_layouts_follow_the_version() {
     let v8 = check_request_round_trip(&fetch.into(), 8);
     // groups [ group "g", all topics (null), tags ], require stable, tags.
     assert_eq!(&v8[..], &[2, 2, b'g', 0, 0, 1, 0]);
+}
+
+#[test]
+fn topic_ids_replace_names_from_their_version() {
+    let id = Uuid([7; 16]);
+    // Fetch v12 names the topic, v13 gives its id (16 bytes) instead.
+    let fetch = |version| {
+        let body = FetchRequest {
+            topics: vec![FetchTopic {
+                topic: if version <= 12 { "t".into() } else { String::new() },
+                topic_id: if version >= 13 { id } else { Uuid::ZERO },
+                ..FetchTopic::default()
+            }],
+            ..FetchRequest::default()
+        };
+        check_request_round_trip(&body.into(), version)
+    };
+    assert_eq!(
+        fetch(13).len(),
+        fetch(12).len() - 2 + 16,
+        "compact \"t\" (2 bytes) becomes 16 bytes"
+    );
+    // Produce v13 likewise, in the request and the response.
+    let produce = ProduceRequest {
+        topic_data: vec![TopicProduceData {
+            topic_id: id,
+            ..TopicProduceData::default()
+        }],
+        ..ProduceRequest::default()
+    };
+    let v13 = check_request_round_trip(&produce.into(), 13);
+    assert_eq!(&v13[v13.len() - 19..v13.len() - 3], &[7; 16]);
+
+    // Metadata v10+ may ask by id with a null name; below v10 a null name cannot be encoded.
+    let by_id = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic {
+            topic_id: id,
+            name: None,
+            ..MetadataRequestTopic::default()
+        }]),
+        ..MetadataRequest::default()
+    };
+    check_request_round_trip(&by_id.clone().into(), 10);
+    let err = encode_request_body(&by_id.into(), 9, &mut BytesMut::new()).unwrap_err();
+    assert!(err.to_string().contains("field `topics.name`"), "{err}");
+
+    // DeleteTopics v6 deletes by name or id; v0-5 only by name.
+    let delete = DeleteTopicsRequest {
+        topics: vec![DeleteTopicState {
+            name: None,
+            topic_id: id,
+            ..DeleteTopicState::default()
+        }],
+        ..DeleteTopicsRequest::default()
+    };
+    let v6 = check_request_round_trip(&delete.into(), 6);
+    // topics [ name null, id, tags ], timeout, tags.
+    assert_eq!(&v6[..3], &[2, 0, 7]);
+}
+
+#[test]
+fn tagged_fields_are_sent_only_when_set() {
+    // Fetch v12+ partitions carry DivergingEpoch, CurrentLeader and SnapshotId as tags 0-2, only when set.
+    let partition = PartitionData {
+        current_leader: LeaderIdAndEpoch {
+            leader_id: 1,
+            leader_epoch: 5,
+            ..LeaderIdAndEpoch::default()
+        },
+        ..PartitionData::default()
+    };
+    let body = FetchResponse {
+        responses: vec![FetchableTopicResponse {
+            partitions: vec![partition],
+            ..FetchableTopicResponse::default()
+        }],
+        ..FetchResponse::default()
+    };
+    let plain = FetchResponse {
+        responses: vec![FetchableTopicResponse {
+            partitions: vec![PartitionData::default()],
+            ..FetchableTopicResponse::default()
+        }],
+        ..FetchResponse::default()
+    };
+    let with = check_response_round_trip(&body.into(), 12);
+    let without = check_response_round_trip(&plain.into(), 12);
+    // One tag: tag 1, size 9, leader id, leader epoch, the struct's empty tag buffer.
+    assert_eq!(with.len(), without.len() + 2 + 9);
+    // The follower's high watermark (v18, tag 1) defaults to i64::MAX, which is not sent.
+    assert_eq!(FetchPartition::default().high_watermark, i64::MAX);
 }
 
 #[test]

@@ -501,9 +501,33 @@ impl Field for bool {
     }
 }
 
-/// A UUID (16 bytes, big-endian), as used for topic ids.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+/// A UUID (16 bytes, big-endian), as used for topic ids; all zeros means none.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Uuid(pub [u8; 16]);
+
+impl Uuid {
+    /// The zero UUID, which Kafka uses for "no topic id".
+    pub const ZERO: Uuid = Uuid([0; 16]);
+
+    /// True for the zero UUID.
+    pub fn is_zero(&self) -> bool {
+        *self == Uuid::ZERO
+    }
+}
+
+impl std::fmt::Debug for Uuid {
+    /// The usual 8-4-4-4-12 hex form, on one line even in `{:#?}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Uuid(")?;
+        for (i, b) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                f.write_str("-")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
 
 impl Field for Uuid {
     fn read(r: &mut Reader<'_>, _: Cx) -> Result<Self> {

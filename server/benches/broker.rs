@@ -112,7 +112,7 @@ impl Broker {
         let mut s = TcpStream::connect(self.addr).unwrap();
         let md = protocol::MetadataRequest {
             topics: Some(vec![protocol::MetadataRequestTopic {
-                name: TOPIC.into(),
+                name: Some(TOPIC.into()),
                 ..Default::default()
             }]),
             ..Default::default()

@@ -75,6 +75,16 @@ pub(crate) async fn serve<R, T>(
                 }
             };
             let api = request.header.api_key;
+            // The codec decodes more versions than the broker advertises (their semantics arrive later); a
+            // version outside the advertised range is refused as Kafka refuses an unsupported one.
+            // ApiVersions answers any version itself (v0 with UNSUPPORTED_VERSION).
+            let (lowest, highest) = api.info().advertised;
+            let version = request.header.api_version;
+            if api != protocol::ApiKey::ApiVersions && !(lowest..=highest).contains(&version) {
+                tracing::info!(%peer, api = api.name(), version, "closing connection: version not advertised");
+                broker.metrics.rejected();
+                break 'conn;
+            }
             let started = Instant::now();
             // Every event of the handler names the peer and the API.
             let span =

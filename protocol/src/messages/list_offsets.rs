@@ -2,6 +2,11 @@
 //!
 //! Timestamp -1 asks for the latest offset, -2 for the earliest; otherwise the first offset whose
 //! timestamp is at least the one given.
+//!
+//! ```text
+//! v1 the baseline (v0 was removed in Kafka 4.0), v2+ IsolationLevel and ThrottleTimeMs, v4+ CurrentLeaderEpoch
+//! and LeaderEpoch, v6+ flexible, v7-9 more special timestamps (max timestamp, tiered storage), v10+ TimeoutMs
+//! ```
 
 use crate::schema::wire_struct;
 
@@ -14,6 +19,8 @@ wire_struct! {
         pub isolation_level: i8 [2..=99];
         /// The topics.
         pub topics: Vec<ListOffsetsTopic> [0..=99];
+        /// How long to wait for a tiered-storage lookup (v10+).
+        pub timeout_ms: i32 [10..=99];
     }
 }
 
@@ -32,6 +39,8 @@ wire_struct! {
     pub struct ListOffsetsPartition {
         /// The partition index.
         pub partition_index: i32 [0..=99];
+        /// The leader epoch the client knows (v4+), -1 for no check.
+        pub current_leader_epoch: i32 [4..=99] = -1;
         /// The timestamp to look up, or -1 (latest) / -2 (earliest).
         pub timestamp: i64 [0..=99];
     }
@@ -68,5 +77,7 @@ wire_struct! {
         pub timestamp: i64 [1..=99] = -1;
         /// The returned offset.
         pub offset: i64 [1..=99] = -1;
+        /// The leader epoch of the returned offset (v4+), -1 if unknown.
+        pub leader_epoch: i32 [4..=99] = -1;
     }
 }

@@ -6,6 +6,8 @@
 //! Field names are Kafka's, in snake case.
 
 mod api_versions;
+mod cluster;
+mod configs;
 mod fetch;
 mod groups;
 mod list_offsets;
@@ -16,6 +18,8 @@ mod topics;
 mod transactions;
 
 pub use api_versions::*;
+pub use cluster::*;
+pub use configs::*;
 pub use fetch::*;
 pub use groups::*;
 pub use list_offsets::*;

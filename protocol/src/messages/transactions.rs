@@ -1,4 +1,9 @@
 //! InitProducerId (key 22): producer ids for idempotent and transactional producers.
+//!
+//! ```text
+//! v1 same as v0, v2+ flexible, v3+ ProducerId and ProducerEpoch in the request (KIP-360, epoch bumps),
+//! v4 (may answer PRODUCER_FENCED, KIP-588) and v5 (KIP-890) same as v3
+//! ```
 
 use crate::schema::wire_struct;
 
@@ -9,6 +14,10 @@ wire_struct! {
         pub transactional_id: Option<String> [0..=99];
         /// The transaction timeout.
         pub transaction_timeout_ms: i32 [0..=99];
+        /// The current producer id (v3+, KIP-360), -1 for a new producer.
+        pub producer_id: i64 [3..=99] = -1;
+        /// The current producer epoch (v3+), -1 for a new producer.
+        pub producer_epoch: i16 [3..=99] = -1;
     }
 }
 

@@ -66,6 +66,13 @@ macro_rules! with_types {
             DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
             DeleteGroups => DeleteGroupsRequest, DeleteGroupsResponse;
             OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
+            DeleteRecords => DeleteRecordsRequest, DeleteRecordsResponse;
+            AlterConfigs => AlterConfigsRequest, AlterConfigsResponse;
+            DescribeLogDirs => DescribeLogDirsRequest, DescribeLogDirsResponse;
+            CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
+            IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
+            DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
+            DescribeProducers => DescribeProducersRequest, DescribeProducersResponse;
         )
     };
 }

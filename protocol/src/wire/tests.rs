@@ -156,3 +156,16 @@ fn tagged_fields_must_ascend() {
     assert_eq!(unknown.0.len(), 2);
     assert_eq!(unknown.0[0].data, Bytes::from_static(&[0xaa]));
 }
+
+#[test]
+fn uuids_debug_in_hex() {
+    let id = Uuid([
+        0x6b, 0xa7, 0xb8, 0x10, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0, 0xc0, 0x4f, 0xd4, 0x30, 0xc8,
+    ]);
+    assert_eq!(format!("{id:?}"), "Uuid(6ba7b810-9dad-11d1-80b4-00c04fd430c8)");
+    assert_eq!(
+        format!("{:#?}", Uuid::ZERO),
+        "Uuid(00000000-0000-0000-0000-000000000000)"
+    );
+    assert!(Uuid::default().is_zero() && !id.is_zero());
+}

@@ -96,7 +96,7 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 }
             }
             responses.push(DeletableTopicResult {
-                name: name.clone(),
+                name: Some(name.clone()),
                 error_code: code.code(),
                 ..DeletableTopicResult::default()
             });

@@ -51,7 +51,8 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             // v0: an empty list means every topic; v1+: null means every topic.
             None => all_topics(broker),
             Some(t) if t.is_empty() && version == 0 => all_topics(broker),
-            Some(t) => t.iter().map(|t| t.name.clone()).collect(),
+            // Names only: topic ids (v10+) are not advertised yet.
+            Some(t) => t.iter().map(|t| t.name.clone().unwrap_or_default()).collect(),
         };
         let allow_create = r.topics.is_some() && (version < 4 || r.allow_auto_topic_creation);
         let node = broker.config.node_id;
@@ -60,7 +61,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             topics.push(match topic_or_create(broker, &name, allow_create).await {
                 Ok(topic) => MetadataResponseTopic {
                     is_internal: name == crate::group::OFFSETS_TOPIC,
-                    name,
+                    name: Some(name),
                     partitions: topic
                         .partitions
                         .iter()
@@ -81,7 +82,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                     broker.metrics.error(ApiKey::Metadata, code);
                     MetadataResponseTopic {
                         error_code: code.code(),
-                        name,
+                        name: Some(name),
                         ..MetadataResponseTopic::default()
                     }
                 }

@@ -13,8 +13,18 @@ fn spawn(cmd: &mut Command, addr: &str) -> std::process::Child {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
+    // Ready means answering: the port accepts connections (the kernel's backlog) before the data directory
+    // is open, so wait for an ApiVersions v0 answer.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(addr).is_err() {
+    let answers = || -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        let mut s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(Duration::from_secs(2)))?;
+        s.write_all(&[0, 0, 0, 10, 0, 18, 0, 0, 0, 0, 0, 1, 0xff, 0xff])?;
+        let mut size = [0u8; 4];
+        s.read_exact(&mut size)
+    };
+    while answers().is_err() {
         assert!(Instant::now() < deadline, "the broker did not start");
         std::thread::sleep(Duration::from_millis(20));
     }

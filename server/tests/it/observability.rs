@@ -342,7 +342,7 @@ impl Client {
 fn metadata_request(topic: &str) -> RequestBody {
     MetadataRequest {
         topics: Some(vec![MetadataRequestTopic {
-            name: topic.into(),
+            name: Some(topic.into()),
             ..Default::default()
         }]),
         ..Default::default()

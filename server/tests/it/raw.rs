@@ -90,6 +90,10 @@ fn malformed_requests_close_only_their_connection() {
             vec![0, 0, 0, 10, 0, 1, 0, 11, 0, 0, 0, 1, 0xff, 0xff],
         ),
         (
+            "a well-formed version the codec knows but the broker does not advertise (Fetch v16)",
+            request(ApiKey::Fetch, 16, protocol::FetchRequest::default().into()),
+        ),
+        (
             "body shorter than its fields",
             vec![0, 0, 0, 12, 0, 3, 0, 4, 0, 0, 0, 1, 0xff, 0xff, 0, 0],
         ),
@@ -169,11 +173,11 @@ fn a_corrupt_batch_is_rejected_and_nothing_else_is_affected() {
     let md = protocol::MetadataRequest {
         topics: Some(vec![
             protocol::MetadataRequestTopic {
-                name: "good".into(),
+                name: Some("good".into()),
                 ..Default::default()
             },
             protocol::MetadataRequestTopic {
-                name: "bad".into(),
+                name: Some("bad".into()),
                 ..Default::default()
             },
         ]),

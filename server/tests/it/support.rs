@@ -281,7 +281,7 @@ impl RawClient {
     pub fn create(&mut self, topic: &str) {
         let md = MetadataRequest {
             topics: Some(vec![MetadataRequestTopic {
-                name: topic.into(),
+                name: Some(topic.into()),
                 ..Default::default()
             }]),
             ..Default::default()
