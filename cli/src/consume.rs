@@ -20,6 +20,8 @@
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Result};
@@ -181,15 +183,21 @@ fn run_in_group(mut client: Client, args: &ConsumeArgs, group: &str) -> Result<E
         );
     }
     let topic = client.topic(&args.topic, false)?;
+    // Ctrl-C and SIGTERM end the run like --exit does: commit what was printed, leave the group.
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
     let mut member = Member::new(&mut client, group, &args.topic)?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut positions = Vec::new();
-    let result = consume_as_member(&mut client, &mut member, args, topic, &mut out, &mut positions).and_then(|()| {
-        out.flush()?;
-        mark_flushed(&mut positions);
-        Ok(())
-    });
+    let result =
+        consume_as_member(&mut client, &mut member, args, topic, &mut out, &mut positions, &stop).and_then(|()| {
+            out.flush()?;
+            mark_flushed(&mut positions);
+            Ok(())
+        });
     // Whatever ended the run (even a closed standard output), commit what reached standard output and
     // leave, so that the group moves on at once and the next member starts after it.
     let committed = final_commit(&mut client, &mut member, group, &args.topic, &mut positions);
@@ -208,6 +216,7 @@ fn consume_as_member(
     mut topic: TopicInfo,
     out: &mut impl Write,
     positions: &mut Vec<Position>,
+    stop: &AtomicBool,
 ) -> Result<()> {
     let mut printed = 0u64;
     let mut reason = "kzero consume is starting";
@@ -254,7 +263,7 @@ fn consume_as_member(
         let mut next_heartbeat = Instant::now() + HEARTBEAT_INTERVAL;
         let mut next_commit = Instant::now() + AUTO_COMMIT_INTERVAL;
         let rejoin = loop {
-            if finished(args, positions, printed, last_record) {
+            if finished(args, positions, printed, last_record) || stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
             let now = Instant::now();

@@ -526,3 +526,32 @@ fn reset_offsets_prints_a_plan_and_commits_it_with_execute() {
         r#"error: topic "r" has no partition 7 (it has 2 partitions)"#
     );
 }
+
+#[test]
+fn ctrl_c_commits_what_was_printed_and_leaves_the_group_at_once() {
+    let broker = quick_broker();
+    broker.kzero(&["topics", "create", "sig", "-p", "2"]).ok();
+    let member = broker.spawn(&["consume", "sig", "--group", "g", "--from-beginning"]);
+    wait_until(Duration::from_secs(15), "the member is in a stable group", || {
+        let run = broker.kzero(&["groups", "describe", "g"]);
+        run.code == Some(0) && state(&run.stdout).1 == "Stable"
+    });
+    broker.kzero_input(&["produce", "sig", "-p", "0"], b"one\ntwo\n").ok();
+    broker.kzero_input(&["produce", "sig", "-p", "1"], b"three\n").ok();
+    // Give the member time to print them (it fetches continuously; whether its 5-second auto-commit ran
+    // first or not, what follows holds).
+    std::thread::sleep(Duration::from_millis(3000));
+    member.signal("INT");
+    let run = member.wait(Duration::from_secs(10));
+    let out = run.ok();
+    let mut lines: Vec<&str> = out.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["one", "three", "two"]);
+    // It committed and left: the group is Empty now (no session timeout to wait out) and nothing lags.
+    let run = broker.kzero(&["groups", "describe", "g"]);
+    let described = run.ok();
+    assert!(described.contains("has no active members"), "{described}");
+    for ((_, partition), r) in offsets(described) {
+        assert_eq!(r.lag, "0", "partition {partition}: {described}");
+    }
+}

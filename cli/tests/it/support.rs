@@ -262,6 +262,16 @@ impl Background {
         }
     }
 
+    /// Sends the process a signal by name (`INT`, `TERM`, ...).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Waits for the process to exit, at most `timeout` (then kills it and panics).
     #[track_caller]
     pub fn wait(mut self, timeout: Duration) -> Run {
