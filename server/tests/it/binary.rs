@@ -6,8 +6,20 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
 
-/// Starts the broker binary quietly and waits until it accepts connections on `addr`.
-fn spawn(cmd: &mut Command, addr: &str) -> std::process::Child {
+/// A broker process, killed if a failing test drops it while it still runs (no orphans left behind).
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts the broker binary quietly and waits until it answers on `addr`.
+fn spawn(cmd: &mut Command, addr: &str) -> Server {
     let child = cmd
         .env("KZERO_LOG", "warn")
         .stdout(std::process::Stdio::null())
@@ -24,11 +36,12 @@ fn spawn(cmd: &mut Command, addr: &str) -> std::process::Child {
         let mut size = [0u8; 4];
         s.read_exact(&mut size)
     };
+    let server = Server(child);
     while answers().is_err() {
         assert!(Instant::now() < deadline, "the broker did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    child
+    server
 }
 
 #[test]
@@ -56,16 +69,16 @@ fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let data = dir.path().join("data");
-    let mut child = spawn(
+    let mut server = spawn(
         Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
         &addr,
     );
     assert!(data.join("meta.properties").exists());
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
-    let status = child.wait().unwrap();
+    let status = server.0.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     assert!(
         data.join(".kafka_cleanshutdown").exists(),
@@ -93,11 +106,11 @@ fn acknowledged_messages_survive_kill_9() {
         ),
     )
     .unwrap();
-    let mut child = spawn(Command::new(BIN).arg("--config").arg(&config), &addr);
+    let mut server = spawn(Command::new(BIN).arg("--config").arg(&config), &addr);
     // Every message is acknowledged (acks=all, fdatasync before the acknowledgement), then SIGKILL.
     crate::support::scenario(&py, &addr, "produce", &["durable", "3000", "200"]);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
     assert!(
         !data.join(".kafka_cleanshutdown").exists(),
         "a killed broker leaves no clean-shutdown marker"
@@ -106,5 +119,50 @@ fn acknowledged_messages_survive_kill_9() {
     // A new broker recovers the log and serves every acknowledged message.
     let broker = crate::support::TestBroker::start(crate::support::config(&data));
     crate::support::scenario(&py, &broker.bootstrap(), "consume", &["durable", "3000", "200"]);
+    broker.stop().unwrap();
+}
+
+#[test]
+fn acknowledged_offset_commits_survive_kill_9() {
+    use crate::offsets_topic::{commit, fetch_committed};
+    use crate::support::RawClient;
+    use protocol::{ApiKey, ResponseBody};
+
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let data = dir.path().join("data");
+    let mut server = spawn(
+        Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
+        &addr,
+    );
+    let mut c = RawClient::connect(addr.parse().unwrap());
+    c.create("t");
+    // 500 commits, each acknowledged (the coordinator answers once its record is committed), pipelined;
+    // then SIGKILL while the last ones may still be in flight on the wire.
+    let mut acknowledged = -1;
+    for i in 0..500 {
+        c.send(8, commit(i));
+    }
+    for i in 0..500 {
+        let ResponseBody::OffsetCommit(r) = c.recv(ApiKey::OffsetCommit, 8).body else {
+            panic!()
+        };
+        assert_eq!(r.topics[0].partitions[0].error_code, 0);
+        acknowledged = i;
+    }
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    // A new broker loads __consumer_offsets from the recovered log: the last acknowledged commit is there.
+    let broker = crate::support::TestBroker::start(crate::support::config(&data));
+    let mut c = RawClient::new(&broker);
+    assert_eq!(
+        fetch_committed(&mut c),
+        (acknowledged, Some(format!("m{acknowledged}")))
+    );
     broker.stop().unwrap();
 }

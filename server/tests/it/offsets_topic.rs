@@ -15,7 +15,7 @@ use crate::support::{config, RawClient, TestBroker};
 
 const GROUP: &str = "cleaner";
 
-fn commit(offset: i64) -> RequestBody {
+pub(crate) fn commit(offset: i64) -> RequestBody {
     OffsetCommitRequest {
         group_id: GROUP.into(),
         generation_id_or_member_epoch: -1,
@@ -47,13 +47,22 @@ fn fetch_request() -> RequestBody {
     .into()
 }
 
-fn fetch_committed(c: &mut RawClient) -> (i64, Option<String>) {
-    let ResponseBody::OffsetFetch(r) = c.call(7, fetch_request()) else {
-        panic!("no OffsetFetch answer")
-    };
-    assert_eq!(r.error_code, 0, "{r:?}");
-    let p = &r.topics[0].partitions[0];
-    (p.committed_offset, p.metadata.clone())
+/// The group's committed offset and metadata for t-0, asking again while the coordinator is still loading
+/// `__consumer_offsets` (right after a start).
+pub(crate) fn fetch_committed(c: &mut RawClient) -> (i64, Option<String>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ResponseBody::OffsetFetch(r) = c.call(7, fetch_request()) else {
+            panic!("no OffsetFetch answer")
+        };
+        if r.error_code == ErrorCode::CoordinatorLoadInProgress.code() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        assert_eq!(r.error_code, 0, "{r:?}");
+        let p = &r.topics[0].partitions[0];
+        return (p.committed_offset, p.metadata.clone());
+    }
 }
 
 /// The offsets topic's partition for GROUP (Java's hash of "cleaner" mod 50), found through the metrics.
@@ -134,18 +143,6 @@ fn offsets_survive_restarts_the_topic_is_cleaned_and_clients_cannot_write_it() {
     // After a restart the coordinator loads the cleaned topic: the same offset.
     let broker = TestBroker::start(cfg);
     let mut c = RawClient::new(&broker);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let ResponseBody::OffsetFetch(r) = c.call(7, fetch_request()) else {
-            panic!()
-        };
-        if r.error_code == ErrorCode::CoordinatorLoadInProgress.code() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-            continue;
-        }
-        assert_eq!(r.error_code, 0);
-        assert_eq!(r.topics[0].partitions[0].committed_offset, 11_999);
-        break;
-    }
+    assert_eq!(fetch_committed(&mut c), (11_999, Some("m11999".into())));
     broker.stop().unwrap();
 }

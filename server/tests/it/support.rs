@@ -247,7 +247,12 @@ pub struct RawClient {
 
 impl RawClient {
     pub fn new(broker: &TestBroker) -> RawClient {
-        let s = TcpStream::connect(broker.addr).unwrap();
+        RawClient::connect(broker.addr)
+    }
+
+    /// A client of the broker at `addr` (a broker process started by a test).
+    pub fn connect(addr: SocketAddr) -> RawClient {
+        let s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
         RawClient { s, correlation: 0 }
     }
