@@ -40,8 +40,10 @@ pub struct Reply {
     pub body: Option<ResponseBody>,
     /// `Records::External { id }` refers to `regions[id]`.
     pub regions: Vec<Slice>,
-    /// Close the connection after this request (acks=0 produce that failed, an API not handled).
+    /// Close the connection after this request (acks=0 produce that failed, a refused request).
     pub close: bool,
+    /// The request was refused without being handled (an API or version the broker does not advertise).
+    pub refused: bool,
     /// How long the request waited as a delayed operation (its "remote" time in the metrics).
     pub remote: Duration,
 }
@@ -52,16 +54,18 @@ impl Reply {
             body: Some(body.into()),
             regions: Vec::new(),
             close: false,
+            refused: false,
             remote: Duration::ZERO,
         }
     }
 
-    /// No response, and the connection is closed.
-    pub(crate) fn close() -> Reply {
+    /// A refused request: no response, and the connection is closed.
+    pub(crate) fn refuse() -> Reply {
         Reply {
             body: None,
             regions: Vec::new(),
             close: true,
+            refused: true,
             remote: Duration::ZERO,
         }
     }

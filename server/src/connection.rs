@@ -75,16 +75,6 @@ pub(crate) async fn serve<R, T>(
                 }
             };
             let api = request.header.api_key;
-            // The codec decodes more versions than the broker advertises (their semantics arrive later); a
-            // version outside the advertised range is refused as Kafka refuses an unsupported one.
-            // ApiVersions answers any version itself (v0 with UNSUPPORTED_VERSION).
-            let (lowest, highest) = api.info().advertised;
-            let version = request.header.api_version;
-            if api != protocol::ApiKey::ApiVersions && !(lowest..=highest).contains(&version) {
-                tracing::info!(%peer, api = api.name(), version, "closing connection: version not advertised");
-                broker.metrics.rejected();
-                break 'conn;
-            }
             let started = Instant::now();
             // Every event of the handler names the peer and the API.
             let span =
@@ -96,7 +86,12 @@ pub(crate) async fn serve<R, T>(
                 local: handled.saturating_sub(reply.remote),
                 remote: reply.remote,
             };
-            broker.metrics.request(api, times);
+            if reply.refused {
+                // Not handled (an API or version the broker does not advertise): refused, not served.
+                broker.metrics.rejected();
+            } else {
+                broker.metrics.request(api, times);
+            }
             if !slow.is_zero() && times.queue + times.local >= slow {
                 broker.metrics.slow_request();
                 tracing::warn!(

@@ -261,8 +261,9 @@ impl Partition {
     }
 }
 
-/// Parses a produced batch's header with the checks that need the request version.
-fn parse_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, ErrorCode> {
+/// Parses a produced batch's header with the checks that need the request version (also used to decide
+/// where to append it, see [`Partition::append_may_block`]).
+pub(crate) fn parse_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, ErrorCode> {
     let header = BatchHeader::parse(bytes).map_err(|e| match e {
         protocol::record::BatchError::UnsupportedMagic { .. } => ErrorCode::InvalidRecord,
         other => other.error_code(),
@@ -272,9 +273,4 @@ fn parse_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, E
         return Err(ErrorCode::UnsupportedCompressionType);
     }
     Ok(header)
-}
-
-/// The header of a produced batch, for deciding where to append it (see [`Partition::append_may_block`]).
-pub(crate) fn produced_header(bytes: &[u8], produce_version: i16) -> Result<BatchHeader<'_>, ErrorCode> {
-    parse_header(bytes, produce_version)
 }

@@ -21,7 +21,7 @@ use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Sli
 use crate::config::Config;
 use crate::delayed::DelayedOperations;
 use crate::metrics::Metrics;
-use crate::partition::{produced_header, Appended, Partition, ReadBound};
+use crate::partition::{parse_header, Appended, Partition, ReadBound};
 use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
 use crate::Error;
@@ -68,7 +68,7 @@ impl ProduceResult {
 
 /// What a fetch asks, consumer or follower: the fields a follower sends are honoured.
 #[derive(Debug, Clone)]
-pub(crate) struct FetchParams {
+pub(crate) struct FetchParams<'a> {
     /// The follower's broker id, or negative for consumers (-1).
     pub(crate) replica_id: i32,
     pub(crate) max_wait: Duration,
@@ -77,13 +77,14 @@ pub(crate) struct FetchParams {
     /// 0 = read uncommitted, 1 = read committed.
     pub(crate) isolation_level: i8,
     /// In request order (KIP-74 reads them in this order).
-    pub(crate) partitions: Vec<FetchPartitionParams>,
+    pub(crate) partitions: Vec<FetchPartitionParams<'a>>,
 }
 
 /// One partition of a fetch.
-#[derive(Debug, Clone)]
-pub(crate) struct FetchPartitionParams {
-    pub(crate) topic: String,
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FetchPartitionParams<'a> {
+    /// Borrowed from the request: a fetch allocates nothing per partition for names.
+    pub(crate) topic: &'a str,
     pub(crate) partition: i32,
     pub(crate) fetch_offset: i64,
     /// -1 for no check.
@@ -91,7 +92,7 @@ pub(crate) struct FetchPartitionParams {
     pub(crate) partition_max_bytes: i32,
 }
 
-impl FetchParams {
+impl FetchParams<'_> {
     fn is_from_follower(&self) -> bool {
         self.replica_id >= 0
     }
@@ -511,7 +512,7 @@ impl ReplicaManager {
         let Some(Records::Inline(bytes)) = records else {
             return Err(ErrorCode::InvalidRecord);
         };
-        let header = produced_header(bytes, version)?;
+        let header = parse_header(bytes, version)?;
         if partition.append_may_block(&header) {
             let p = Arc::clone(partition);
             let bytes = bytes.clone();
@@ -527,7 +528,7 @@ impl ReplicaManager {
     /// Returns the partitions' outcomes in request order and how long the request waited.
     pub(crate) async fn fetch_messages(
         &self,
-        params: &FetchParams,
+        params: &FetchParams<'_>,
         fetch_max_bytes: u64,
     ) -> (Vec<FetchedPartition>, Duration) {
         let response_limit = if params.is_from_follower() {
@@ -543,7 +544,7 @@ impl ReplicaManager {
             .partitions
             .iter()
             .map(|p| {
-                let partition = self.partition(&p.topic, p.partition)?;
+                let partition = self.partition(p.topic, p.partition)?;
                 partition.check_epoch(p.current_leader_epoch)?;
                 if params.is_from_follower() {
                     partition.follower_fetched(params.replica_id, p.fetch_offset)?;
@@ -579,7 +580,7 @@ impl ReplicaManager {
     /// One pass over the partitions: the outcomes, the record bytes in them, and whether any failed.
     fn read_once(
         &self,
-        params: &FetchParams,
+        params: &FetchParams<'_>,
         resolved: &[Result<Arc<Partition>, ErrorCode>],
         response_limit: u64,
     ) -> (Vec<FetchedPartition>, u64, bool) {

@@ -21,26 +21,25 @@ use crate::replica_manager::{FetchParams, FetchPartitionParams};
 pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Fetch);
-        let params = FetchParams {
+        let mut params = FetchParams {
             replica_id: r.replica_id,
             max_wait: Duration::from_millis(r.max_wait_ms.max(0) as u64),
             min_bytes: r.min_bytes,
             max_bytes: r.max_bytes,
             isolation_level: r.isolation_level,
-            partitions: r
-                .topics
-                .iter()
-                .flat_map(|t| {
-                    t.partitions.iter().map(|p| FetchPartitionParams {
-                        topic: t.topic.clone(),
-                        partition: p.partition,
-                        fetch_offset: p.fetch_offset,
-                        current_leader_epoch: p.current_leader_epoch,
-                        partition_max_bytes: p.partition_max_bytes,
-                    })
-                })
-                .collect(),
+            partitions: Vec::with_capacity(r.topics.iter().map(|t| t.partitions.len()).sum()),
         };
+        for t in &r.topics {
+            for p in &t.partitions {
+                params.partitions.push(FetchPartitionParams {
+                    topic: &t.topic,
+                    partition: p.partition,
+                    fetch_offset: p.fetch_offset,
+                    current_leader_epoch: p.current_leader_epoch,
+                    partition_max_bytes: p.partition_max_bytes,
+                });
+            }
+        }
         let (fetched, remote) = broker
             .replicas
             .fetch_messages(&params, broker.config.fetch_max_bytes as u64)
@@ -107,6 +106,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
             ),
             regions,
             close: false,
+            refused: false,
             remote,
         }
     })

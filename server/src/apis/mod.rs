@@ -160,18 +160,26 @@ pub(crate) fn handler(api: ApiKey) -> Option<Handler> {
     APIS.iter().find(|a| a.key == api).map(|a| a.handler)
 }
 
-/// Handles one request through the table.
+/// Handles one request through the table. An API without a handler, or a version the broker does not
+/// advertise (the codec decodes more versions than the broker implements the semantics of), closes the
+/// connection without an answer, as Kafka does for an unsupported version. ApiVersions answers any version
+/// itself (v0 with UNSUPPORTED_VERSION).
 pub(crate) async fn dispatch(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
-    match handler(request.header.api_key) {
-        Some(Handler::Now(f)) => f(broker, request, listener),
-        Some(Handler::Later(f)) => f(broker, request, listener).await,
-        None => {
-            // Not advertised, so a client should never send it; Kafka closes the connection.
-            tracing::warn!(
-                api = request.header.api_key.name(),
-                "request for an API this broker does not handle"
+    let api = request.header.api_key;
+    let version = request.header.api_version;
+    let (lowest, highest) = api.info().advertised;
+    let advertised = api == ApiKey::ApiVersions || (lowest..=highest).contains(&version);
+    match handler(api) {
+        Some(Handler::Now(f)) if advertised => f(broker, request, listener),
+        Some(Handler::Later(f)) if advertised => f(broker, request, listener).await,
+        _ => {
+            // Not advertised, so a client should never send it.
+            tracing::info!(
+                api = api.name(),
+                version,
+                "closing connection: API or version not advertised"
             );
-            Reply::close()
+            Reply::refuse()
         }
     }
 }
@@ -184,7 +192,7 @@ macro_rules! body {
             protocol::RequestBody::$variant(r) => r,
             other => {
                 tracing::error!(api = other.api_key().name(), "dispatch table mismatch");
-                return $crate::broker::Reply::close();
+                return $crate::broker::Reply::refuse();
             }
         }
     };

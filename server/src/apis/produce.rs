@@ -43,31 +43,30 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                 Duration::ZERO,
             )
         } else {
-            // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to internal
-            // topic"); the other partitions of the request go ahead.
-            let internal: Vec<bool> = entries.iter().map(|e| e.topic == OFFSETS_TOPIC).collect();
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
-            let mut allowed: Vec<ProduceEntry<'_>> = Vec::with_capacity(entries.len());
-            for (e, i) in entries.iter().zip(&internal) {
-                if !*i {
-                    allowed.push(*e);
-                }
+            if entries.iter().all(|e| e.topic != OFFSETS_TOPIC) {
+                broker.replicas.append_records(r.acks, timeout, version, entries).await
+            } else {
+                // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to
+                // internal topic"); the other partitions of the request go ahead.
+                let allowed: Vec<ProduceEntry<'_>> =
+                    entries.iter().filter(|e| e.topic != OFFSETS_TOPIC).copied().collect();
+                let (appended, remote) = broker.replicas.append_records(r.acks, timeout, version, allowed).await;
+                let mut appended = appended.into_iter();
+                let results = entries
+                    .iter()
+                    .map(|e| {
+                        if e.topic == OFFSETS_TOPIC {
+                            ProduceResult::failed(ErrorCode::InvalidTopicException)
+                        } else {
+                            appended
+                                .next()
+                                .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))
+                        }
+                    })
+                    .collect();
+                (results, remote)
             }
-            let (appended, remote) = broker.replicas.append_records(r.acks, timeout, version, allowed).await;
-            let mut appended = appended.into_iter();
-            let results = internal
-                .iter()
-                .map(|i| {
-                    if *i {
-                        ProduceResult::failed(ErrorCode::InvalidTopicException)
-                    } else {
-                        appended
-                            .next()
-                            .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))
-                    }
-                })
-                .collect();
-            (results, remote)
         };
         let mut results = results.into_iter();
         let mut failed = false;
@@ -106,6 +105,7 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                 body: None,
                 regions: Vec::new(),
                 close: failed,
+                refused: false,
                 remote,
             };
         }

@@ -71,7 +71,7 @@ async fn advertised_exactly_when_handled() {
             info.key.name()
         );
         // Every advertised version the codec implements (Produce v0-2 are advertised for old librdkafka but
-        // refused, as Kafka does); versions beyond the advertised range are refused by the connection.
+        // refused, as Kafka does); versions beyond the advertised range are refused by dispatch.
         let (lo, hi) = (info.advertised.0.max(info.implemented.0), info.advertised.1);
         if let Some(a) = advertised {
             assert_eq!((a.min_version, a.max_version), info.advertised, "{}", info.key.name());
@@ -87,6 +87,17 @@ async fn advertised_exactly_when_handled() {
                 if let Some(body) = reply.body {
                     assert_eq!(body.api_key(), info.key);
                 }
+                assert!(!reply.refused, "{} v{version} was refused", info.key.name());
+            }
+            // A version the codec knows but the broker does not advertise is refused, not served.
+            if info.implemented.1 > hi {
+                let reply = dispatch(&broker, &request(info.key, hi + 1), &listener).await;
+                assert!(
+                    reply.refused && reply.close && reply.body.is_none(),
+                    "{} v{} must be refused",
+                    info.key.name(),
+                    hi + 1
+                );
             }
         } else {
             let reply = dispatch(&broker, &request(info.key, lo), &listener).await;

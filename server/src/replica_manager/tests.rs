@@ -49,7 +49,7 @@ async fn produce(
         .remove(0)
 }
 
-fn fetch_params(replica_id: i32, max_bytes: i32, parts: &[(&str, i32, i64, i32)]) -> FetchParams {
+fn fetch_params<'a>(replica_id: i32, max_bytes: i32, parts: &[(&'a str, i32, i64, i32)]) -> FetchParams<'a> {
     FetchParams {
         replica_id,
         max_wait: Duration::ZERO,
@@ -60,7 +60,7 @@ fn fetch_params(replica_id: i32, max_bytes: i32, parts: &[(&str, i32, i64, i32)]
             .iter()
             .map(
                 |&(topic, partition, fetch_offset, partition_max_bytes)| FetchPartitionParams {
-                    topic: topic.into(),
+                    topic,
                     partition,
                     fetch_offset,
                     current_leader_epoch: -1,
