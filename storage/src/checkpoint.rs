@@ -7,6 +7,8 @@
 //! orders 1 1320
 //! ```
 //! Written to `<file>.tmp`, synced, then renamed over the old file, so a crash leaves the old or the new one.
+//! The same write, with or without the sync, serves a log's `leader-epoch-checkpoint`, whose text and
+//! sync policy belong to the log (the private `epoch_cache` module).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -70,15 +72,39 @@ pub fn write(path: &Path, entries: &BTreeMap<TopicPartition, i64>) -> Result<()>
     for ((topic, partition), offset) in entries {
         text.push_str(&format!("{topic} {partition} {offset}\n"));
     }
-    let tmp = path.with_extension("tmp");
+    write_text(path, &text, true)
+}
+
+/// The temporary file a checkpoint is written to before it is renamed over `path`.
+pub(crate) fn tmp_path(path: &Path) -> std::path::PathBuf {
+    path.with_extension("tmp")
+}
+
+/// Replaces the file at `path` with `text`: written to [`tmp_path`], then renamed, so that a reader sees
+/// the old or the new text. With `sync`, the temporary file is synced before the rename and the directory
+/// after it, so that the new text survives a crash once this returns.
+pub(crate) fn write_text(path: &Path, text: &str, sync: bool) -> Result<()> {
+    let tmp = tmp_path(path);
     let mut f = fs::File::create(&tmp).ctx("creating", &tmp)?;
     f.write_all(text.as_bytes()).ctx("writing", &tmp)?;
-    f.sync_all().ctx("syncing", &tmp)?;
+    if sync {
+        f.sync_all().ctx("syncing", &tmp)?;
+    }
     fs::rename(&tmp, path).ctx("renaming", &tmp)?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if sync {
+        sync_parent(path)?;
     }
     Ok(())
+}
+
+/// Syncs the directory holding `path`, so that a rename into it is on disk (Kafka flushes the parent
+/// directory after the move too). A file system that cannot sync a directory (`EINVAL`) is taken at its
+/// word: there is nothing more to do there.
+pub(crate) fn sync_parent(path: &Path) -> Result<()> {
+    let Some(dir) = path.parent() else { return Ok(()) };
+    let d = fs::File::open(dir).ctx("opening", dir)?;
+    match d.sync_all() {
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => Ok(()),
+        other => other.ctx("syncing", dir),
+    }
 }

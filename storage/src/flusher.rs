@@ -8,9 +8,13 @@
 //! submitted after that runs inline.
 //!
 //! Jobs are taken in order. A job syncs the files of one rolled segment (its `.log`, and its `.index` and
-//! `.timeindex` just written by the roll), marks the segment synced, then raises the log's recovery point
+//! `.timeindex` just written by the roll, and the log's `leader-epoch-checkpoint` if its entries changed
+//! since it was last synced), marks the segment synced, then raises the log's recovery point
 //! to the segment's end, but only if every segment rolled before it is synced too: a failed sync leaves a
 //! hole that no later job may jump over.
+//!
+//! After a truncation the log also queues a job that only syncs its `leader-epoch-checkpoint` (Kafka
+//! flushes the file asynchronously after a truncation too: `truncateFromEndAsyncFlush`); it raises nothing.
 //!
 //! [`crate::Log::flush`] does not rely on this thread: it syncs every rolled segment that is not yet marked
 //! synced itself before it raises the recovery point (see there), so the recovery point never passes data
@@ -23,6 +27,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+
+use crate::epoch_file::EpochFile;
 
 /// A log's recovery point. A truncation starts a new generation, so a sync scheduled before it cannot
 /// raise the point past the truncated log's end.
@@ -73,12 +79,16 @@ pub(crate) enum SyncTarget {
     /// A file opened just for the sync. A file that no longer exists has nothing to sync: its segment was
     /// deleted (retention, truncation, a deleted log).
     Path(PathBuf),
+    /// The log's `leader-epoch-checkpoint`, written unsynced when its entries changed: it must be on disk
+    /// before the recovery point passes the offsets its entries start at.
+    Epochs(Arc<EpochFile>),
 }
 
 impl SyncTarget {
     pub(crate) fn path(&self) -> &Path {
         match self {
             SyncTarget::Open(_, p) | SyncTarget::Path(p) => p,
+            SyncTarget::Epochs(file) => file.path(),
         }
     }
 
@@ -90,6 +100,10 @@ impl SyncTarget {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
                 Err(e) => Err(e),
             },
+            SyncTarget::Epochs(file) => file.sync().map_err(|e| match e {
+                crate::Error::Io { source, .. } => source,
+                other => io::Error::other(other),
+            }),
         }
     }
 }
@@ -104,7 +118,7 @@ pub(crate) fn sync(file: &File, path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// The sync of one rolled segment.
+/// A background sync: the files of one rolled segment, or only the epoch checkpoint after a truncation.
 #[derive(Debug)]
 pub(crate) struct Job {
     /// The segment's files.
@@ -114,8 +128,9 @@ pub(crate) struct Job {
     /// The segments rolled earlier whose files were not yet synced when this one rolled.
     pub(crate) earlier: Vec<Synced>,
     pub(crate) recovery_point: Arc<RecoveryPoint>,
-    /// The segment's end (the next segment's base offset).
-    pub(crate) up_to: i64,
+    /// The segment's end (the next segment's base offset), where the recovery point goes once the files
+    /// are synced; `None` for a job that raises nothing (the epoch checkpoint's sync after a truncation).
+    pub(crate) up_to: Option<i64>,
     /// The recovery point's generation at the roll.
     pub(crate) generation: u64,
 }
@@ -135,8 +150,10 @@ impl Job {
             }
             self.synced.store(true, Ordering::Release);
         }
-        if self.earlier.iter().all(|s| s.load(Ordering::Acquire)) {
-            self.recovery_point.raise(self.up_to, self.generation);
+        if let Some(up_to) = self.up_to {
+            if self.earlier.iter().all(|s| s.load(Ordering::Acquire)) {
+                self.recovery_point.raise(up_to, self.generation);
+            }
         }
     }
 }

@@ -27,6 +27,11 @@
 //! ([`LogManagerOptions::file_cache_capacity`], 1024 by default). A [`Slice`] holds its own reference to
 //! the file, so the cache may evict it while it is being sent.
 //!
+//! Leader epochs: each log keeps Kafka's leader-epoch cache, the first offset of every leader epoch in
+//! it, in the partition directory's `leader-epoch-checkpoint`. Appends update it from the epochs they
+//! stamp or carry, truncations and retention cut it, and [`Log::end_offset_for_epoch`] answers
+//! OffsetForLeaderEpoch and a fetch's diverging-epoch check from it.
+//!
 //! It must never: copy record bytes into memory on the read path, decompress or parse individual records
 //! on the append path, open sockets, or depend on the `transfer` crate (the two meet through std types).
 //!
@@ -53,6 +58,8 @@
 
 pub mod checkpoint;
 mod config;
+mod epoch_cache;
+mod epoch_file;
 mod error;
 mod file_cache;
 mod flusher;

@@ -11,7 +11,15 @@
 //! opened with [`Log::open`] has its own of each (a flusher thread started at its first roll and stopped
 //! when the log is dropped, and a cache of [`crate::LogManagerOptions::DEFAULT_FILE_CACHE_CAPACITY`]
 //! descriptors).
+//!
+//! Leader epochs: the log keeps Kafka's leader-epoch cache ([`crate::epoch_cache`]) under the same lock
+//! as its segments and changes it with them: appends assign epochs from the batches they write,
+//! truncations and a rising log start cut it, and opening the log reloads `leader-epoch-checkpoint` and
+//! repairs it from the batch headers recovery reads anyway. Every change rewrites the file without a
+//! sync; a flush, or the sync of a rolled segment, syncs it before the recovery point moves, and a
+//! truncation queues its sync on the flusher.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -22,9 +30,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use protocol::record::{set_base_offset, set_partition_leader_epoch, RecordBatch, BATCH_HEADER_SIZE};
 
 use crate::config::LogConfig;
+use crate::epoch_cache::{Assigned, EpochCache};
+use crate::epoch_file::{self, EpochFile, Loaded};
 use crate::error::{Error, IoContext, Result};
 use crate::file_cache::FileCache;
-use crate::flusher::{Flusher, Job, RecoveryPoint, Synced};
+use crate::flusher::{Flusher, Job, RecoveryPoint, SyncTarget, Synced};
 use crate::segment::{Region, Segment};
 
 /// What the caller knows about a log before opening it (from the data directory's checkpoint files).
@@ -120,6 +130,13 @@ struct State {
     unflushed_messages: i64,
     last_flush_ms: i64,
     closed: bool,
+    /// INVARIANT: the first offset of each leader epoch with batches in the log, as far as the log holds
+    /// them: the first entry starts at or after the log start, and no entry starts after the log end (one
+    /// starts at it only when the log start was raised to the log end: the epoch of the next append, as in
+    /// Kafka). Every change is written to `Log::epoch_file` before the write lock is released.
+    epochs: EpochCache,
+    /// The last epoch an append was ignored for (lower than the latest), so that it is logged once.
+    ignored_epoch: Option<i32>,
 }
 
 impl State {
@@ -154,6 +171,18 @@ pub struct Log {
     flusher: Flusher,
     /// Descriptors of sealed segments' files: the manager's, or this log's own.
     cache: Arc<FileCache>,
+    /// The `leader-epoch-checkpoint` file, shared with the flusher jobs that must sync it.
+    epoch_file: Arc<EpochFile>,
+}
+
+/// The leader epochs recovery read in one re-scanned segment's batch headers.
+#[derive(Debug)]
+struct Rescanned {
+    /// True if the segment is in the re-scanned tail: every segment from the one holding the recovery
+    /// point on, after an unclean shutdown (not a segment re-scanned alone for a missing index).
+    in_tail: bool,
+    /// Its epoch starts, as [`crate::segment::note_epoch_start`] collects them.
+    epochs: Vec<(i32, i64)>,
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -176,6 +205,12 @@ impl Log {
     /// of at most one index interval at its end. Otherwise every segment at or above the recovery point is
     /// re-scanned batch by batch (length, CRC, offsets increasing), cut at the first bad batch (all later
     /// segments are deleted, as Kafka does), and its indexes rebuilt.
+    ///
+    /// The leader-epoch cache is loaded from `leader-epoch-checkpoint`. Its entries from the first
+    /// re-scanned segment on are replaced by the epochs of the re-scanned batch headers, and it is cut to
+    /// the log end and clamped to the log start. A missing or malformed file (logs written before kzero
+    /// kept one, a torn write) is rebuilt from the batch headers of every segment (61 bytes read per
+    /// batch); it is not an error.
     ///
     /// The log gets its own flusher and descriptor cache; logs of a [`crate::LogManager`] share the
     /// manager's.
@@ -206,7 +241,10 @@ impl Log {
                     tracing::info!(file = %entry.path().display(), "removing an index without a log");
                     fs::remove_file(entry.path()).ctx("removing", &entry.path())?;
                 }
-            } else if !matches!(name.as_str(), "leader-epoch-checkpoint" | "partition.metadata") {
+            } else if name == format!("{}.tmp", epoch_file::FILE_NAME) {
+                // A write of the epoch checkpoint that never got renamed: the file itself is intact.
+                fs::remove_file(entry.path()).ctx("removing", &entry.path())?;
+            } else if !matches!(name.as_str(), epoch_file::FILE_NAME | "partition.metadata") {
                 tracing::warn!(file = %entry.path().display(), "ignoring an unknown file in a log directory");
             }
         }
@@ -220,6 +258,9 @@ impl Log {
             .filter(|&b| b <= hints.recovery_point)
             .max()
             .unwrap_or(i64::MIN);
+        let loaded = epoch_file::load(dir)?;
+        // What recovery read of each re-scanned segment's epochs, by base offset.
+        let mut scanned: BTreeMap<i64, Rescanned> = BTreeMap::new();
         let mut report = OpenReport::default();
         let mut segments: Vec<Segment> = Vec::new();
         let now = now_ms();
@@ -244,7 +285,10 @@ impl Log {
             let mut seg = match opened {
                 Some(seg) => seg,
                 None => {
-                    let (seg, recovered) = Segment::recover(&cache, dir, base, expected, &config)?;
+                    let (seg, mut recovered) = Segment::recover(&cache, dir, base, expected, &config)?;
+                    let in_tail = !hints.clean_shutdown && base >= first_unflushed;
+                    let epochs = std::mem::take(&mut recovered.epochs);
+                    scanned.insert(base, Rescanned { in_tail, epochs });
                     report.recovered_segments.push(base);
                     report.truncated_bytes += recovered.truncated_bytes;
                     if recovered.stopped_by_error {
@@ -303,6 +347,8 @@ impl Log {
             hints.recovery_point.min(log_end_offset)
         };
         report.log_end_offset = log_end_offset;
+        let (epochs, epoch_file) = Log::open_epochs(dir, loaded, &segments, &scanned, &hints, log_start_offset)?;
+        let epoch_file = Arc::new(epoch_file);
         let recovery_point = Arc::new(RecoveryPoint::new(recovery_point));
         // Recovered sealed segments (their data read back, their indexes rebuilt) are synced in the
         // background like rolled ones, and the recovery point climbs over them as they reach the disk.
@@ -314,12 +360,16 @@ impl Log {
             }
             let synced = Synced::default();
             segments[i].synced = Some(Arc::clone(&synced));
+            let mut targets = segments[i].sync_targets(None, true);
+            if epoch_file.needs_sync() {
+                targets.push(SyncTarget::Epochs(Arc::clone(&epoch_file)));
+            }
             flusher.submit(Job {
-                targets: segments[i].sync_targets(None, true),
+                targets,
                 synced: Arc::clone(&synced),
                 earlier: earlier.clone(),
                 recovery_point: Arc::clone(&recovery_point),
-                up_to: segments[i + 1].base_offset,
+                up_to: Some(segments[i + 1].base_offset),
                 generation: recovery_point.generation(),
             });
             earlier.push(synced);
@@ -330,6 +380,8 @@ impl Log {
             unflushed_messages: 0,
             last_flush_ms: now,
             closed: false,
+            epochs,
+            ignored_epoch: None,
         };
         Ok((
             Log {
@@ -340,9 +392,77 @@ impl Log {
                 flush_lock: std::sync::Mutex::new(()),
                 flusher,
                 cache,
+                epoch_file,
             },
             report,
         ))
+    }
+
+    /// The leader-epoch cache of a log being opened, and its file: the loaded entries with the tail
+    /// replaced by what recovery re-scanned (or every segment's headers when there was no usable file),
+    /// cut to the log end and clamped to the log start. The file is rewritten (unsynced) if that changed
+    /// anything. See [`crate::epoch_cache`] for why this is enough after a crash.
+    fn open_epochs(
+        dir: &Path,
+        loaded: Loaded,
+        segments: &[Segment],
+        scanned: &BTreeMap<i64, Rescanned>,
+        hints: &OpenHints,
+        log_start_offset: i64,
+    ) -> Result<(EpochCache, EpochFile)> {
+        let mut epochs = match &loaded {
+            Loaded::Found(from_file) => {
+                let mut epochs = from_file.clone();
+                // Entries from the re-scanned tail on may be stale (the file is not synced on every
+                // change): the tail's batch headers say what they are.
+                let mut tail = scanned.iter().filter(|(_, s)| s.in_tail).peekable();
+                if let Some((&first, _)) = tail.peek() {
+                    epochs.truncate_from_end(first);
+                }
+                for (_, s) in tail {
+                    for &(epoch, offset) in &s.epochs {
+                        epochs.assign(epoch, offset);
+                    }
+                }
+                epochs
+            }
+            Loaded::Missing | Loaded::Malformed(_) => {
+                if let Loaded::Malformed(reason) = &loaded {
+                    tracing::warn!(
+                        file = %dir.join(epoch_file::FILE_NAME).display(),
+                        %reason,
+                        "the leader epoch checkpoint is malformed; rebuilding it from the batch headers"
+                    );
+                }
+                let mut epochs = EpochCache::new();
+                for seg in segments {
+                    let starts = match scanned.get(&seg.base_offset) {
+                        Some(s) => s.epochs.clone(),
+                        None => seg.epoch_starts()?,
+                    };
+                    for (epoch, offset) in starts {
+                        epochs.assign(epoch, offset);
+                    }
+                }
+                epochs
+            }
+        };
+        let log_end_offset = segments.last().map_or(0, |s| s.next_offset);
+        epochs.truncate_from_end(log_end_offset);
+        epochs.truncate_from_start(log_start_offset);
+        // An absent file and an empty cache agree: no file is created for a log without epochs.
+        let (unchanged, on_disk) = match &loaded {
+            Loaded::Found(from_file) => (*from_file == epochs, true),
+            Loaded::Missing => (epochs.entries().is_empty(), false),
+            Loaded::Malformed(_) => (false, true),
+        };
+        // After an unclean shutdown the file read may have come from the page cache only.
+        let synced = unchanged && (hints.clean_shutdown || !on_disk);
+        let file = EpochFile::new(dir, epochs.to_text(), synced);
+        if !unchanged {
+            file.update(epochs.to_text());
+        }
+        Ok((epochs, file))
     }
 
     fn read_state(&self) -> RwLockReadGuard<'_, State> {
@@ -390,6 +510,83 @@ impl Log {
     /// The number of segments.
     pub fn segment_count(&self) -> usize {
         self.read_state().segments.len()
+    }
+
+    /// The latest leader epoch with batches in the log (Kafka's `LeaderEpochFileCache.latestEpoch`), or
+    /// `None` when no batch carries one.
+    pub fn latest_epoch(&self) -> Option<i32> {
+        self.read_state().epochs.latest_epoch()
+    }
+
+    /// The leader-epoch cache: `(epoch, start_offset)` for each epoch with batches in the log, oldest
+    /// first, epochs and start offsets increasing. The first entry starts at or after the log start (it is
+    /// moved up with it); entries start before the log end, except after the log start was raised to the
+    /// log end, when the latest epoch starts there. These are the lines of `leader-epoch-checkpoint`.
+    pub fn epoch_entries(&self) -> Vec<(i32, i64)> {
+        self.read_state().epochs.entries().to_vec()
+    }
+
+    /// The end offset of leader epoch `requested`: what OffsetForLeaderEpoch answers, and what a leader
+    /// compares with a follower's `LastFetchedEpoch` (Kafka's `LeaderEpochFileCache.endOffsetFor`).
+    /// Returns `(epoch, end_offset)`:
+    ///
+    /// - `requested` is the latest epoch: `(requested, log end offset)`;
+    /// - `requested` is below the latest epoch: the largest cached epoch at or below `requested`, and the
+    ///   start offset of the first cached epoch above `requested` (where `requested`'s data ends);
+    /// - `requested` is below every cached epoch: `(requested, start offset of the first cached epoch)`
+    ///   (the older epochs' data is gone; Kafka answers the requested epoch, not `UNDEFINED_EPOCH`);
+    /// - `requested` is -1 (`UNDEFINED_EPOCH`), above the latest epoch, or the cache is empty: `None`,
+    ///   which the broker answers as `(UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)`, that is `(-1, -1)`.
+    pub fn end_offset_for_epoch(&self, requested: i32) -> Option<(i32, i64)> {
+        let st = self.read_state();
+        st.epochs.end_offset_for(requested, st.log_end_offset())
+    }
+
+    /// Writes the epoch checkpoint after a truncation at either end, and queues its sync on the flusher,
+    /// as Kafka's `truncateFrom{End,Start}AsyncFlush` schedule theirs: the truncating caller (a replica
+    /// fetcher, DeleteRecords, retention) does not wait for a disk sync, yet the file does not wait for the
+    /// next flush to reach the disk.
+    fn epochs_truncated(&self, st: &State) {
+        self.epoch_file.update(st.epochs.to_text());
+        self.sync_epochs_in_background();
+    }
+
+    /// Queues a sync of the epoch checkpoint on the flusher, if it changed since it was last synced.
+    fn sync_epochs_in_background(&self) {
+        if self.epoch_file.needs_sync() {
+            self.flusher.submit(Job {
+                targets: vec![SyncTarget::Epochs(Arc::clone(&self.epoch_file))],
+                synced: Synced::default(),
+                earlier: Vec::new(),
+                recovery_point: Arc::clone(&self.recovery_point),
+                up_to: None,
+                generation: self.recovery_point.generation(),
+            });
+        }
+    }
+
+    /// Records that `epoch` starts at `base` (a batch just written there), off the common path of an
+    /// append: called only when `epoch` is not the latest one.
+    #[cold]
+    fn assign_epoch(&self, st: &mut State, epoch: i32, base: i64) {
+        match st.epochs.assign(epoch, base) {
+            Assigned::New => self.epoch_file.update(st.epochs.to_text()),
+            // A batch without a leader epoch (-1) has nothing to say.
+            Assigned::Same => {}
+            Assigned::Ignored if epoch < 0 => {}
+            Assigned::Ignored => {
+                if st.ignored_epoch != Some(epoch) {
+                    st.ignored_epoch = Some(epoch);
+                    tracing::warn!(
+                        dir = %self.dir.display(),
+                        epoch,
+                        offset = base,
+                        latest = ?st.epochs.latest_epoch(),
+                        "ignoring a leader epoch that is not greater than the latest one"
+                    );
+                }
+            }
+        }
     }
 
     /// Checks a producer's batch as Kafka does for client appends (no decompression):
@@ -446,6 +643,10 @@ impl Log {
     /// Appends one producer batch as the leader: checks it, assigns offsets by patching the base offset
     /// and the partition leader epoch (outside the CRC) in a copy of the 61-byte header, and writes header
     /// and body with one `pwritev`. Record bytes are neither copied nor parsed.
+    ///
+    /// If `leader_epoch` is greater than the latest epoch of the log, it starts at this batch's base
+    /// offset (see [`Log::end_offset_for_epoch`]) and `leader-epoch-checkpoint` is rewritten, not synced.
+    /// An equal epoch costs one comparison; a lower one is ignored (and logged), as Kafka's recovery does.
     pub fn append(&self, batch: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
         self.check_client_batch(batch)?;
         let mut header = [0u8; BATCH_HEADER_SIZE];
@@ -466,6 +667,9 @@ impl Log {
         let config = &self.config;
         st.active()
             .append(&[&header, &batch[BATCH_HEADER_SIZE..]], last, max_ts, config, now)?;
+        if st.epochs.latest_epoch() != Some(leader_epoch) {
+            self.assign_epoch(&mut st, leader_epoch, base);
+        }
         let info = AppendInfo {
             base_offset: base,
             last_offset: last,
@@ -477,8 +681,12 @@ impl Log {
 
     /// Appends batches fetched from the leader, keeping their offsets: each must be a valid v2 batch (CRC
     /// checked) and the first must start at the log end offset, with offsets increasing.
+    ///
+    /// Each batch's own `partitionLeaderEpoch` updates the leader-epoch cache as in [`Log::append`].
     pub fn append_as_follower(&self, batches: &[u8]) -> Result<Option<AppendInfo>> {
         let mut parts: Vec<(usize, usize, i64, i64, i64, i64)> = Vec::new();
+        // The (epoch, base offset) of each batch, in order.
+        let mut epochs: Vec<(i32, i64)> = Vec::new();
         let mut pos = 0;
         while pos < batches.len() {
             let (b, size) = RecordBatch::parse(&batches[pos..])?;
@@ -492,6 +700,7 @@ impl Log {
                 h.max_timestamp(),
                 i64::from(h.records_count()),
             ));
+            epochs.push((h.partition_leader_epoch(), h.base_offset()));
             pos += size;
         }
         if parts.is_empty() {
@@ -530,6 +739,12 @@ impl Log {
             }
             let config = &self.config;
             st.active().append(&[&batches[start..end]], last, max_ts, config, now)?;
+            // Only what is in the log counts: the epochs of this group, once it is written.
+            for &(epoch, base) in &epochs[i..j] {
+                if st.epochs.latest_epoch() != Some(epoch) {
+                    self.assign_epoch(&mut st, epoch, base);
+                }
+            }
             count += n;
             i = j;
         }
@@ -560,9 +775,14 @@ impl Log {
         old.dirty = true;
         let synced = Synced::default();
         old.synced = Some(Arc::clone(&synced));
-        let targets = old.sync_targets(log.clone(), true);
+        let mut targets = old.sync_targets(log.clone(), true);
         if let Some(log) = log {
             old.keep_open(log);
+        }
+        // Epoch entries that start in the rolled segment must be on disk before the recovery point
+        // passes it.
+        if self.epoch_file.needs_sync() {
+            targets.push(SyncTarget::Epochs(Arc::clone(&self.epoch_file)));
         }
         st.segments.push(new);
         // Like Kafka, the rolled segment is synced in the background, then the recovery point moves up.
@@ -571,7 +791,7 @@ impl Log {
             synced,
             earlier,
             recovery_point: Arc::clone(&self.recovery_point),
-            up_to: base,
+            up_to: Some(base),
             generation: self.recovery_point.generation(),
         });
         Ok(())
@@ -591,9 +811,9 @@ impl Log {
         self.flush()
     }
 
-    /// Syncs every segment with unsynced data and its indexes; the recovery point becomes the log end.
-    /// When it returns, everything appended before the call is on disk, even if a concurrent flush
-    /// collected it.
+    /// Syncs every segment with unsynced data and its indexes, and `leader-epoch-checkpoint` if it
+    /// changed; the recovery point becomes the log end. When it returns, everything appended before the
+    /// call is on disk, even if a concurrent flush collected it.
     pub fn flush(&self) -> Result<()> {
         let _flushing = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
@@ -625,6 +845,11 @@ impl Log {
             }
             targets.extend(seg.sync_targets(None, i != last));
             collected.push(seg.base_offset);
+        }
+        // The epoch checkpoint is synced with the data, before the marks and the recovery point (a
+        // flusher job seeing its segment marked synced raises the point without syncing anything).
+        if self.epoch_file.needs_sync() {
+            targets.push(SyncTarget::Epochs(Arc::clone(&self.epoch_file)));
         }
         st.unflushed_messages = 0;
         drop(st);
@@ -754,11 +979,31 @@ impl Log {
     /// Removes everything from `offset` on (a follower diverging from its leader). The log end becomes the
     /// start of the batch holding `offset`. Below the log start, the log is emptied and restarts at
     /// `offset`.
+    ///
+    /// Leader epochs that start at or after the new log end are forgotten (Kafka's
+    /// `truncateFromEndAsyncFlush`), all of them when the log is emptied (`truncateFullyAndStartAt`).
     pub fn truncate_to(&self, offset: i64) -> Result<()> {
         let mut st = self.write_state()?;
         if offset >= st.log_end_offset() {
             return Ok(());
         }
+        let emptied = offset < st.log_start_offset;
+        let result = self.truncate_segments(&mut st, offset);
+        // Whatever is left of the log, the epochs follow it (also after a failure half-way).
+        let changed = if emptied && result.is_ok() {
+            st.epochs.clear()
+        } else {
+            let end = st.log_end_offset();
+            st.epochs.truncate_from_end(end)
+        };
+        if changed {
+            self.epochs_truncated(&st);
+        }
+        result
+    }
+
+    /// The segment part of [`Log::truncate_to`].
+    fn truncate_segments(&self, st: &mut State, offset: i64) -> Result<()> {
         if offset < st.log_start_offset {
             for seg in st.segments.drain(..) {
                 seg.delete_files()?;
@@ -783,6 +1028,9 @@ impl Log {
     /// Deletes whole segments, oldest first, that are past `retention_ms` (their newest record) or beyond
     /// `retention_bytes`, but only segments entirely below `upper_bound` (the high watermark). Returns the
     /// number of segments deleted. Readers holding a deleted segment's file keep reading it.
+    ///
+    /// The leader-epoch entry covering the new log start now starts there; older ones are dropped
+    /// (Kafka's `truncateFromStartAsyncFlush`).
     pub fn apply_retention(&self, upper_bound: i64, now_ms: i64) -> Result<usize> {
         let mut st = self.write_state()?;
         let mut remaining: i64 = st.segments.iter().map(|s| s.size as i64).sum();
@@ -819,8 +1067,16 @@ impl Log {
             let seg = st.segments.remove(0);
             remaining -= seg.size as i64;
             st.log_start_offset = st.log_start_offset.max(next_base);
+            let start = st.log_start_offset;
+            if st.epochs.truncate_from_start(start) {
+                // Written now; synced once below (or by the next flush if a deletion fails).
+                self.epoch_file.update(st.epochs.to_text());
+            }
             seg.delete_files()?;
             deleted += 1;
+        }
+        if deleted > 0 {
+            self.sync_epochs_in_background();
         }
         Ok(deleted)
     }
@@ -829,6 +1085,9 @@ impl Log {
     /// the records it has rewritten): reads below it fail with [`Error::OffsetOutOfRange`], and segments
     /// entirely below it are deleted. `offset` is clamped to the log end; a lower one changes nothing.
     /// Returns the number of segments deleted.
+    ///
+    /// The leader-epoch entry covering `offset` now starts there; older ones are dropped (Kafka's
+    /// `truncateFromStartAsyncFlush`).
     pub fn delete_records_before(&self, offset: i64) -> Result<usize> {
         let mut st = self.write_state()?;
         let offset = offset.min(st.log_end_offset());
@@ -836,6 +1095,9 @@ impl Log {
             return Ok(0);
         }
         st.log_start_offset = offset;
+        if st.epochs.truncate_from_start(offset) {
+            self.epochs_truncated(&st);
+        }
         let mut deleted = 0;
         // Whole segments below the new start go; the active segment always stays.
         while st.segments.len() > 1 && st.segments[1].base_offset <= offset {
@@ -846,7 +1108,8 @@ impl Log {
         Ok(deleted)
     }
 
-    /// Flushes, writes and trims the indexes, and closes the log for appends. It stays readable.
+    /// Flushes (`leader-epoch-checkpoint` included), writes and trims the indexes, and closes the log for
+    /// appends. It stays readable.
     ///
     /// Every rolled segment is on disk when it returns (the flush syncs those the flusher has not reached).
     /// A log opened on its own does not wait for its flusher here: nothing it could still do is needed; its
@@ -869,6 +1132,7 @@ impl Log {
     pub(crate) fn close_for_deletion(&self) {
         let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
         st.closed = true;
+        self.epoch_file.retire();
         for seg in &mut st.segments {
             seg.release_files();
         }

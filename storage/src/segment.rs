@@ -50,12 +50,23 @@ impl BatchInfo {
 }
 
 /// What recovery found in a segment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Recovered {
     /// Bytes cut from the end of the file (a torn or corrupt tail).
     pub truncated_bytes: u64,
     /// The batch error that ended the valid part, if any.
     pub stopped_by_error: bool,
+    /// The leader epochs of the valid batches, as [`note_epoch_start`] collects them.
+    pub epochs: Vec<(i32, i64)>,
+}
+
+/// Notes a batch's leader epoch in `out`, the `(epoch, base_offset)` of each batch whose epoch is
+/// greater than every epoch before it in the same scan (the only ones the epoch cache can assign; `-1`,
+/// no epoch, never is).
+pub(crate) fn note_epoch_start(out: &mut Vec<(i32, i64)>, epoch: i32, base_offset: i64) {
+    if epoch >= 0 && out.last().is_none_or(|&(latest, _)| epoch > latest) {
+        out.push((epoch, base_offset));
+    }
 }
 
 /// Where a read found its records in one segment.
@@ -263,6 +274,7 @@ impl Segment {
         let mut buf_start = 0u64;
         let mut pos = 0u64;
         let mut stopped_by_error = false;
+        let mut epochs = Vec::new();
         const CHUNK: usize = 1 << 20;
         while pos < file_len {
             // Make sure the batch's header, then the whole batch, is in the buffer.
@@ -303,6 +315,7 @@ impl Segment {
                 break;
             }
             let info = BatchInfo::from_header(pos, &h);
+            note_epoch_start(&mut epochs, h.partition_leader_epoch(), info.base_offset);
             seg.index_append(info.position, info.size, info.last_offset, info.max_timestamp, config);
             seg.size = pos + size;
             seg.next_offset = info.last_offset + 1;
@@ -321,6 +334,7 @@ impl Segment {
             Recovered {
                 truncated_bytes,
                 stopped_by_error,
+                epochs,
             },
         ))
     }
@@ -367,9 +381,9 @@ impl Segment {
         Ok(None)
     }
 
-    /// The producer fields of every batch from position `from` (a batch boundary) to the end, by header
-    /// reads only.
-    pub(crate) fn producer_batches(&self, from: u64, out: &mut Vec<crate::ProducerBatch>) -> Result<()> {
+    /// Calls `f` with the header of every batch from position `from` (a batch boundary) to the end: one
+    /// `pread` of 61 bytes per batch, bodies are never read.
+    fn for_each_header(&self, from: u64, mut f: impl FnMut(&BatchHeader<'_>)) -> Result<()> {
         let mut h = [0u8; BATCH_HEADER_SIZE];
         let mut pos = from;
         let file = self.log_file()?;
@@ -379,6 +393,16 @@ impl Segment {
                 path: self.log_path.clone(),
                 reason: format!("bad batch header at position {pos}: {e}"),
             })?;
+            f(&header);
+            pos += header.size_in_bytes() as u64;
+        }
+        Ok(())
+    }
+
+    /// The producer fields of every batch from position `from` (a batch boundary) to the end, by header
+    /// reads only.
+    pub(crate) fn producer_batches(&self, from: u64, out: &mut Vec<crate::ProducerBatch>) -> Result<()> {
+        self.for_each_header(from, |header| {
             if header.producer_id() >= 0 {
                 out.push(crate::ProducerBatch {
                     producer_id: header.producer_id(),
@@ -388,9 +412,17 @@ impl Segment {
                     base_offset: header.base_offset(),
                 });
             }
-            pos += header.size_in_bytes() as u64;
-        }
-        Ok(())
+        })
+    }
+
+    /// The leader epochs of the segment's batches, as [`note_epoch_start`] collects them, by header reads
+    /// only (rebuilding a missing `leader-epoch-checkpoint`).
+    pub(crate) fn epoch_starts(&self) -> Result<Vec<(i32, i64)>> {
+        let mut out = Vec::new();
+        self.for_each_header(0, |header| {
+            note_epoch_start(&mut out, header.partition_leader_epoch(), header.base_offset())
+        })?;
+        Ok(out)
     }
 
     /// The last batch boundary at or before `position` that the index knows (0 if none).

@@ -91,7 +91,7 @@ fn job(targets: Vec<SyncTarget>, earlier: Vec<Synced>, rp: &Arc<RecoveryPoint>, 
         synced: Arc::clone(&synced),
         earlier,
         recovery_point: Arc::clone(rp),
-        up_to,
+        up_to: Some(up_to),
         generation: rp.generation(),
     };
     (job, synced)

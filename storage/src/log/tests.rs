@@ -1,4 +1,4 @@
-//! Internal tests of the log that need hooks into the flush path.
+//! Internal tests of the log that need hooks into the flush path (data, and the epoch checkpoint).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -151,4 +151,83 @@ fn logs_and_managers_are_send_and_sync() {
     check::<Log>();
     check::<crate::LogManager>();
     check::<Slice>();
+}
+
+/// The log's `leader-epoch-checkpoint`.
+fn epoch_file(dir: &Path) -> PathBuf {
+    dir.join(crate::epoch_file::FILE_NAME)
+}
+
+/// An append that assigns an epoch writes the checkpoint but never syncs it (the append path does one
+/// `pwritev`); the flush that raises the recovery point over the epoch's start syncs it first.
+#[test]
+fn an_epoch_assignment_writes_the_checkpoint_and_a_flush_syncs_it() {
+    use crate::flusher::tests::was_synced;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), LogConfig::default(), OpenHints::default()).unwrap();
+    log.append(&batch(), 3).unwrap();
+    log.append(&batch(), 3).unwrap();
+    log.append(&batch(), 5).unwrap();
+    let path = epoch_file(dir.path());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n2\n3 0\n5 2\n");
+    assert!(!was_synced(&path), "the append path synced the epoch checkpoint");
+    assert!(!path.with_extension("tmp").exists());
+    log.flush().unwrap();
+    assert!(
+        was_synced(&path),
+        "a flush raised the recovery point over an unsynced epoch entry"
+    );
+    assert_eq!(log.recovery_point(), 3);
+}
+
+/// The background sync of a rolled segment raises the recovery point over it: the epoch entries that
+/// start in it must be on disk first. No flush runs here, so only the flusher job can have synced the file.
+#[test]
+fn a_rolled_segments_background_sync_syncs_the_epoch_checkpoint() {
+    use crate::flusher::tests::{hold_jobs_under, was_synced};
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), rolling(), OpenHints::default()).unwrap();
+    let hold = hold_jobs_under(dir.path());
+    log.append(&batch(), 1).unwrap();
+    while log.segment_count() < 2 {
+        log.append(&batch(), 2).unwrap();
+    }
+    let active_base = log.read_state().segments.last().unwrap().base_offset;
+    let path = epoch_file(dir.path());
+    assert!(!was_synced(&path));
+    drop(hold);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while log.recovery_point() < active_base {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the flusher never raised the recovery point"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        was_synced(&path),
+        "the recovery point passed epoch entries that were never synced"
+    );
+    assert_eq!(log.epoch_entries(), vec![(1, 0), (2, 1)]);
+}
+
+/// A failed write of the checkpoint on the append path does not fail the append (the batch is in the
+/// log); the next flush writes the file again and reports the error if it persists.
+#[test]
+fn a_failed_checkpoint_write_is_retried_by_the_next_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = Log::open(dir.path(), LogConfig::default(), OpenHints::default()).unwrap();
+    let path = epoch_file(dir.path());
+    // A directory where the temporary file goes makes every write fail.
+    let tmp = crate::checkpoint::tmp_path(&path);
+    std::fs::create_dir(&tmp).unwrap();
+    log.append(&batch(), 4).unwrap();
+    assert_eq!(log.epoch_entries(), vec![(4, 0)]);
+    assert!(!path.exists());
+    assert!(matches!(log.flush(), Err(Error::Io { .. })));
+    assert!(log.recovery_point() < log.log_end_offset());
+    std::fs::remove_dir(&tmp).unwrap();
+    log.flush().unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n1\n4 0\n");
+    assert_eq!(log.recovery_point(), log.log_end_offset());
 }

@@ -5,6 +5,7 @@ mod corruption;
 mod crash;
 mod descriptors;
 mod disk_full;
+mod epochs;
 mod manager;
 mod model;
 
