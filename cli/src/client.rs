@@ -45,10 +45,10 @@ impl Versions {
         let Some(&(bmin, bmax)) = self.0.get(&(api as i16)) else {
             bail!("the broker at {addr} does not support {} requests", api.name());
         };
-        // The codec implements more versions than kzero fills in (topic ids and the like arrive with the
-        // versions issue): use at most the range kzero itself advertises.
+        // At most the range kzero itself advertises, and below the versions that name topics only by id
+        // (this tool names topics by name; every broker still accepts the older versions).
         let imin = api.info().implemented.0;
-        let imax = api.info().advertised.1;
+        let imax = api.info().advertised.1.min(by_name_max(api));
         let v = bmax.min(imax);
         if v < bmin.max(imin) {
             bail!(
@@ -57,6 +57,16 @@ impl Versions {
             );
         }
         Ok(v)
+    }
+}
+
+/// The last version of `api` that names topics by name: Produce v13, Fetch v13 and DeleteTopics v6 name
+/// them by id only.
+fn by_name_max(api: ApiKey) -> i16 {
+    match api {
+        ApiKey::Produce | ApiKey::Fetch => 12,
+        ApiKey::DeleteTopics => 5,
+        _ => i16::MAX,
     }
 }
 

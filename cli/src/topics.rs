@@ -1,4 +1,9 @@
-//! `kzero topics create|list|describe|delete`, like Kafka's `kafka-topics.sh`.
+//! `kzero topics create|list|describe|alter|delete|delete-records`, like Kafka's `kafka-topics.sh`,
+//! `kafka-configs.sh --alter` and `kafka-delete-records.sh`.
+//!
+//! `alter` adds partitions (CreatePartitions) and sets or deletes topic configs (IncrementalAlterConfigs,
+//! so the configs it does not name keep their values). `delete-records` raises partitions' log start
+//! offsets (DeleteRecords, sent to each partition's leader) and prints the new low watermarks.
 //!
 //! `describe` prints Kafka's layout (one line per topic, one per partition) and adds each partition's
 //! log start and end offsets (from ListOffsets). Its `Configs:` are those whose source is not Kafka's
@@ -10,11 +15,13 @@ use std::process::ExitCode;
 use anyhow::{bail, Result};
 use clap::{Args, Subcommand};
 use protocol::{
-    ApiKey, CreatableTopic, CreatableTopicConfig, CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest,
-    DescribeConfigsResource, ErrorCode, ResponseBody,
+    ApiKey, CreatableTopic, CreatableTopicConfig, CreatePartitionsRequest, CreatePartitionsTopic, CreateTopicsRequest,
+    DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic, DeleteTopicsRequest, DescribeConfigsRequest,
+    DescribeConfigsResource, ErrorCode, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResource,
+    IncrementalAlterableConfig, ResponseBody,
 };
 
-use crate::client::{code_name, topic_error, topic_info, Client, TopicInfo};
+use crate::client::{code_name, topic_error, topic_info, Client, PartitionInfo, TopicInfo};
 use crate::ConnectArgs;
 
 /// Config source of a value that is Kafka's default (DescribeConfigs v1+).
@@ -30,8 +37,43 @@ pub enum TopicsCommand {
     List(ListArgs),
     /// Describe topics: partitions, leader, replicas, ISR, log start and end offsets, configs.
     Describe(DescribeArgs),
+    /// Add partitions to a topic, and set or delete its configs.
+    Alter(AlterArgs),
     /// Delete topics.
     Delete(DeleteArgs),
+    /// Delete a topic's records before an offset (raise the log start offset).
+    DeleteRecords(DeleteRecordsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlterArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The topic name.
+    topic: String,
+    /// The new number of partitions (partitions can only be added).
+    #[arg(short, long, value_name = "N")]
+    partitions: Option<i32>,
+    /// Set a topic config, e.g. `retention.ms=60000`; repeatable.
+    #[arg(short, long = "config", value_name = "KEY=VALUE", value_parser = parse_config)]
+    configs: Vec<(String, String)>,
+    /// Delete a topic config (back to the broker's default); repeatable.
+    #[arg(long = "delete-config", value_name = "KEY")]
+    delete_configs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteRecordsArgs {
+    #[command(flatten)]
+    connect: ConnectArgs,
+    /// The topic name.
+    topic: String,
+    /// The partition (default: every partition of the topic).
+    #[arg(short, long, value_name = "N")]
+    partition: Option<i32>,
+    /// Delete the records before this offset; -1 deletes every record up to the high watermark.
+    #[arg(long, value_name = "OFFSET", allow_negative_numbers = true)]
+    before: i64,
 }
 
 #[derive(Debug, Args)]
@@ -98,7 +140,9 @@ pub fn run(command: TopicsCommand) -> Result<ExitCode> {
         TopicsCommand::Create(a) => create(a),
         TopicsCommand::List(a) => list(a),
         TopicsCommand::Describe(a) => describe(a),
+        TopicsCommand::Alter(a) => alter(a),
         TopicsCommand::Delete(a) => delete(a),
+        TopicsCommand::DeleteRecords(a) => delete_records(a),
     }
     .map(|()| ExitCode::SUCCESS)
 }
@@ -292,4 +336,154 @@ fn delete(a: DeleteArgs) -> Result<()> {
         Some(e) => bail!("{e}"),
         None => Ok(()),
     }
+}
+
+fn alter(a: AlterArgs) -> Result<()> {
+    if a.partitions.is_none() && a.configs.is_empty() && a.delete_configs.is_empty() {
+        bail!("nothing to alter: give --partitions, --config or --delete-config");
+    }
+    let mut client = Client::connect(&a.connect.settings())?;
+    let timeout_ms = a.connect.request_timeout_ms.min(i32::MAX as u64) as i32;
+    if let Some(count) = a.partitions {
+        let request = CreatePartitionsRequest {
+            topics: vec![CreatePartitionsTopic {
+                name: a.topic.clone(),
+                count,
+                assignments: None,
+                ..Default::default()
+            }],
+            timeout_ms,
+            ..Default::default()
+        };
+        let ResponseBody::CreatePartitions(r) = client.bootstrap().call(request)? else {
+            bail!("unexpected response to CreatePartitions");
+        };
+        for t in r.results {
+            if t.error_code != 0 {
+                let why = t
+                    .error_message
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| topic_error(&t.name, t.error_code));
+                bail!("cannot add partitions to topic {:?}: {why}", t.name);
+            }
+            writeln!(io::stdout(), "Topic {} now has {count} partitions.", t.name)?;
+        }
+    }
+    if !a.configs.is_empty() || !a.delete_configs.is_empty() {
+        let mut configs: Vec<IncrementalAlterableConfig> = a
+            .configs
+            .iter()
+            .map(|(k, v)| IncrementalAlterableConfig {
+                name: k.clone(),
+                config_operation: SET,
+                value: Some(v.clone()),
+                ..Default::default()
+            })
+            .collect();
+        configs.extend(a.delete_configs.iter().map(|k| IncrementalAlterableConfig {
+            name: k.clone(),
+            config_operation: DELETE,
+            value: None,
+            ..Default::default()
+        }));
+        let request = IncrementalAlterConfigsRequest {
+            resources: vec![IncrementalAlterConfigsResource {
+                resource_type: TOPIC_RESOURCE,
+                resource_name: a.topic.clone(),
+                configs,
+                ..Default::default()
+            }],
+            validate_only: false,
+            ..Default::default()
+        };
+        let ResponseBody::IncrementalAlterConfigs(r) = client.bootstrap().call(request)? else {
+            bail!("unexpected response to IncrementalAlterConfigs");
+        };
+        for res in r.responses {
+            if res.error_code != 0 {
+                let why = res
+                    .error_message
+                    .filter(|m| !m.is_empty())
+                    .unwrap_or_else(|| topic_error(&res.resource_name, res.error_code));
+                bail!("cannot alter the configs of topic {:?}: {why}", res.resource_name);
+            }
+            writeln!(io::stdout(), "Altered the configs of topic {}.", res.resource_name)?;
+        }
+    }
+    Ok(())
+}
+
+/// IncrementalAlterConfigs operations.
+const SET: i8 = 0;
+const DELETE: i8 = 1;
+
+fn delete_records(a: DeleteRecordsArgs) -> Result<()> {
+    if a.before < -1 {
+        bail!("--before must be an offset, or -1 for the high watermark");
+    }
+    let mut client = Client::connect(&a.connect.settings())?;
+    let topic = client.topic(&a.topic, false)?;
+    let partitions: Vec<&PartitionInfo> = match a.partition {
+        None => topic.partitions.iter().collect(),
+        Some(p) => match topic.partitions.iter().find(|x| x.partition == p) {
+            Some(x) => vec![x],
+            None => bail!("topic {:?} has no partition {p}", a.topic),
+        },
+    };
+    let mut by_leader: std::collections::BTreeMap<i32, Vec<i32>> = std::collections::BTreeMap::new();
+    for p in partitions {
+        if p.leader < 0 {
+            bail!("partition {} of topic {:?} has no leader", p.partition, a.topic);
+        }
+        by_leader.entry(p.leader).or_default().push(p.partition);
+    }
+    let timeout_ms = a.connect.request_timeout_ms.min(i32::MAX as u64) as i32;
+    let mut out = io::stdout().lock();
+    for (leader, parts) in by_leader {
+        let request = DeleteRecordsRequest {
+            topics: vec![DeleteRecordsTopic {
+                name: a.topic.clone(),
+                partitions: parts
+                    .iter()
+                    .map(|&p| DeleteRecordsPartition {
+                        partition_index: p,
+                        offset: a.before,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }],
+            timeout_ms,
+            ..Default::default()
+        };
+        let ResponseBody::DeleteRecords(r) = client.leader(leader)?.call(request)? else {
+            bail!("unexpected response to DeleteRecords");
+        };
+        for t in r.topics {
+            for p in t.partitions {
+                if p.error_code == ErrorCode::OffsetOutOfRange.code() {
+                    bail!(
+                        "cannot delete records of {:?} partition {}: offset {} is beyond the high watermark",
+                        t.name,
+                        p.partition_index,
+                        a.before
+                    );
+                }
+                if p.error_code != 0 {
+                    bail!(
+                        "cannot delete records of {:?} partition {}: {}",
+                        t.name,
+                        p.partition_index,
+                        topic_error(&t.name, p.error_code)
+                    );
+                }
+                writeln!(
+                    out,
+                    "Topic: {}\tPartition: {}\tLowWatermark: {}",
+                    t.name, p.partition_index, p.low_watermark
+                )?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -11,20 +11,17 @@
 //!
 //! # Versions: advertised and implemented
 //! [`API_TABLE`] states per API the range kzero advertises in ApiVersions and the range it implements.
-//! The broker advertises only the APIs it has a handler for (its dispatch table); an API in this table
-//! without a broker handler (DeleteRecords, AlterConfigs, DescribeLogDirs, CreatePartitions,
-//! IncrementalAlterConfigs, DescribeCluster and DescribeProducers today) is encoded and tested here but never
-//! advertised.
+//! The broker advertises only the APIs it has a handler for (its dispatch table); today that is every API
+//! in this table.
 //! The advertised minimum is as low as Kafka's own (librdkafka before 2.11.1 enables features only when
 //! exact old versions fall in the advertised range, kafka-facts §2.3).
 //! INVARIANT: advertised ⊆ implemented, with one exception Kafka makes too: Produce advertises v0-2, which
 //! it rejects (KAFKA-18659; librdkafka before 2.11.1 needs them advertised to enable compression).
-//! The implemented range may go further than the advertised one, up to Kafka 4.1's maximum, for versions
-//! whose semantics the broker does not offer yet (topic ids, KIP-951 leader hints, ...).
-//! A broker must therefore check the advertised range itself before it handles a decoded request.
+//! The advertised range equals the implemented one, Kafka 4.1's: a broker implements the semantics of every
+//! version it advertises. A broker still checks the advertised range itself before it handles a decoded
+//! request (the codec may implement a version before the broker does).
 //! The codec implements every version Kafka 4.1 accepts for the APIs in this table (JoinGroup from v0 again,
-//! as Kafka 4.0.1+ advertises it for librdkafka before 2.11), except OffsetCommit and OffsetFetch v10,
-//! which need topic ids in the group coordinator's records.
+//! as Kafka 4.0.1+ advertises it for librdkafka before 2.11).
 //! A request for an advertised but unimplemented version is rejected as Kafka rejects it:
 //! ApiVersions of any unknown version is answered in v0 with `UNSUPPORTED_VERSION`
 //! ([`Request::response_version`]); any other API gets [`Error::UnsupportedVersion`] and the caller closes
@@ -211,22 +208,21 @@ macro_rules! apis {
 apis! {
     /// Produce (0).
     Produce = 0, "Produce", "produce", ProduceRequest, ProduceResponse,
-        advertised 0..=7, implemented 3..=13, flexible 9;
+        advertised 0..=13, implemented 3..=13, flexible 9;
     /// Fetch (1).
     Fetch = 1, "Fetch", "fetch", FetchRequest, FetchResponse,
-        advertised 4..=10, implemented 4..=18, flexible 12;
+        advertised 4..=18, implemented 4..=18, flexible 12;
     /// ListOffsets (2).
     ListOffsets = 2, "ListOffsets", "list_offsets", ListOffsetsRequest, ListOffsetsResponse,
-        advertised 1..=2, implemented 1..=10, flexible 6;
+        advertised 1..=10, implemented 1..=10, flexible 6;
     /// Metadata (3).
     Metadata = 3, "Metadata", "metadata", MetadataRequest, MetadataResponse,
-        advertised 0..=4, implemented 0..=13, flexible 9;
-    /// OffsetCommit (8). Kafka 4.x also accepts v10, which names topics by id instead of by name; kzero has
-    /// no topic ids yet, so v10 is neither implemented nor advertised.
+        advertised 0..=13, implemented 0..=13, flexible 9;
+    /// OffsetCommit (8). Kafka 4.1 accepts 2-9; its v10 (topics by id, for the KIP-848 consumer) is still
+    /// unstable there.
     OffsetCommit = 8, "OffsetCommit", "offset_commit", OffsetCommitRequest, OffsetCommitResponse,
         advertised 2..=9, implemented 2..=9, flexible 8;
-    /// OffsetFetch (9). Kafka 4.x also accepts v10, which names topics by id instead of by name; kzero has
-    /// no topic ids yet, so v10 is neither implemented nor advertised.
+    /// OffsetFetch (9). Kafka 4.1 accepts 1-9; its v10 (topics by id) is still unstable there.
     OffsetFetch = 9, "OffsetFetch", "offset_fetch", OffsetFetchRequest, OffsetFetchResponse,
         advertised 1..=9, implemented 1..=9, flexible 6;
     /// FindCoordinator (10).
@@ -255,44 +251,44 @@ apis! {
         advertised 0..=4, implemented 0..=4, flexible 3;
     /// CreateTopics (19).
     CreateTopics = 19, "CreateTopics", "create_topics", CreateTopicsRequest, CreateTopicsResponse,
-        advertised 2..=3, implemented 2..=7, flexible 5;
+        advertised 2..=7, implemented 2..=7, flexible 5;
     /// DeleteTopics (20).
     DeleteTopics = 20, "DeleteTopics", "delete_topics", DeleteTopicsRequest, DeleteTopicsResponse,
-        advertised 1..=1, implemented 1..=6, flexible 4;
-    /// DeleteRecords (21); not handled by the broker yet.
+        advertised 1..=6, implemented 1..=6, flexible 4;
+    /// DeleteRecords (21).
     DeleteRecords = 21, "DeleteRecords", "delete_records", DeleteRecordsRequest, DeleteRecordsResponse,
         advertised 0..=2, implemented 0..=2, flexible 2;
     /// InitProducerId (22).
     InitProducerId = 22, "InitProducerId", "init_producer_id", InitProducerIdRequest, InitProducerIdResponse,
-        advertised 0..=1, implemented 0..=5, flexible 2;
+        advertised 0..=5, implemented 0..=5, flexible 2;
     /// OffsetForLeaderEpoch (23).
     OffsetForLeaderEpoch = 23, "OffsetForLeaderEpoch", "offset_for_leader_epoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
-        advertised 2..=3, implemented 2..=4, flexible 4;
+        advertised 2..=4, implemented 2..=4, flexible 4;
     /// DescribeConfigs (32).
     DescribeConfigs = 32, "DescribeConfigs", "describe_configs", DescribeConfigsRequest, DescribeConfigsResponse,
-        advertised 1..=1, implemented 1..=4, flexible 4;
-    /// AlterConfigs (33); not handled by the broker yet.
+        advertised 1..=4, implemented 1..=4, flexible 4;
+    /// AlterConfigs (33).
     AlterConfigs = 33, "AlterConfigs", "alter_configs", AlterConfigsRequest, AlterConfigsResponse,
         advertised 0..=2, implemented 0..=2, flexible 2;
-    /// DescribeLogDirs (35); not handled by the broker yet.
+    /// DescribeLogDirs (35).
     DescribeLogDirs = 35, "DescribeLogDirs", "describe_log_dirs", DescribeLogDirsRequest, DescribeLogDirsResponse,
         advertised 1..=4, implemented 1..=4, flexible 2;
-    /// CreatePartitions (37); not handled by the broker yet.
+    /// CreatePartitions (37).
     CreatePartitions = 37, "CreatePartitions", "create_partitions", CreatePartitionsRequest, CreatePartitionsResponse,
         advertised 0..=3, implemented 0..=3, flexible 2;
     /// DeleteGroups (42).
     DeleteGroups = 42, "DeleteGroups", "delete_groups", DeleteGroupsRequest, DeleteGroupsResponse,
         advertised 0..=2, implemented 0..=2, flexible 2;
-    /// IncrementalAlterConfigs (44); not handled by the broker yet.
+    /// IncrementalAlterConfigs (44).
     IncrementalAlterConfigs = 44, "IncrementalAlterConfigs", "incremental_alter_configs", IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
         advertised 0..=1, implemented 0..=1, flexible 1;
     /// OffsetDelete (47); no version is flexible.
     OffsetDelete = 47, "OffsetDelete", "offset_delete", OffsetDeleteRequest, OffsetDeleteResponse,
         advertised 0..=0, implemented 0..=0, flexible 32767; // i16::MAX: none
-    /// DescribeCluster (60); every version is flexible; not handled by the broker yet.
+    /// DescribeCluster (60); every version is flexible.
     DescribeCluster = 60, "DescribeCluster", "describe_cluster", DescribeClusterRequest, DescribeClusterResponse,
         advertised 0..=2, implemented 0..=2, flexible 0;
-    /// DescribeProducers (61); every version is flexible; not handled by the broker yet.
+    /// DescribeProducers (61); every version is flexible.
     DescribeProducers = 61, "DescribeProducers", "describe_producers", DescribeProducersRequest, DescribeProducersResponse,
         advertised 0..=0, implemented 0..=0, flexible 0;
 }
@@ -520,14 +516,10 @@ impl Request {
             unknown_tagged_fields,
         };
         let body = if supported {
-            let body = RequestBody::read(api, &mut r, api.cx(version)).map_err(at)?;
-            if r.remaining() != 0 {
-                return Err(at(Error::malformed(
-                    format!("{} bytes left after the request body", r.remaining()),
-                    r.position(),
-                )));
-            }
-            body
+            // Bytes after the body are ignored, as Kafka ignores them (it never checks that a request was
+            // read to its end): librdkafka's Metadata v9+ request for all topics leaves a 4-byte
+            // placeholder where a 1-byte null array belongs, so 3 bytes follow its body.
+            RequestBody::read(api, &mut r, api.cx(version)).map_err(at)?
         } else {
             // Kafka parses an unknown ApiVersions version as an empty v0 request and ignores the rest.
             RequestBody::ApiVersions(ApiVersionsRequest::default())

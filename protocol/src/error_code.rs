@@ -130,6 +130,8 @@ error_codes! {
     UnreleasedInstanceId = 111, "UNRELEASED_INSTANCE_ID", false;
     UnsupportedAssignor = 112, "UNSUPPORTED_ASSIGNOR", false;
     StaleMemberEpoch = 113, "STALE_MEMBER_EPOCH", false;
+    MismatchedEndpointType = 114, "MISMATCHED_ENDPOINT_TYPE", false;
+    UnsupportedEndpointType = 115, "UNSUPPORTED_ENDPOINT_TYPE", false;
     TransactionAbortable = 120, "TRANSACTION_ABORTABLE", false;
 }
 

@@ -78,13 +78,19 @@ impl Partition {
         metrics: Arc<TopicMetrics>,
     ) -> Partition {
         let leader = Leader::new(local_id, replicas, log.log_end_offset());
+        // Until a controller assigns epochs, this broker keeps leading at the epoch its log last had (0 for
+        // a new log), and records that epoch's start as Kafka's `makeLeader` does.
+        let epoch = log.latest_epoch().unwrap_or(0).max(0);
+        if let Err(e) = log.assign_epoch_start(epoch) {
+            tracing::warn!(%topic, partition = index, error = %e, "cannot record the leader epoch's start");
+        }
         Partition {
             topic,
             index,
             high_watermark: AtomicI64::new(leader.high_watermark()),
             leader: Mutex::new(leader),
             log,
-            leader_epoch: AtomicI32::new(0),
+            leader_epoch: AtomicI32::new(epoch),
             producers: Mutex::new(None),
             watchers: Watchers::default(),
             deleted: AtomicBool::new(false),
@@ -99,6 +105,7 @@ impl Partition {
     pub(crate) fn make_leader(&self, local_id: i32, epoch: i32, replicas: &[i32]) {
         let leader = Leader::new(local_id, replicas, self.log.log_end_offset());
         let mut guard = self.lock_leader();
+        self.log.assign_epoch_start(epoch).expect("an open log");
         self.leader_epoch.store(epoch, Ordering::Release);
         // The high watermark never goes back.
         self.high_watermark.fetch_max(leader.high_watermark(), Ordering::AcqRel);
@@ -138,6 +145,23 @@ impl Partition {
         } else {
             Ok(())
         }
+    }
+
+    /// Kafka's `Partition.lastOffsetForLeaderEpoch` on the leader: the largest epoch of this log at most
+    /// `epoch` and the offset where it ends (the log end for the latest epoch), from the log's epoch
+    /// cache; (-1, -1) when unknown (no epoch that old or a requested epoch above the latest).
+    pub(crate) fn end_offset_for_epoch(&self, epoch: i32) -> (i32, i64) {
+        self.log.end_offset_for_epoch(epoch).unwrap_or((-1, -1))
+    }
+
+    /// The leader epoch of the batch holding `offset` (the latest epoch starting at or before it), or -1.
+    pub(crate) fn epoch_of_offset(&self, offset: i64) -> i32 {
+        self.log
+            .epoch_entries()
+            .iter()
+            .rev()
+            .find(|(_, start)| *start <= offset)
+            .map_or(-1, |(epoch, _)| *epoch)
     }
 
     /// Checks the leader epoch a request carries (-1: no check).
@@ -193,7 +217,7 @@ impl Partition {
                 }
                 Sequence::Append => {
                     let appended = self.append_to_log(bytes)?;
-                    states.record(pid, epoch, first, last, appended.base_offset);
+                    states.record(pid, epoch, first, last, appended.base_offset, header.max_timestamp());
                     appended
                 }
             }
@@ -223,6 +247,13 @@ impl Partition {
             log_start_offset: info.log_start_offset,
             duplicate: false,
         })
+    }
+
+    /// The idempotent producers this partition knows (rebuilt from the log first if needed): (id,
+    /// epoch, last sequence, last timestamp).
+    pub(crate) fn producers(&self) -> Vec<(i64, i16, i32, i64)> {
+        let mut guard = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        guard.get_or_insert_with(|| self.rebuild_producers()).describe()
     }
 
     fn rebuild_producers(&self) -> ProducerStates {

@@ -29,6 +29,8 @@ struct SentBatch {
 #[derive(Debug)]
 struct ProducerEntry {
     epoch: i16,
+    /// The largest timestamp of its last batch (DescribeProducers' `LastTimestamp`).
+    last_timestamp: i64,
     /// INVARIANT: at most `REMEMBERED_BATCHES`, oldest first, all of `epoch`.
     batches: VecDeque<SentBatch>,
 }
@@ -61,11 +63,19 @@ impl ProducerStates {
             let last = last_sequence(b.base_sequence, b.last_offset_delta);
             let entry = states.producers.entry(b.producer_id).or_insert(ProducerEntry {
                 epoch: b.producer_epoch,
+                last_timestamp: -1,
                 batches: VecDeque::new(),
             });
             // A batch of an older epoch than one already seen is history; skip it.
             if b.producer_epoch >= entry.epoch {
-                states.record(b.producer_id, b.producer_epoch, b.base_sequence, last, b.base_offset);
+                states.record(
+                    b.producer_id,
+                    b.producer_epoch,
+                    b.base_sequence,
+                    last,
+                    b.base_offset,
+                    b.max_timestamp,
+                );
             }
         }
         states
@@ -104,12 +114,29 @@ impl ProducerStates {
         }
     }
 
-    /// Remembers an appended batch (a new epoch forgets the old epoch's batches).
-    pub(crate) fn record(&mut self, pid: i64, epoch: i16, first: i32, last: i32, base_offset: i64) {
+    /// Every producer: (id, epoch, last sequence, last timestamp), by id (DescribeProducers).
+    pub(crate) fn describe(&self) -> Vec<(i64, i16, i32, i64)> {
+        let mut v: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(pid, e)| {
+                let last_seq = e.batches.back().map_or(-1, |b| b.last_seq);
+                (*pid, e.epoch, last_seq, e.last_timestamp)
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Remembers an appended batch whose largest timestamp is `timestamp` (a new epoch forgets the old
+    /// epoch's batches).
+    pub(crate) fn record(&mut self, pid: i64, epoch: i16, first: i32, last: i32, base_offset: i64, timestamp: i64) {
         let entry = self.producers.entry(pid).or_insert(ProducerEntry {
             epoch,
+            last_timestamp: timestamp,
             batches: VecDeque::new(),
         });
+        entry.last_timestamp = timestamp;
         if entry.epoch != epoch {
             entry.epoch = epoch;
             entry.batches.clear();

@@ -9,7 +9,7 @@
 //! Requests that must wait (a fetch short of `min_bytes`, an `acks=all` produce whose batch is not yet
 //! below the high watermark) wait as delayed operations ([`crate::delayed`]) on their partitions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,7 @@ use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Sli
 
 use crate::config::Config;
 use crate::delayed::DelayedOperations;
+use crate::error::storage_error_code;
 use crate::metrics::Metrics;
 use crate::partition::{parse_header, Appended, Partition, ReadBound};
 use crate::topic_config::TopicConfig;
@@ -37,8 +38,48 @@ pub(crate) struct Topic {
     pub(crate) config: TopicConfig,
 }
 
-/// Topics by name: the snapshot readers load.
-pub(crate) type TopicMap = BTreeMap<Arc<str>, Arc<Topic>>;
+/// The snapshot readers load: topics by name, and the same topics by id (Kafka's topic ids, KIP-516).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TopicMap {
+    by_name: BTreeMap<Arc<str>, Arc<Topic>>,
+    by_id: HashMap<TopicId, Arc<Topic>>,
+}
+
+impl TopicMap {
+    /// The topic with this name.
+    pub(crate) fn get(&self, name: &str) -> Option<&Arc<Topic>> {
+        self.by_name.get(name)
+    }
+
+    /// The topic with this id.
+    pub(crate) fn by_id(&self, id: TopicId) -> Option<&Arc<Topic>> {
+        self.by_id.get(&id)
+    }
+
+    /// Every topic, sorted by name.
+    pub(crate) fn values(&self) -> impl Iterator<Item = &Arc<Topic>> {
+        self.by_name.values()
+    }
+
+    /// Every topic's name, sorted.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.by_name.keys()
+    }
+
+    /// Adds or replaces a topic (by name; the id of a replaced topic is forgotten).
+    fn insert(&mut self, topic: Arc<Topic>) {
+        if let Some(old) = self.by_name.insert(Arc::clone(&topic.name), Arc::clone(&topic)) {
+            self.by_id.remove(&old.id);
+        }
+        self.by_id.insert(topic.id, topic);
+    }
+
+    fn remove(&mut self, name: &str) -> Option<Arc<Topic>> {
+        let topic = self.by_name.remove(name)?;
+        self.by_id.remove(&topic.id);
+        Some(topic)
+    }
+}
 
 /// A partition's batch in a produce request (borrowed from the request).
 #[derive(Debug, Clone, Copy)]
@@ -89,6 +130,9 @@ pub(crate) struct FetchPartitionParams<'a> {
     pub(crate) fetch_offset: i64,
     /// -1 for no check.
     pub(crate) current_leader_epoch: i32,
+    /// The epoch of the last batch the fetcher has (Fetch v12+), -1 for none: a log that diverged from
+    /// it answers with its diverging epoch instead of records.
+    pub(crate) last_fetched_epoch: i32,
     pub(crate) partition_max_bytes: i32,
 }
 
@@ -112,6 +156,9 @@ impl FetchParams<'_> {
 #[derive(Debug, Clone)]
 pub(crate) struct FetchedPartition {
     pub(crate) error: ErrorCode,
+    /// Set (with no records) when the fetcher's last fetched epoch is not on this log as it says
+    /// (Kafka's `DivergingEpoch`): the largest epoch of this log at most the fetcher's, and its end offset.
+    pub(crate) diverging_epoch: Option<(i32, i64)>,
     pub(crate) high_watermark: i64,
     pub(crate) log_start_offset: i64,
     /// The records' file region; `None` for no records (null in the response when `error` is set).
@@ -122,6 +169,7 @@ impl FetchedPartition {
     fn failed(error: ErrorCode) -> Self {
         FetchedPartition {
             error,
+            diverging_epoch: None,
             high_watermark: -1,
             log_start_offset: -1,
             records: None,
@@ -242,7 +290,7 @@ impl ReplicaManager {
             by_topic.entry(topic).or_default().insert(partition, log);
         }
         let local = config.node_id;
-        let mut topics = TopicMap::new();
+        let mut topics = TopicMap::default();
         for (name, mut found) in by_topic {
             let count = found.keys().next_back().map_or(0, |p| p + 1);
             let topic_config = topic_configs.get(&name).cloned().unwrap_or_default();
@@ -274,7 +322,7 @@ impl ReplicaManager {
                 partitions,
                 config: topic_config,
             };
-            topics.insert(name, Arc::new(topic));
+            topics.insert(Arc::new(topic));
         }
         Ok(ReplicaManager {
             metrics,
@@ -296,6 +344,11 @@ impl ReplicaManager {
 
     pub(crate) fn topic(&self, name: &str) -> Option<Arc<Topic>> {
         self.topics.load().get(name).cloned()
+    }
+
+    /// The topic with this id (`None` for the zero id, or an id no topic has: `UNKNOWN_TOPIC_ID`).
+    pub(crate) fn topic_by_id(&self, id: TopicId) -> Option<Arc<Topic>> {
+        self.topics.load().by_id(id).cloned()
     }
 
     /// A partition, or `UNKNOWN_TOPIC_OR_PARTITION`.
@@ -364,7 +417,7 @@ impl ReplicaManager {
         };
         let id = topic.id;
         let mut next = TopicMap::clone(&self.topics.load());
-        next.insert(Arc::clone(&name), Arc::new(topic));
+        next.insert(Arc::new(topic));
         self.topics.store(Arc::new(next));
         tracing::info!(topic = %name, %id, partitions, "created topic");
         Ok(())
@@ -380,9 +433,24 @@ impl ReplicaManager {
         if let Err(e) = config.save(&self.data_dir, name) {
             return Err((ErrorCode::KafkaStorageError, e.to_string()));
         }
+        self.create_partition_logs(name, id, 0..partitions, config)
+            .inspect_err(|_| {
+                let _ = TopicConfig::remove(&self.data_dir, name);
+            })
+    }
+
+    /// Creates the logs of partitions `indexes` of a topic, each with the topic's id; on a failure the
+    /// ones created are deleted again.
+    fn create_partition_logs(
+        &self,
+        name: &str,
+        id: TopicId,
+        indexes: std::ops::Range<i32>,
+        config: &TopicConfig,
+    ) -> Result<Vec<Arc<storage::Log>>, (ErrorCode, String)> {
         let log_config = config.apply(self.defaults.clone());
-        let mut logs = Vec::with_capacity(partitions as usize);
-        for p in 0..partitions {
+        let mut logs = Vec::with_capacity(indexes.len());
+        for p in indexes.clone() {
             let created = self
                 .logs
                 .create(name, p, log_config.clone())
@@ -392,16 +460,160 @@ impl ReplicaManager {
                 Ok(log) => logs.push(log),
                 Err(e) => {
                     tracing::error!(topic = name, partition = p, error = %e, "cannot create partition log");
-                    for q in 0..p {
+                    for q in indexes.start..=p {
                         let _ = self.logs.delete(name, q);
                     }
-                    let _ = self.logs.delete(name, p);
-                    let _ = TopicConfig::remove(&self.data_dir, name);
                     return Err((ErrorCode::KafkaStorageError, e));
                 }
             }
         }
         Ok(logs)
+    }
+
+    /// Adds partitions to a topic so that it has `count` (Kafka's CreatePartitions): their logs on a
+    /// blocking thread (with the topic's id and config), then a new snapshot. Fewer or as many as it
+    /// has is `INVALID_PARTITIONS`, with Kafka's messages. With `validate_only` nothing changes.
+    pub(crate) async fn create_partitions(
+        self: &Arc<Self>,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), (ErrorCode, String)> {
+        let _admin = self.admin.lock().await;
+        let Some(topic) = self.topic(name) else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                format!("the topic {name:?} does not exist"),
+            ));
+        };
+        let current = topic.partitions.len() as i32;
+        if count == current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("topic {name:?} already has {current} partitions"),
+            ));
+        }
+        if count < current {
+            return Err((
+                ErrorCode::InvalidPartitions,
+                format!("topic {name:?} has {current} partitions, more than the requested {count}; partitions cannot be removed"),
+            ));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let this = Arc::clone(self);
+        let adding = Arc::clone(&topic);
+        let logs = tokio::task::spawn_blocking(move || {
+            this.create_partition_logs(&adding.name, adding.id, current..count, &adding.config)
+        })
+        .await
+        .map_err(blocking_failed)??;
+        let topic_metrics = self.metrics.topic(&topic.name);
+        let mut partitions = topic.partitions.clone();
+        partitions.extend(logs.into_iter().enumerate().map(|(i, log)| {
+            Arc::new(Partition::new(
+                Arc::clone(&topic.name),
+                current + i as i32,
+                log,
+                self.local_id,
+                &[self.local_id],
+                Arc::clone(&topic_metrics),
+            ))
+        }));
+        let mut next = TopicMap::clone(&self.topics.load());
+        next.insert(Arc::new(Topic {
+            name: Arc::clone(&topic.name),
+            id: topic.id,
+            partitions,
+            config: topic.config.clone(),
+        }));
+        self.topics.store(Arc::new(next));
+        tracing::info!(topic = name, from = current, to = count, "added partitions");
+        Ok(())
+    }
+
+    /// Replaces a topic's config overrides (AlterConfigs, IncrementalAlterConfigs): `change` computes the
+    /// new overrides from the current ones (or refuses with a reason), under the admin lock so that
+    /// concurrent changes do not lose each other. The file is written first (synced), then every
+    /// partition's log takes the new settings, then the snapshot is published. With `validate_only`
+    /// nothing changes.
+    pub(crate) async fn alter_topic_config(
+        self: &Arc<Self>,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&TopicConfig) -> Result<TopicConfig, String>,
+    ) -> Result<(), (ErrorCode, String)> {
+        let _admin = self.admin.lock().await;
+        let Some(topic) = self.topic(name) else {
+            return Err((
+                ErrorCode::UnknownTopicOrPartition,
+                format!("the topic {name:?} does not exist"),
+            ));
+        };
+        let config = change(&topic.config).map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
+        if validate_only || config == topic.config {
+            return Ok(());
+        }
+        let this = Arc::clone(self);
+        let (owned, saved) = (Arc::clone(&topic), config.clone());
+        tokio::task::spawn_blocking(move || {
+            saved
+                .save(&this.data_dir, &owned.name)
+                .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+            let log_config = saved.apply(this.defaults.clone());
+            for p in &owned.partitions {
+                p.log().set_config(log_config.clone());
+            }
+            Ok::<(), (ErrorCode, String)>(())
+        })
+        .await
+        .map_err(blocking_failed)??;
+        let mut next = TopicMap::clone(&self.topics.load());
+        next.insert(Arc::new(Topic {
+            name: Arc::clone(&topic.name),
+            id: topic.id,
+            partitions: topic.partitions.clone(),
+            config,
+        }));
+        self.topics.store(Arc::new(next));
+        tracing::info!(topic = name, "changed the topic's configs");
+        Ok(())
+    }
+
+    /// Raises a partition's log start offset to `offset` (Kafka's DeleteRecords; -1 means the high
+    /// watermark) and answers the new low watermark. Beyond the high watermark, or negative other than
+    /// -1, is `OFFSET_OUT_OF_RANGE`. Segments entirely below are deleted, and the log-start checkpoint
+    /// is written before the answer, so the deletion survives a crash.
+    pub(crate) async fn delete_records(
+        self: &Arc<Self>,
+        topic: &str,
+        index: i32,
+        offset: i64,
+    ) -> Result<i64, ErrorCode> {
+        let partition = self.partition(topic, index)?;
+        let high_watermark = partition.high_watermark();
+        let offset = match offset {
+            -1 => high_watermark,
+            o if o < 0 || o > high_watermark => return Err(ErrorCode::OffsetOutOfRange),
+            o => o,
+        };
+        let this = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            partition
+                .log()
+                .delete_records_before(offset)
+                .and_then(|_| this.logs.checkpoint())
+                .map_err(|e| {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "delete records failed");
+                    storage_error_code(&e)
+                })?;
+            // Readers that waited below the new start must now see OFFSET_OUT_OF_RANGE.
+            partition.watchers.wake();
+            Ok(partition.log().log_start_offset())
+        })
+        .await
+        .map_err(|e| blocking_failed(e).0)?
     }
 
     /// Deletes a topic: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on and
@@ -599,10 +811,20 @@ impl ReplicaManager {
                     let high_watermark = partition.high_watermark();
                     let mut fetched = FetchedPartition {
                         error: ErrorCode::None,
+                        diverging_epoch: None,
                         high_watermark,
                         log_start_offset: partition.log().log_start_offset(),
                         records: None,
                     };
+                    if p.last_fetched_epoch >= 0 {
+                        // Kafka's `Partition.readRecords`: the fetcher's log diverged if this log's
+                        // epoch ending at or before it is older, or ends before the fetch offset.
+                        let (epoch, end_offset) = partition.end_offset_for_epoch(p.last_fetched_epoch);
+                        if epoch < p.last_fetched_epoch || end_offset < p.fetch_offset {
+                            fetched.diverging_epoch = Some((epoch, end_offset));
+                            return Ok(fetched);
+                        }
+                    }
                     let Some(limit) = budget.partition_limit(p.partition_max_bytes) else {
                         return Ok(fetched);
                     };

@@ -217,6 +217,43 @@ impl TopicKey {
         }
     }
 
+    /// Kafka's `ConfigDef` type of the key, as DescribeConfigs v3+ reports it (`ConfigType`: BOOLEAN 1,
+    /// STRING 2, INT 3, LONG 5, LIST 7).
+    pub(crate) fn kafka_type(&self) -> i8 {
+        match self.name {
+            "cleanup.policy" => 7,
+            "compression.type" | "message.timestamp.type" => 2,
+            "unclean.leader.election.enable" => 1,
+            "index.interval.bytes"
+            | "max.message.bytes"
+            | "min.insync.replicas"
+            | "segment.bytes"
+            | "segment.index.bytes" => 3,
+            _ => 5,
+        }
+    }
+
+    /// What the key does, in a sentence (DescribeConfigs v3+ with `include_documentation`).
+    pub(crate) fn documentation(&self) -> &'static str {
+        match self.name {
+            "cleanup.policy" => "How old segments are discarded: delete (compaction is not supported).",
+            "compression.type" => "The codec of stored batches: producer keeps what the producer sent.",
+            "flush.messages" => "Sync the log to disk after this many messages.",
+            "flush.ms" => "Sync the log to disk when this long has passed since the last sync.",
+            "index.interval.bytes" => "Bytes of log between two offset-index entries.",
+            "max.message.bytes" => "The largest record batch the topic accepts.",
+            "message.timestamp.type" => "Which timestamp records keep: CreateTime (the producer's).",
+            "min.insync.replicas" => "Replicas that must have a write for acks=all to succeed.",
+            "retention.bytes" => "Delete the oldest segments while a partition is larger than this (-1: no limit).",
+            "retention.ms" => "Delete segments whose newest record is older than this (-1: keep forever).",
+            "segment.bytes" => "Roll to a new segment file when the active one would exceed this size.",
+            "segment.index.bytes" => "The largest size of a segment's index files.",
+            "segment.ms" => "Roll to a new segment this long after its first append.",
+            "unclean.leader.election.enable" => "Whether a replica outside the ISR may become leader.",
+            _ => "",
+        }
+    }
+
     /// Checks a value; returns it normalised, or the reason it is refused.
     pub(crate) fn validate(&self, value: &str) -> Result<String, String> {
         let value = value.trim();
@@ -377,6 +414,14 @@ impl TopicConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_key_has_a_type_and_a_documentation() {
+        for key in TOPIC_KEYS {
+            assert!(!key.documentation().is_empty(), "{} has no documentation", key.name);
+            assert!([1, 2, 3, 5, 7].contains(&key.kafka_type()), "{}", key.name);
+        }
+    }
 
     #[test]
     fn every_key_accepts_its_defaults_and_applies_them() {

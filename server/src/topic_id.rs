@@ -42,6 +42,16 @@ impl TopicId {
         }
     }
 
+    /// The id as the wire's UUID.
+    pub(crate) fn uuid(self) -> protocol::Uuid {
+        protocol::Uuid(self.0)
+    }
+
+    /// The id a request names, or `None` for the zero UUID (Kafka's "no id").
+    pub(crate) fn from_uuid(uuid: protocol::Uuid) -> Option<TopicId> {
+        (!uuid.is_zero()).then_some(TopicId(uuid.0))
+    }
+
     /// Parses Kafka's text form.
     pub(crate) fn parse(text: &str) -> Option<TopicId> {
         let bytes = URL_SAFE_NO_PAD.decode(text.trim()).ok()?;

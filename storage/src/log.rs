@@ -85,6 +85,8 @@ pub struct ProducerBatch {
     pub last_offset_delta: i32,
     /// The offset of the first record.
     pub base_offset: i64,
+    /// The batch's largest record timestamp.
+    pub max_timestamp: i64,
 }
 
 /// A byte range of a segment file: what a fetch sends with `sendfile`.
@@ -160,7 +162,8 @@ impl State {
 #[derive(Debug)]
 pub struct Log {
     dir: PathBuf,
-    config: LogConfig,
+    /// Replaced by [`Log::set_config`] (a topic's configs changed); read once per operation.
+    config: RwLock<Arc<LogConfig>>,
     state: RwLock<State>,
     /// Every offset below this is on disk (advanced by flushes and by the flusher after rolls).
     recovery_point: Arc<RecoveryPoint>,
@@ -386,7 +389,7 @@ impl Log {
         Ok((
             Log {
                 dir: dir.to_path_buf(),
-                config,
+                config: RwLock::new(Arc::new(config)),
                 state: RwLock::new(state),
                 recovery_point,
                 flush_lock: std::sync::Mutex::new(()),
@@ -483,8 +486,15 @@ impl Log {
     }
 
     /// The configuration.
-    pub fn config(&self) -> &LogConfig {
-        &self.config
+    pub fn config(&self) -> Arc<LogConfig> {
+        Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Replaces the configuration (a topic's configs changed). It applies from the next operation: the
+    /// next append checks sizes and roll conditions against it, the next retention pass and flush use it.
+    /// Existing segments keep their files (a smaller `segment.index.bytes` applies to new segments).
+    pub fn set_config(&self, config: LogConfig) {
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(config);
     }
 
     /// The first offset still in the log.
@@ -565,6 +575,19 @@ impl Log {
         }
     }
 
+    /// Records that this replica became leader at `epoch` with the log as it is: the epoch starts at the
+    /// log end (Kafka's `maybeAssignEpochStartOffset` in `Partition.makeLeader`), so OffsetForLeaderEpoch
+    /// and diverging-epoch checks know the epoch before any batch of it is written. An epoch not greater
+    /// than the latest one changes nothing.
+    pub fn assign_epoch_start(&self, epoch: i32) -> Result<()> {
+        let mut st = self.write_state()?;
+        if epoch >= 0 && st.epochs.latest_epoch().is_none_or(|latest| latest < epoch) {
+            let end = st.log_end_offset();
+            self.assign_epoch(&mut st, epoch, end);
+        }
+        Ok(())
+    }
+
     /// Records that `epoch` starts at `base` (a batch just written there), off the common path of an
     /// append: called only when `epoch` is not the latest one.
     #[cold]
@@ -605,16 +628,17 @@ impl Log {
                 reason: format!("the base offset must be 0, not {}", h.base_offset()),
             });
         }
-        if batch.len() > self.config.max_message_bytes {
+        let config = self.config();
+        if batch.len() > config.max_message_bytes {
             return Err(Error::MessageTooLarge {
                 size: batch.len(),
-                max: self.config.max_message_bytes,
+                max: config.max_message_bytes,
             });
         }
-        if batch.len() as u64 > self.config.segment_bytes {
+        if batch.len() as u64 > config.segment_bytes {
             return Err(Error::RecordListTooLarge {
                 size: batch.len(),
-                segment_bytes: self.config.segment_bytes,
+                segment_bytes: config.segment_bytes,
             });
         }
         parsed.verify_crc()?;
@@ -664,7 +688,7 @@ impl Log {
         set_base_offset(&mut header, base);
         set_partition_leader_epoch(&mut header, leader_epoch);
         self.maybe_roll(&mut st, batch.len() as u64, base, last, now)?;
-        let config = &self.config;
+        let config = &self.config();
         st.active()
             .append(&[&header, &batch[BATCH_HEADER_SIZE..]], last, max_ts, config, now)?;
         if st.epochs.latest_epoch() != Some(leader_epoch) {
@@ -728,7 +752,7 @@ impl Log {
                 let (s2, z2, _, l2, t2, n2) = parts[j];
                 let seg = st.segments.last().expect("non-empty");
                 let group = (end - start + z2) as u64;
-                if seg.size + group > self.config.segment_bytes || seg.should_roll(group, l2, &self.config, now) {
+                if seg.size + group > self.config().segment_bytes || seg.should_roll(group, l2, &self.config(), now) {
                     break;
                 }
                 end = s2 + z2;
@@ -737,7 +761,7 @@ impl Log {
                 n += n2;
                 j += 1;
             }
-            let config = &self.config;
+            let config = &self.config();
             st.active().append(&[&batches[start..end]], last, max_ts, config, now)?;
             // Only what is in the log counts: the epochs of this group, once it is written.
             for &(epoch, base) in &epochs[i..j] {
@@ -758,7 +782,7 @@ impl Log {
     }
 
     fn maybe_roll(&self, st: &mut State, size: u64, base: i64, last: i64, now: i64) -> Result<()> {
-        if !st.active().should_roll(size, last, &self.config, now) {
+        if !st.active().should_roll(size, last, &self.config(), now) {
             return Ok(());
         }
         // The rolled segment's sync may raise the recovery point only once these are synced too (a flush
@@ -768,7 +792,7 @@ impl Log {
             .filter_map(|s| s.synced.clone())
             .filter(|s| !s.load(Ordering::Acquire))
             .collect();
-        let new = Segment::create(&self.cache, &self.dir, base, &self.config, now)?;
+        let new = Segment::create(&self.cache, &self.dir, base, &self.config(), now)?;
         let old = st.active();
         let log = old.seal()?;
         // Sealing just wrote its indexes: even a segment whose log a flush synced is not on disk whole.
@@ -800,8 +824,9 @@ impl Log {
     /// Applies the flush policy after an append, syncing outside the lock.
     fn after_append(&self, mut st: RwLockWriteGuard<'_, State>, count: i64, now: i64) -> Result<()> {
         st.unflushed_messages = st.unflushed_messages.saturating_add(count);
-        let due = st.unflushed_messages >= self.config.flush_messages
-            || now.saturating_sub(st.last_flush_ms) >= self.config.flush_ms;
+        let config = self.config();
+        let due =
+            st.unflushed_messages >= config.flush_messages || now.saturating_sub(st.last_flush_ms) >= config.flush_ms;
         if !due {
             return Ok(());
         }
@@ -889,7 +914,7 @@ impl Log {
     pub fn maybe_flush(&self, now_ms: i64) -> Result<()> {
         let due = {
             let st = self.read_state();
-            st.unflushed_messages > 0 && now_ms.saturating_sub(st.last_flush_ms) >= self.config.flush_ms
+            st.unflushed_messages > 0 && now_ms.saturating_sub(st.last_flush_ms) >= self.config().flush_ms
         };
         if due {
             self.state.write().unwrap_or_else(|p| p.into_inner()).last_flush_ms = now_ms;
@@ -952,6 +977,25 @@ impl Log {
         Ok(None)
     }
 
+    /// The offset and timestamp of the record with the largest timestamp (ListOffsets' MAX_TIMESTAMP, -3,
+    /// KIP-734): the first such record of the first segment holding the largest timestamp, found as Kafka
+    /// finds it (the segment's tracked maximum, then that segment's batches). `None` for an empty log.
+    pub fn offset_of_max_timestamp(&self) -> Result<Option<(i64, i64)>> {
+        let st = self.read_state();
+        let mut best: Option<&Segment> = None;
+        for seg in &st.segments {
+            if seg.max_timestamp >= 0 && best.is_none_or(|b| seg.max_timestamp > b.max_timestamp) {
+                best = Some(seg);
+            }
+        }
+        match best {
+            Some(seg) => Ok(seg
+                .offset_for_timestamp(seg.max_timestamp)?
+                .map(|(offset, ts)| (offset.max(st.log_start_offset), ts))),
+            None => Ok(None),
+        }
+    }
+
     /// The producer fields of the batches in (about) the last `max_bytes` of the log, oldest first, read from
     /// batch headers only. A broker rebuilds idempotent-producer state from them after a restart (Kafka keeps
     /// snapshots for the same purpose).
@@ -1008,7 +1052,7 @@ impl Log {
             for seg in st.segments.drain(..) {
                 seg.delete_files()?;
             }
-            let seg = Segment::create(&self.cache, &self.dir, offset, &self.config, now_ms())?;
+            let seg = Segment::create(&self.cache, &self.dir, offset, &self.config(), now_ms())?;
             st.segments.push(seg);
             st.log_start_offset = offset;
         } else {
@@ -1032,6 +1076,7 @@ impl Log {
     /// The leader-epoch entry covering the new log start now starts there; older ones are dropped
     /// (Kafka's `truncateFromStartAsyncFlush`).
     pub fn apply_retention(&self, upper_bound: i64, now_ms: i64) -> Result<usize> {
+        let config = self.config();
         let mut st = self.write_state()?;
         let mut remaining: i64 = st.segments.iter().map(|s| s.size as i64).sum();
         let mut deleted = 0;
@@ -1051,16 +1096,15 @@ impl Log {
             } else {
                 seg.created_ms
             };
-            let by_time = self.config.retention_ms >= 0 && now_ms.saturating_sub(newest) > self.config.retention_ms;
-            let by_size =
-                self.config.retention_bytes >= 0 && remaining - seg.size as i64 >= self.config.retention_bytes;
+            let by_time = config.retention_ms >= 0 && now_ms.saturating_sub(newest) > config.retention_ms;
+            let by_size = config.retention_bytes >= 0 && remaining - seg.size as i64 >= config.retention_bytes;
             if upper_bound < next_base || !(by_time || by_size) {
                 break;
             }
             if last {
                 // Never leave the log without a segment: roll an empty one first (the old one and its
                 // descriptor go right after).
-                let new = Segment::create(&self.cache, &self.dir, next_base, &self.config, now_ms)?;
+                let new = Segment::create(&self.cache, &self.dir, next_base, &self.config(), now_ms)?;
                 st.active().seal()?;
                 st.segments.push(new);
             }

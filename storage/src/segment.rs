@@ -410,6 +410,7 @@ impl Segment {
                     base_sequence: header.base_sequence(),
                     last_offset_delta: header.last_offset_delta(),
                     base_offset: header.base_offset(),
+                    max_timestamp: header.max_timestamp(),
                 });
             }
         })

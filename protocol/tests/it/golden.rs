@@ -117,3 +117,23 @@ fn captured_client_requests_decode() {
     });
     assert!(count >= 100, "expected the captured fixtures, found {count}");
 }
+
+/// librdkafka 2.x asks Metadata v9+ for all topics with a 4-byte placeholder where the 1-byte null topic
+/// array belongs (`rd_kafka_buf_write_arraycnt_pos` is never finalized on that path), so 3 bytes follow
+/// the body. Kafka ignores bytes after a request body, and so does the codec: this frame, captured from
+/// confluent-kafka 2.16 with `strace`, decodes as Kafka reads it.
+#[test]
+fn librdkafkas_all_topics_metadata_request_decodes_as_kafka_reads_it() {
+    let frame: &[u8] = &[
+        0x00, 0x03, 0x00, 0x0d, 0x00, 0x00, 0x00, 0x03, 0x00, 0x07, b'r', b'd', b'k', b'a', b'f', b'k', b'a', 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+    ];
+    let request = Request::decode(Bytes::from_static(frame)).unwrap();
+    assert_eq!(request.header.api_version, 13);
+    let RequestBody::Metadata(m) = request.body else {
+        panic!("not a Metadata request")
+    };
+    // Null topics (all of them); the next two zero bytes are read as false, as Kafka reads them.
+    assert_eq!(m.topics, None);
+    assert!(!m.allow_auto_topic_creation && !m.include_topic_authorized_operations);
+}

@@ -1,31 +1,28 @@
-//! CreateTopics, DeleteTopics and DescribeConfigs.
+//! CreateTopics, DeleteTopics and CreatePartitions.
 //!
-//! Topic creation and deletion are the `ReplicaManager`'s (files on blocking threads, then a new topic
-//! table). DescribeConfigs describes the keys of the topic-config table under Kafka's names: a topic's
-//! overrides with source `DYNAMIC_TOPIC_CONFIG` (1), otherwise the broker's settings, `DEFAULT_CONFIG` (5)
-//! where the value is Kafka's default and `STATIC_BROKER_CONFIG` (4) where the broker's file changed it.
+//! Topic creation and deletion, and adding partitions, are the `ReplicaManager`'s (files on blocking
+//! threads, then a new topic table). CreateTopics v5+ answers the created topic's partitions, replication
+//! factor and configs (as DescribeConfigs describes them), v7+ its id; DeleteTopics v6+ deletes by name
+//! or by id (an id no topic has is `UNKNOWN_TOPIC_ID`). A single broker has one replica per partition:
+//! a replication factor other than 1 (or -1, the default) and manual assignments naming another broker
+//! are refused with Kafka's errors.
 
 use protocol::{
-    ApiKey, CreatableTopicResult, CreateTopicsResponse, DeletableTopicResult, DeleteTopicsResponse,
-    DescribeConfigsResourceResult, DescribeConfigsResponse, DescribeConfigsResult, DescribeConfigsSynonym, ErrorCode,
-    Request,
+    ApiKey, CreatableTopicConfigs, CreatableTopicResult, CreatePartitionsResponse, CreatePartitionsTopicResult,
+    CreateTopicsResponse, DeletableTopicResult, DeleteTopicsResponse, ErrorCode, Request, Uuid,
 };
 
-use super::{body, Pending};
+use super::configs::topic_configs;
+use super::{body, repeated, Pending};
 use crate::broker::{Broker, Listener, Reply};
-use crate::config::Config;
-use crate::topic_config::{TopicConfig, TOPIC_KEYS};
-
-const TOPIC: i8 = 2;
-const BROKER: i8 = 4;
-const DYNAMIC_TOPIC_CONFIG: i8 = 1;
-const STATIC_BROKER_CONFIG: i8 = 4;
-const DEFAULT_CONFIG: i8 = 5;
+use crate::topic_config::TopicConfig;
+use crate::topic_id::TopicId;
 
 pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, CreateTopics);
         let mut topics = Vec::with_capacity(r.topics.len());
+        let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
         for t in &r.topics {
             let result = |code: ErrorCode, message: Option<String>| {
                 broker.metrics.error(ApiKey::CreateTopics, code);
@@ -41,7 +38,12 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
             } else {
                 t.num_partitions
             };
-            let checked = if !t.assignments.is_empty() {
+            let checked = if repeated.contains(t.name.as_str()) {
+                Err((
+                    ErrorCode::InvalidRequest,
+                    format!("the request names the topic {:?} more than once", t.name),
+                ))
+            } else if !t.assignments.is_empty() {
                 Err((
                     ErrorCode::InvalidReplicaAssignment,
                     "manual replica assignments are not supported by a single broker".to_string(),
@@ -72,7 +74,36 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 Ok(config) => broker.replicas.create_topic(&t.name, partitions, config).await,
             };
             topics.push(match outcome {
-                Ok(()) => result(ErrorCode::None, None),
+                Ok(()) => {
+                    // v5+: what was (or would be) created; v7+: its id.
+                    let created = broker.replicas.topic(&t.name).filter(|_| !r.validate_only);
+                    let overrides = match &created {
+                        Some(topic) => topic.config.clone(),
+                        None => TopicConfig::parse(t.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref())))
+                            .unwrap_or_default(),
+                    };
+                    CreatableTopicResult {
+                        topic_id: created.as_ref().map_or(Uuid::ZERO, |topic| topic.id.uuid()),
+                        num_partitions: created
+                            .as_ref()
+                            .map_or(partitions, |topic| topic.partitions.len() as i32),
+                        replication_factor: 1,
+                        configs: Some(
+                            topic_configs(&broker.config, &overrides, |_| true, false, false)
+                                .into_iter()
+                                .map(|c| CreatableTopicConfigs {
+                                    name: c.name,
+                                    value: c.value,
+                                    read_only: c.read_only,
+                                    config_source: c.config_source,
+                                    is_sensitive: c.is_sensitive,
+                                    ..CreatableTopicConfigs::default()
+                                })
+                                .collect(),
+                        ),
+                        ..result(ErrorCode::None, None)
+                    }
+                }
                 Err((code, message)) => result(code, Some(message)),
             });
         }
@@ -86,17 +117,49 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
 pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DeleteTopics);
-        let mut responses = Vec::with_capacity(r.topic_names.len());
-        for name in &r.topic_names {
-            let code = broker.replicas.delete_topic(name).await;
-            broker.metrics.error(ApiKey::DeleteTopics, code);
-            if code == ErrorCode::None {
-                if let Some(groups) = broker.groups.get() {
-                    groups.topic_deleted(name.clone()).await;
+        let version = request.header.api_version;
+        // v6+ names each topic by name or by id; earlier versions by name.
+        let wanted: Vec<(Option<String>, Uuid)> = if version >= 6 {
+            r.topics.iter().map(|t| (t.name.clone(), t.topic_id)).collect()
+        } else {
+            r.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()
+        };
+        let mut responses = Vec::with_capacity(wanted.len());
+        for (name, id) in wanted {
+            let resolved = match (name, TopicId::from_uuid(id)) {
+                (Some(name), None) => Ok((name, id)),
+                (None, Some(topic_id)) => broker
+                    .replicas
+                    .topic_by_id(topic_id)
+                    .map(|t| (t.name.to_string(), id))
+                    .ok_or((None, ErrorCode::UnknownTopicId)),
+                (Some(name), Some(_)) => Err((Some(name), ErrorCode::InvalidRequest)),
+                (None, None) => Err((None, ErrorCode::InvalidRequest)),
+            };
+            let (name, id, code) = match resolved {
+                Ok((name, id)) => {
+                    let deleted_id = broker.replicas.topic(&name).map_or(id, |t| t.id.uuid());
+                    let code = broker.replicas.delete_topic(&name).await;
+                    if code == ErrorCode::None {
+                        if let Some(groups) = broker.groups.get() {
+                            groups.topic_deleted(name.clone()).await;
+                        }
+                    }
+                    (Some(name), deleted_id, code)
                 }
-            }
+                Err((name, code)) => (name, id, code),
+            };
+            broker.metrics.error(ApiKey::DeleteTopics, code);
             responses.push(DeletableTopicResult {
-                name: Some(name.clone()),
+                error_message: match code {
+                    ErrorCode::None => None,
+                    ErrorCode::UnknownTopicId => Some("no topic has this id".into()),
+                    ErrorCode::UnknownTopicOrPartition => Some("the topic does not exist".into()),
+                    ErrorCode::InvalidRequest => Some("name either a topic or a topic id".into()),
+                    other => Some(other.to_string()),
+                },
+                name,
+                topic_id: id,
                 error_code: code.code(),
                 ..DeletableTopicResult::default()
             });
@@ -108,143 +171,61 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
     })
 }
 
-/// The broker-resource configs: broker settings, then every topic key's broker synonym.
-fn broker_configs(c: &Config) -> Vec<(&'static str, String)> {
-    let mut v: Vec<(&'static str, String)> = vec![
-        ("node.id", c.node_id.to_string()),
-        ("broker.id", c.node_id.to_string()),
-        ("log.dirs", c.data_dir.display().to_string()),
-        ("num.partitions", c.num_partitions.to_string()),
-        ("default.replication.factor", "1".into()),
-        ("auto.create.topics.enable", c.auto_create_topics.to_string()),
-        ("socket.request.max.bytes", c.max_request_bytes.to_string()),
-        ("fetch.max.bytes", c.fetch_max_bytes.to_string()),
-        (
-            "log.retention.check.interval.ms",
-            c.log.retention_check_interval_ms.to_string(),
-        ),
-    ];
-    v.extend(TOPIC_KEYS.iter().map(|k| (k.broker_name, k.broker_value(c))));
-    v.sort();
-    v.dedup_by(|a, b| a.0 == b.0);
-    v
-}
-
-fn topic_configs(
-    c: &Config,
-    overrides: &TopicConfig,
-    wanted: impl Fn(&str) -> bool,
-    include_synonyms: bool,
-) -> Vec<DescribeConfigsResourceResult> {
-    TOPIC_KEYS
-        .iter()
-        .filter(|k| wanted(k.name))
-        .map(|key| {
-            let broker_value = key.broker_value(c);
-            let broker_source = if broker_value == key.kafka_default() {
-                DEFAULT_CONFIG
+pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, CreatePartitions);
+        let node = broker.config.node_id;
+        let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
+        let mut results = Vec::with_capacity(r.topics.len());
+        for t in &r.topics {
+            let current = broker
+                .replicas
+                .topic(&t.name)
+                .map_or(0, |topic| topic.partitions.len() as i32);
+            let assignments = t.assignments.as_deref().unwrap_or_default();
+            let outcome = if repeated.contains(t.name.as_str()) {
+                Err((
+                    ErrorCode::InvalidRequest,
+                    format!("the request names the topic {:?} more than once", t.name),
+                ))
+            } else if !assignments.is_empty() && assignments.len() as i32 != t.count - current {
+                Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!(
+                        "{} assignments for {} new partitions",
+                        assignments.len(),
+                        t.count - current
+                    ),
+                ))
+            } else if let Some(a) = assignments.iter().find(|a| a.broker_ids != [node]) {
+                Err((
+                    ErrorCode::InvalidReplicaAssignment,
+                    format!(
+                        "the assignment {:?} names brokers other than the only one, {node}",
+                        a.broker_ids
+                    ),
+                ))
             } else {
-                STATIC_BROKER_CONFIG
+                broker
+                    .replicas
+                    .create_partitions(&t.name, t.count, r.validate_only)
+                    .await
             };
-            let broker_synonym = DescribeConfigsSynonym {
-                name: key.broker_name.into(),
-                value: Some(broker_value.clone()),
-                source: broker_source,
-                ..DescribeConfigsSynonym::default()
+            let (code, message) = match outcome {
+                Ok(()) => (ErrorCode::None, None),
+                Err((code, message)) => (code, Some(message)),
             };
-            // Synonyms in precedence order: the topic's override first, then the broker's.
-            let (value, source, synonyms) = match overrides.overrides.get(key.name) {
-                Some(v) => (
-                    v.clone(),
-                    DYNAMIC_TOPIC_CONFIG,
-                    vec![
-                        DescribeConfigsSynonym {
-                            name: key.name.into(),
-                            value: Some(v.clone()),
-                            source: DYNAMIC_TOPIC_CONFIG,
-                            ..DescribeConfigsSynonym::default()
-                        },
-                        broker_synonym,
-                    ],
-                ),
-                None => (broker_value, broker_source, vec![broker_synonym]),
-            };
-            DescribeConfigsResourceResult {
-                name: key.name.into(),
-                value: Some(value),
-                read_only: false,
-                config_source: source,
-                is_sensitive: false,
-                synonyms: if include_synonyms { synonyms } else { Vec::new() },
-                ..DescribeConfigsResourceResult::default()
-            }
+            broker.metrics.error(ApiKey::CreatePartitions, code);
+            results.push(CreatePartitionsTopicResult {
+                name: t.name.clone(),
+                error_code: code.code(),
+                error_message: message,
+                ..CreatePartitionsTopicResult::default()
+            });
+        }
+        Reply::body(CreatePartitionsResponse {
+            results,
+            ..CreatePartitionsResponse::default()
         })
-        .collect()
-}
-
-pub(super) fn describe_configs(broker: &Broker, request: &Request, _: &Listener) -> Reply {
-    let r = body!(request, DescribeConfigs);
-    let c = &broker.config;
-    let results = r
-        .resources
-        .iter()
-        .map(|res| {
-            let wanted = |name: &str| {
-                res.configuration_keys
-                    .as_ref()
-                    .is_none_or(|keys| keys.iter().any(|k| k == name))
-            };
-            let fail = |code: ErrorCode, message: String| {
-                broker.metrics.error(ApiKey::DescribeConfigs, code);
-                DescribeConfigsResult {
-                    error_code: code.code(),
-                    error_message: Some(message),
-                    resource_type: res.resource_type,
-                    resource_name: res.resource_name.clone(),
-                    ..DescribeConfigsResult::default()
-                }
-            };
-            let configs = match res.resource_type {
-                TOPIC => match broker.replicas.topic(&res.resource_name) {
-                    None => {
-                        return fail(
-                            ErrorCode::UnknownTopicOrPartition,
-                            format!("unknown topic {:?}", res.resource_name),
-                        )
-                    }
-                    Some(topic) => topic_configs(c, &topic.config, wanted, r.include_synonyms),
-                },
-                BROKER => {
-                    if !res.resource_name.is_empty() && res.resource_name != c.node_id.to_string() {
-                        return fail(
-                            ErrorCode::InvalidRequest,
-                            format!("unknown broker {:?}", res.resource_name),
-                        );
-                    }
-                    broker_configs(c)
-                        .into_iter()
-                        .filter(|(name, _)| wanted(name))
-                        .map(|(name, value)| DescribeConfigsResourceResult {
-                            name: name.into(),
-                            value: Some(value),
-                            read_only: true,
-                            config_source: STATIC_BROKER_CONFIG,
-                            ..DescribeConfigsResourceResult::default()
-                        })
-                        .collect()
-                }
-                other => return fail(ErrorCode::InvalidRequest, format!("unsupported resource type {other}")),
-            };
-            DescribeConfigsResult {
-                resource_type: res.resource_type,
-                resource_name: res.resource_name.clone(),
-                configs,
-                ..DescribeConfigsResult::default()
-            }
-        })
-        .collect();
-    Reply::body(DescribeConfigsResponse {
-        results,
-        ..DescribeConfigsResponse::default()
     })
 }

@@ -37,9 +37,7 @@ fn count_error(broker: &Broker, api: ApiKey, code: ErrorCode) -> i16 {
     code.code()
 }
 
-/// Kafka's bit field of the operations allowed on a group with no authorizer configured: READ, DELETE,
-/// DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS (ACL operation codes 3, 6, 8, 10, 11).
-const GROUP_OPERATIONS: i32 = (1 << 3) | (1 << 6) | (1 << 8) | (1 << 10) | (1 << 11);
+use super::operations::GROUP as GROUP_OPERATIONS;
 
 pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {

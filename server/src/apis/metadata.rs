@@ -2,16 +2,20 @@
 //!
 //! ApiVersions advertises exactly the dispatch table's APIs. Metadata answers with the address of the
 //! listener the request came in on (as Kafka's per-listener advertised addresses do), each partition's
-//! leader and replicas from its `Partition`, and auto-creates topics when allowed.
+//! leader, leader epoch and replicas from its `Partition`, each topic's id (v10+), and auto-creates
+//! topics named (not those asked by id) when allowed. A topic asked by an id no topic has is answered
+//! `UNKNOWN_TOPIC_ID` with a null name. Authorized operations, when asked, are every operation the
+//! resource supports (no authorizer: Kafka's answer).
 
 use protocol::{
     ApiKey, ApiVersion, ApiVersionsResponse, ErrorCode, MetadataResponse, MetadataResponseBroker,
     MetadataResponsePartition, MetadataResponseTopic, Request,
 };
 
-use super::{body, Pending, HANDLED_APIS};
+use super::{body, operations, Pending, HANDLED_APIS};
 use crate::broker::{Broker, Listener, Reply};
 use crate::topic_config::TopicConfig;
+use crate::topic_id::TopicId;
 
 pub(super) fn api_versions(broker: &Broker, request: &Request, _: &Listener) -> Reply {
     let r = body!(request, ApiVersions);
@@ -43,25 +47,65 @@ pub(super) fn api_versions(broker: &Broker, request: &Request, _: &Listener) -> 
     })
 }
 
+/// What one requested topic resolved to.
+enum Wanted {
+    Name(String),
+    Id(TopicId),
+    /// Neither a name nor an id.
+    Invalid,
+}
+
 pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Metadata);
         let version = request.header.api_version;
-        let names: Vec<String> = match &r.topics {
+        let wanted: Vec<Wanted> = match &r.topics {
             // v0: an empty list means every topic; v1+: null means every topic.
             None => all_topics(broker),
             Some(t) if t.is_empty() && version == 0 => all_topics(broker),
-            // Names only: topic ids (v10+) are not advertised yet.
-            Some(t) => t.iter().map(|t| t.name.clone().unwrap_or_default()).collect(),
+            Some(t) => t
+                .iter()
+                .map(|t| match (&t.name, TopicId::from_uuid(t.topic_id)) {
+                    // By id from v10 (Kafka documents ids as usable from v12; an id sent earlier is
+                    // resolved the same way rather than ignored).
+                    (Some(name), _) if !name.is_empty() => Wanted::Name(name.clone()),
+                    (_, Some(id)) => Wanted::Id(id),
+                    (Some(name), None) => Wanted::Name(name.clone()),
+                    (None, None) => Wanted::Invalid,
+                })
+                .collect(),
         };
         let allow_create = r.topics.is_some() && (version < 4 || r.allow_auto_topic_creation);
         let node = broker.config.node_id;
-        let mut topics = Vec::with_capacity(names.len());
-        for name in names {
-            topics.push(match topic_or_create(broker, &name, allow_create).await {
+        let topic_operations = if r.include_topic_authorized_operations {
+            operations::TOPIC
+        } else {
+            operations::NOT_ASKED
+        };
+        let mut topics = Vec::with_capacity(wanted.len());
+        for w in wanted {
+            let (found, name) = match w {
+                Wanted::Name(name) => (topic_or_create(broker, &name, allow_create).await, Some(name)),
+                Wanted::Id(id) => match broker.replicas.topic_by_id(id) {
+                    Some(topic) => (Ok(topic), None),
+                    None => {
+                        broker.metrics.error(ApiKey::Metadata, ErrorCode::UnknownTopicId);
+                        topics.push(MetadataResponseTopic {
+                            error_code: ErrorCode::UnknownTopicId.code(),
+                            name: None,
+                            topic_id: id.uuid(),
+                            ..MetadataResponseTopic::default()
+                        });
+                        continue;
+                    }
+                },
+                Wanted::Invalid => (Err(ErrorCode::InvalidRequest), None),
+            };
+            topics.push(match found {
                 Ok(topic) => MetadataResponseTopic {
-                    is_internal: name == crate::group::OFFSETS_TOPIC,
-                    name: Some(name),
+                    is_internal: &*topic.name == crate::group::OFFSETS_TOPIC,
+                    name: Some(topic.name.to_string()),
+                    topic_id: topic.id.uuid(),
                     partitions: topic
                         .partitions
                         .iter()
@@ -70,19 +114,21 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                             MetadataResponsePartition {
                                 partition_index: p.index,
                                 leader_id: node,
+                                leader_epoch: p.leader_epoch(),
                                 isr_nodes: replicas.clone(),
                                 replica_nodes: replicas,
                                 ..MetadataResponsePartition::default()
                             }
                         })
                         .collect(),
+                    topic_authorized_operations: topic_operations,
                     ..MetadataResponseTopic::default()
                 },
                 Err(code) => {
                     broker.metrics.error(ApiKey::Metadata, code);
                     MetadataResponseTopic {
                         error_code: code.code(),
-                        name: Some(name),
+                        name,
                         ..MetadataResponseTopic::default()
                     }
                 }
@@ -98,13 +144,24 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             cluster_id: Some(broker.cluster_id.clone()),
             controller_id: node,
             topics,
+            // Only v8-10 carry it (v11+ moved it to DescribeCluster).
+            cluster_authorized_operations: if r.include_cluster_authorized_operations {
+                operations::CLUSTER
+            } else {
+                operations::NOT_ASKED
+            },
             ..MetadataResponse::default()
         })
     })
 }
 
-fn all_topics(broker: &Broker) -> Vec<String> {
-    broker.replicas.topics().keys().map(|k| k.to_string()).collect()
+fn all_topics(broker: &Broker) -> Vec<Wanted> {
+    broker
+        .replicas
+        .topics()
+        .keys()
+        .map(|k| Wanted::Name(k.to_string()))
+        .collect()
 }
 
 /// The topic, auto-created (with the broker's `num_partitions`) if allowed.

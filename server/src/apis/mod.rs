@@ -11,9 +11,11 @@
 //! | file | APIs |
 //! |---|---|
 //! | `produce.rs` | Produce, InitProducerId |
-//! | `fetch.rs` | Fetch, ListOffsets |
+//! | `fetch.rs` | Fetch, ListOffsets, OffsetForLeaderEpoch |
 //! | `metadata.rs` | ApiVersions, Metadata |
-//! | `admin.rs` | CreateTopics, DeleteTopics, DescribeConfigs |
+//! | `admin.rs` | CreateTopics, DeleteTopics, CreatePartitions |
+//! | `configs.rs` | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs |
+//! | `cluster.rs` | DescribeCluster, DescribeLogDirs, DeleteRecords, DescribeProducers |
 //! | `group.rs` | FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete |
 
 use std::future::Future;
@@ -24,6 +26,8 @@ use protocol::{ApiKey, Request};
 use crate::broker::{Broker, Listener, Reply};
 
 mod admin;
+mod cluster;
+mod configs;
 mod fetch;
 mod group;
 mod metadata;
@@ -72,6 +76,10 @@ pub(crate) const APIS: &[Api] = &[
         handler: Handler::Now(fetch::list_offsets),
     },
     Api {
+        key: ApiKey::OffsetForLeaderEpoch,
+        handler: Handler::Now(fetch::offset_for_leader_epoch),
+    },
+    Api {
         key: ApiKey::Metadata,
         handler: Handler::Later(metadata::metadata),
     },
@@ -93,7 +101,35 @@ pub(crate) const APIS: &[Api] = &[
     },
     Api {
         key: ApiKey::DescribeConfigs,
-        handler: Handler::Now(admin::describe_configs),
+        handler: Handler::Now(configs::describe_configs),
+    },
+    Api {
+        key: ApiKey::AlterConfigs,
+        handler: Handler::Later(configs::alter_configs),
+    },
+    Api {
+        key: ApiKey::IncrementalAlterConfigs,
+        handler: Handler::Later(configs::incremental_alter_configs),
+    },
+    Api {
+        key: ApiKey::CreatePartitions,
+        handler: Handler::Later(admin::create_partitions),
+    },
+    Api {
+        key: ApiKey::DeleteRecords,
+        handler: Handler::Later(cluster::delete_records),
+    },
+    Api {
+        key: ApiKey::DescribeCluster,
+        handler: Handler::Now(cluster::describe_cluster),
+    },
+    Api {
+        key: ApiKey::DescribeLogDirs,
+        handler: Handler::Now(cluster::describe_log_dirs),
+    },
+    Api {
+        key: ApiKey::DescribeProducers,
+        handler: Handler::Now(cluster::describe_producers),
     },
     Api {
         key: ApiKey::OffsetCommit,
@@ -182,6 +218,40 @@ pub(crate) async fn dispatch(broker: &Broker, request: &Request, listener: &List
             Reply::refuse()
         }
     }
+}
+
+/// The names given more than once (a request naming a topic or config twice is refused for that entry,
+/// as Kafka refuses it).
+pub(crate) fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> std::collections::HashSet<&'a str> {
+    let mut seen = std::collections::HashSet::new();
+    names.filter(|n| !seen.insert(*n)).collect()
+}
+
+/// Kafka's bit fields of authorized operations (`authorized_operations` in Metadata, DescribeCluster and
+/// DescribeGroups): bit `n` set = ACL operation code `n` allowed. With no authorizer configured, Kafka
+/// answers every operation the resource type supports (`AuthHelper.authorizedOperations`,
+/// `AclEntry.supportedOperations`), and so does kzero until ACLs exist. Codes: READ 3, WRITE 4, CREATE 5,
+/// DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
+/// IDEMPOTENT_WRITE 12.
+pub(crate) mod operations {
+    const fn bits(codes: &[u8]) -> i32 {
+        let mut v = 0;
+        let mut i = 0;
+        while i < codes.len() {
+            v |= 1 << codes[i];
+            i += 1;
+        }
+        v
+    }
+    /// A group: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+    pub(crate) const GROUP: i32 = bits(&[3, 6, 8, 10, 11]);
+    /// A topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+    pub(crate) const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
+    /// The cluster: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
+    /// IDEMPOTENT_WRITE.
+    pub(crate) const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
+    /// The value when the request did not ask.
+    pub(crate) const NOT_ASKED: i32 = i32::MIN;
 }
 
 /// The request's body as the handler's type; a body that does not match the table entry (impossible:

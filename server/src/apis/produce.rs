@@ -6,6 +6,7 @@
 //! `ReplicaManager`'s; the sequence rules are in `producer_state.rs`.
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{
@@ -15,23 +16,52 @@ use protocol::{
 use super::{body, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::group::OFFSETS_TOPIC;
-use crate::replica_manager::{ProduceEntry, ProduceResult};
+use crate::replica_manager::{ProduceEntry, ProduceResult, Topic};
+use crate::topic_id::TopicId;
 
 pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Produce);
         let version = request.header.api_version;
+        // v13 names topics by id: resolve each once (an id no topic has is UNKNOWN_TOPIC_ID).
+        let by_id: Vec<Option<Arc<Topic>>> = if version >= 13 {
+            r.topic_data
+                .iter()
+                .map(|t| TopicId::from_uuid(t.topic_id).and_then(|id| broker.replicas.topic_by_id(id)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        // Per partition in request order: `None` when it goes to the log, or why it does not.
+        let mut refused: Vec<Option<ErrorCode>> = Vec::new();
         let mut entries: Vec<ProduceEntry<'_>> = Vec::new();
-        for t in &r.topic_data {
+        for (i, t) in r.topic_data.iter().enumerate() {
+            let name = if version >= 13 {
+                by_id[i].as_deref().map(|t| &*t.name).ok_or(ErrorCode::UnknownTopicId)
+            } else {
+                Ok(t.name.as_str())
+            };
+            let name = match name {
+                // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to
+                // internal topic"); the other partitions of the request go ahead.
+                Ok(OFFSETS_TOPIC) => Err(ErrorCode::InvalidTopicException),
+                other => other,
+            };
             for p in &t.partition_data {
-                entries.push(ProduceEntry {
-                    topic: &t.name,
-                    partition: p.index,
-                    records: p.records.as_ref(),
-                });
+                match name {
+                    Ok(topic) => {
+                        refused.push(None);
+                        entries.push(ProduceEntry {
+                            topic,
+                            partition: p.index,
+                            records: p.records.as_ref(),
+                        });
+                    }
+                    Err(code) => refused.push(Some(code)),
+                }
             }
         }
-        let (results, remote) = if !(-1..=1).contains(&r.acks) {
+        let (appended, remote) = if !(-1..=1).contains(&r.acks) {
             (
                 vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()],
                 Duration::ZERO,
@@ -44,37 +74,27 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
             )
         } else {
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
-            if entries.iter().all(|e| e.topic != OFFSETS_TOPIC) {
-                broker.replicas.append_records(r.acks, timeout, version, entries).await
-            } else {
-                // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to
-                // internal topic"); the other partitions of the request go ahead.
-                let allowed: Vec<ProduceEntry<'_>> =
-                    entries.iter().filter(|e| e.topic != OFFSETS_TOPIC).copied().collect();
-                let (appended, remote) = broker.replicas.append_records(r.acks, timeout, version, allowed).await;
-                let mut appended = appended.into_iter();
-                let results = entries
-                    .iter()
-                    .map(|e| {
-                        if e.topic == OFFSETS_TOPIC {
-                            ProduceResult::failed(ErrorCode::InvalidTopicException)
-                        } else {
-                            appended
-                                .next()
-                                .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))
-                        }
-                    })
-                    .collect();
-                (results, remote)
-            }
+            broker.replicas.append_records(r.acks, timeout, version, entries).await
         };
+        let mut appended = appended.into_iter();
+        let results: Vec<ProduceResult> = refused
+            .into_iter()
+            .map(|refused| match refused {
+                Some(code) => ProduceResult::failed(code),
+                None => appended
+                    .next()
+                    .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError)),
+            })
+            .collect();
         let mut results = results.into_iter();
         let mut failed = false;
         let responses = r
             .topic_data
             .iter()
             .map(|topic| TopicProduceResponse {
-                name: topic.name.clone(),
+                // v13 answers by id (the name is not on the wire).
+                name: if version >= 13 { String::new() } else { topic.name.clone() },
+                topic_id: topic.topic_id,
                 partition_responses: topic
                     .partition_data
                     .iter()
@@ -124,6 +144,16 @@ pub(super) fn init_producer_id(broker: &Broker, request: &Request, _: &Listener)
     if r.transactional_id.is_some() {
         // No transaction coordinator: refuse clearly rather than pretend.
         tracing::warn!("InitProducerId with a transactional id: transactions are not supported");
+        broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
+        return Reply::body(InitProducerIdResponse {
+            error_code: ErrorCode::InvalidRequest.code(),
+            ..InitProducerIdResponse::default()
+        });
+    }
+    // v3+ may carry the producer's current id and epoch (KIP-360). Both or neither (Kafka:
+    // INVALID_REQUEST otherwise). For a producer without a transactional id Kafka always answers a new
+    // id with epoch 0, whatever it had, and so does kzero.
+    if (r.producer_id == -1) != (r.producer_epoch == -1) {
         broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
         return Reply::body(InitProducerIdResponse {
             error_code: ErrorCode::InvalidRequest.code(),

@@ -12,7 +12,7 @@ fn state(sizes: &[i32]) -> ProducerStates {
     let mut s = ProducerStates::default();
     let (mut seq, mut offset) = (0, 100);
     for &n in sizes {
-        s.record(PID, 0, seq, seq + n - 1, offset);
+        s.record(PID, 0, seq, seq + n - 1, offset, 1_700_000_000_000);
         seq += n;
         offset += i64::from(n);
     }
@@ -51,12 +51,12 @@ fn only_the_last_five_batches_are_remembered() {
 #[test]
 fn epochs_fence_old_producers_and_a_new_epoch_starts_at_zero() {
     let mut s = state(&[5]);
-    s.record(PID, 3, 0, 0, 200);
+    s.record(PID, 3, 0, 0, 200, 1_700_000_000_000);
     assert_eq!(check(&s, 2, 1, 1), Err(ErrorCode::InvalidProducerEpoch));
     assert_eq!(check(&s, 4, 0, 9), Ok(Sequence::Append));
     assert_eq!(check(&s, 4, 3, 9), Err(ErrorCode::OutOfOrderSequenceNumber));
     // The new epoch forgot the old epoch's batches.
-    s.record(PID, 4, 0, 9, 300);
+    s.record(PID, 4, 0, 9, 300, 1_700_000_000_000);
     assert_eq!(check(&s, 4, 0, 9), Ok(Sequence::Duplicate(300)));
 }
 
@@ -72,7 +72,7 @@ fn sequences_wrap_after_i32_max() {
     let first = i32::MAX - 4;
     let last = last_sequence(first, 4);
     assert_eq!(last, i32::MAX);
-    s.record(PID, 0, first, last, 10);
+    s.record(PID, 0, first, last, 10, 1_700_000_000_000);
     assert_eq!(check(&s, 0, 0, 2), Ok(Sequence::Append));
     assert_eq!(check(&s, 0, 1, 2), Err(ErrorCode::OutOfOrderSequenceNumber));
 }
@@ -85,8 +85,11 @@ fn rebuilding_from_the_log_recognises_retries_and_keeps_the_newest_epoch() {
         base_sequence,
         last_offset_delta: n - 1,
         base_offset,
+        max_timestamp: 1_000 + base_offset,
     };
     let s = ProducerStates::rebuild([batch(0, 0, 3, 0), batch(1, 0, 2, 3), batch(1, 2, 2, 5)]);
+    // DescribeProducers sees the newest epoch, its last sequence and its last batch's timestamp.
+    assert_eq!(s.describe(), vec![(PID, 1, 3, 1_005)]);
     assert_eq!(check(&s, 1, 2, 3), Ok(Sequence::Duplicate(5)));
     assert_eq!(check(&s, 1, 4, 4), Ok(Sequence::Append));
     assert_eq!(check(&s, 0, 3, 3), Err(ErrorCode::InvalidProducerEpoch));

@@ -64,6 +64,7 @@ fn fetch_params<'a>(replica_id: i32, max_bytes: i32, parts: &[(&'a str, i32, i64
                     partition,
                     fetch_offset,
                     current_leader_epoch: -1,
+                    last_fetched_epoch: -1,
                     partition_max_bytes,
                 },
             )
@@ -332,4 +333,151 @@ async fn topic_ids_are_kept_across_restarts_and_new_after_a_recreation() {
     assert_eq!(rm.delete_topic("ids").await, ErrorCode::None);
     rm.create_topic("ids", 1, TopicConfig::default()).await.unwrap();
     assert_ne!(rm.topic("ids").unwrap().id, id, "a recreated topic gets a new id");
+}
+
+#[tokio::test]
+async fn topics_are_found_by_id_and_forgotten_with_their_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("byid", 1, TopicConfig::default()).await.unwrap();
+    let id = rm.topic("byid").unwrap().id;
+    assert_eq!(&*rm.topic_by_id(id).unwrap().name, "byid");
+    assert_eq!(rm.delete_topic("byid").await, ErrorCode::None);
+    assert!(rm.topic_by_id(id).is_none());
+}
+
+#[tokio::test]
+async fn a_fetcher_whose_last_epoch_diverged_gets_the_diverging_epoch_and_no_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("d", 1, TopicConfig::default()).await.unwrap();
+    let p = rm.partition("d", 0).unwrap();
+    // Epoch 0: offsets 0..3; epoch 2: offsets 3..5.
+    produce(&rm, 1, 0, "d", 0, batch(3, 10)).await;
+    p.make_leader(0, 2, &[0]);
+    produce(&rm, 1, 0, "d", 0, batch(2, 10)).await;
+    assert_eq!(p.end_offset_for_epoch(0), (0, 3));
+    assert_eq!(p.end_offset_for_epoch(1), (0, 3));
+    assert_eq!(p.end_offset_for_epoch(2), (2, 5));
+    assert_eq!(p.end_offset_for_epoch(3), (-1, -1));
+    assert_eq!((p.epoch_of_offset(2), p.epoch_of_offset(3)), (0, 2));
+    let fetch = |offset: i64, last_epoch: i32| {
+        let mut params = fetch_params(-1, i32::MAX, &[("d", 0, offset, i32::MAX)]);
+        params.partitions[0].last_fetched_epoch = last_epoch;
+        params
+    };
+    // Consistent: a fetcher at offset 3 whose last batch was of epoch 0 (which ends at 3) reads on.
+    let f = rm.fetch_messages(&fetch(3, 0), u64::MAX).await.0.remove(0);
+    assert_eq!((f.diverging_epoch, f.error), (None, ErrorCode::None));
+    assert!(records_len(&f) > 0);
+    // A fetcher at offset 4 claiming epoch 1 (this log never had it; epoch 0 ends at 3) diverged.
+    let f = rm.fetch_messages(&fetch(4, 1), u64::MAX).await.0.remove(0);
+    assert_eq!(f.diverging_epoch, Some((0, 3)));
+    assert!(f.records.is_none());
+    // A fetcher claiming an epoch newer than the leader's diverged with (-1, -1).
+    let f = rm.fetch_messages(&fetch(5, 7), u64::MAX).await.0.remove(0);
+    assert_eq!(f.diverging_epoch, Some((-1, -1)));
+    // The epoch survives a restart: the partition keeps leading at epoch 2.
+    rm.close().unwrap();
+    drop((rm, p));
+    let rm = manager(dir.path());
+    let p = rm.partition("d", 0).unwrap();
+    assert_eq!(p.leader_epoch(), 2);
+    assert_eq!(p.end_offset_for_epoch(0), (0, 3));
+}
+
+#[tokio::test]
+async fn partitions_are_added_with_the_topics_id_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    let config = TopicConfig::parse([("retention.ms", Some("60000"))]).unwrap();
+    rm.create_topic("grow", 2, config).await.unwrap();
+    let id = rm.topic("grow").unwrap().id;
+    for (count, code) in [(2, ErrorCode::InvalidPartitions), (1, ErrorCode::InvalidPartitions)] {
+        assert_eq!(rm.create_partitions("grow", count, false).await.unwrap_err().0, code);
+    }
+    assert_eq!(
+        rm.create_partitions("nope", 3, false).await.unwrap_err().0,
+        ErrorCode::UnknownTopicOrPartition
+    );
+    rm.create_partitions("grow", 5, true).await.unwrap();
+    assert_eq!(
+        rm.topic("grow").unwrap().partitions.len(),
+        2,
+        "validate only changes nothing"
+    );
+    rm.create_partitions("grow", 5, false).await.unwrap();
+    let topic = rm.topic("grow").unwrap();
+    assert_eq!(topic.partitions.len(), 5);
+    assert_eq!(topic.id, id);
+    assert_eq!(topic.partitions[4].log().config().retention_ms, 60000);
+    assert_eq!(produce(&rm, 1, 0, "grow", 4, batch(1, 10)).await.error, ErrorCode::None);
+    rm.close().unwrap();
+    drop((rm, topic));
+    let rm = manager(dir.path());
+    let topic = rm.topic("grow").unwrap();
+    assert_eq!((topic.partitions.len(), topic.id), (5, id), "kept across a restart");
+}
+
+#[tokio::test]
+async fn config_changes_apply_to_the_live_logs_and_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("cfg", 2, TopicConfig::default()).await.unwrap();
+    let set = |v: &'static str| move |_: &TopicConfig| TopicConfig::parse([("max.message.bytes", Some(v))]);
+    rm.alter_topic_config("cfg", true, set("200")).await.unwrap();
+    assert_eq!(rm.topic("cfg").unwrap().config, TopicConfig::default(), "validate only");
+    let refused = rm.alter_topic_config("cfg", false, set("-3")).await.unwrap_err();
+    assert_eq!(refused.0, ErrorCode::InvalidConfig);
+    rm.alter_topic_config("cfg", false, set("200")).await.unwrap();
+    for p in &rm.topic("cfg").unwrap().partitions {
+        assert_eq!(p.log().config().max_message_bytes, 200);
+    }
+    // The live log enforces it at once.
+    assert_eq!(
+        produce(&rm, 1, 0, "cfg", 1, batch(5, 100)).await.error,
+        ErrorCode::MessageTooLarge
+    );
+    rm.close().unwrap();
+    drop(rm);
+    let rm = manager(dir.path());
+    assert_eq!(
+        rm.topic("cfg")
+            .unwrap()
+            .config
+            .overrides
+            .get("max.message.bytes")
+            .map(String::as_str),
+        Some("200")
+    );
+    assert_eq!(rm.partition("cfg", 0).unwrap().log().config().max_message_bytes, 200);
+}
+
+#[tokio::test]
+async fn delete_records_raises_the_low_watermark_up_to_the_high_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("dr", 1, TopicConfig::default()).await.unwrap();
+    for _ in 0..4 {
+        produce(&rm, 1, 0, "dr", 0, batch(2, 10)).await;
+    }
+    assert_eq!(rm.delete_records("dr", 0, 9).await, Err(ErrorCode::OffsetOutOfRange));
+    assert_eq!(rm.delete_records("dr", 0, -7).await, Err(ErrorCode::OffsetOutOfRange));
+    assert_eq!(
+        rm.delete_records("dr", 3, 1).await,
+        Err(ErrorCode::UnknownTopicOrPartition)
+    );
+    assert_eq!(rm.delete_records("dr", 0, 3).await, Ok(3));
+    // Reads below the new start are out of range; a lower offset changes nothing.
+    let f = rm
+        .fetch_messages(&fetch_params(-1, i32::MAX, &[("dr", 0, 1, i32::MAX)]), u64::MAX)
+        .await
+        .0;
+    assert_eq!(f[0].error, ErrorCode::OffsetOutOfRange);
+    assert_eq!(rm.delete_records("dr", 0, 2).await, Ok(3));
+    assert_eq!(rm.delete_records("dr", 0, -1).await, Ok(8));
+    // Checkpointed before the answer: kept by a restart even without a clean close.
+    drop(rm);
+    let rm = manager(dir.path());
+    assert_eq!(rm.partition("dr", 0).unwrap().log().log_start_offset(), 8);
 }

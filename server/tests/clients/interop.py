@@ -196,6 +196,202 @@ def admin():
     ka.close()
 
 
+def sent_versions(lines):
+    """API name -> the highest version librdkafka's `protocol` debug lines say it sent."""
+    import re
+    seen = {}
+    for line in lines:
+        for api, v in re.findall(r"Sent (\w+)Request \(v(\d+)", line):
+            seen[api] = max(seen.get(api, -1), int(v))
+    return seen
+
+
+def negotiated():
+    """librdkafka negotiates its own maxima against kzero (Kafka 4.1's ranges) and everything still works:
+    an idempotent producer, a group consumer that commits, offsets lookups; the versions it sent are read
+    from its protocol debug log."""
+    topic = fresh("negotiated")
+    log = CapturedLog("negotiated")
+    common = {"bootstrap.servers": BOOT, "debug": "protocol", "logger": log.logger}
+    p = Producer({**common, "enable.idempotence": True, "linger.ms": 5})
+    for i in range(20):
+        p.produce(topic, key=f"k{i}".encode(), value=f"v{i}".encode())
+    assert p.flush(30) == 0
+    c = Consumer({**common, "group.id": fresh("negotiated-g"), "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe([topic])
+    got = []
+    deadline = time.time() + 30
+    while len(got) < 20 and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            got.append(m.value())
+    assert sorted(got) == sorted(f"v{i}".encode() for i in range(20)), got
+    c.commit(asynchronous=False)
+    committed = c.committed([TopicPartition(topic, 0)], timeout=10)
+    assert committed[0].offset == 20, committed
+    lo, hi = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+    assert (lo, hi) == (0, 20), (lo, hi)
+    c.close()
+    seen = sent_versions(log.lines)
+    print("librdkafka sent:", sorted(seen.items()))
+    # librdkafka 2.x's maxima (rdkafka_request.c): Metadata 12+, Produce 10+, Fetch 16 (topic ids), ListOffsets
+    # 7+, OffsetCommit 9, OffsetFetch 9, ApiVersions 3, FindCoordinator 2, JoinGroup 5, SyncGroup 3.
+    floors = {"Metadata": 12, "Produce": 10, "Fetch": 16, "ListOffsets": 7, "OffsetCommit": 9, "OffsetFetch": 9,
+              "ApiVersion": 3, "InitProducerId": 4, "FindCoordinator": 2, "JoinGroup": 5, "SyncGroup": 3}
+    for api, floor in floors.items():
+        assert seen.get(api, -1) >= floor, f"librdkafka sent {api} v{seen.get(api)}, expected at least v{floor}"
+
+
+def kafka_python_negotiated():
+    """kafka-python 3 negotiates its maxima too (it logs each request with its version at DEBUG)."""
+    import io
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    kl = logging.getLogger("kafka")
+    kl.setLevel(logging.DEBUG)
+    kl.addHandler(handler)
+    topic = fresh("kp-negotiated")
+    kp = kafka.KafkaProducer(bootstrap_servers=BOOT, enable_idempotence=True)
+    for i in range(10):
+        kp.send(topic, value=f"v{i}".encode())
+    kp.flush(30)
+    kp.close()
+    kc = kafka.KafkaConsumer(topic, bootstrap_servers=BOOT, group_id=fresh("kp-neg-g"),
+                             auto_offset_reset="earliest", consumer_timeout_ms=10_000)
+    got = [m.value for m in kc]
+    kc.commit()
+    kc.close()
+    kl.removeHandler(handler)
+    assert sorted(got) == sorted(f"v{i}".encode() for i in range(10)), got
+    import re
+    seen = {}
+    for api, v in re.findall(r"(\w+)Request(?:_v|\[v?|.*?version=)(\d+)", stream.getvalue()):
+        seen[api] = max(seen.get(api, -1), int(v))
+    print("kafka-python sent:", sorted(seen.items()))
+    for api, floor in {"Metadata": 12, "Produce": 9, "Fetch": 12, "OffsetCommit": 8, "OffsetFetch": 8}.items():
+        assert seen.get(api, -1) >= floor, f"kafka-python sent {api} v{seen.get(api)}, expected at least v{floor}"
+
+
+def admin_apis():
+    """The admin calls tools make, through confluent-kafka's AdminClient and kafka-python's admin client."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import (AclOperation, AlterConfigOpType, ConfigEntry, NewPartitions,
+                                       OffsetSpec)
+    a = AdminClient({"bootstrap.servers": BOOT})
+    cluster = a.describe_cluster(include_authorized_operations=True).result(20)
+    assert cluster.cluster_id and len(cluster.nodes) == 1, cluster
+    assert cluster.controller is not None and cluster.controller.id == cluster.nodes[0].id, cluster
+    assert AclOperation.DESCRIBE in cluster.authorized_operations, cluster.authorized_operations
+
+    topic = fresh("adminapis")
+    a.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])[topic].result(20)
+    desc = a.describe_topics(TopicCollection([topic]), include_authorized_operations=True)[topic].result(20)
+    assert desc.topic_id is not None and str(desc.topic_id) != "AAAAAAAAAAAAAAAAAAAAAA", desc.topic_id
+    assert len(desc.partitions) == 2, desc
+    assert AclOperation.WRITE in desc.authorized_operations, desc.authorized_operations
+
+    # Add partitions; producers and consumers see them.
+    a.create_partitions([NewPartitions(topic, 4)])[topic].result(20)
+    deadline = time.time() + 10
+    while len(a.list_topics(topic, timeout=10).topics[topic].partitions) != 4 and time.time() < deadline:
+        time.sleep(0.2)
+    assert len(a.list_topics(topic, timeout=10).topics[topic].partitions) == 4
+    try:
+        a.create_partitions([NewPartitions(topic, 3)])[topic].result(20)
+        raise AssertionError("shrinking a topic succeeded")
+    except Exception as e:  # noqa: BLE001
+        assert "INVALID_PARTITIONS" in str(e) or "partitions" in str(e).lower(), e
+
+    # Incremental config changes: set two keys, then delete one; the other keeps its value.
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", "3600000", incremental_operation=AlterConfigOpType.SET),
+        ConfigEntry("max.message.bytes", "500000", incremental_operation=AlterConfigOpType.SET),
+    ])
+    a.incremental_alter_configs([res])[res].result(20)
+    plain = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    configs = a.describe_configs([plain])[plain].result(20)
+    assert configs["retention.ms"].value == "3600000", configs["retention.ms"]
+    assert configs["retention.ms"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value, configs["retention.ms"]
+    assert configs["max.message.bytes"].value == "500000"
+    res = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("retention.ms", None, incremental_operation=AlterConfigOpType.DELETE)])
+    a.incremental_alter_configs([res])[res].result(20)
+    configs = a.describe_configs([plain])[plain].result(20)
+    assert configs["retention.ms"].value == "604800000", configs["retention.ms"]
+    assert configs["max.message.bytes"].value == "500000"
+    # The new limit is enforced at once: a 600 kB record is refused.
+    errors = produce_confluent(topic, [(None, b"x" * 600_000, None, None)], {"message.max.bytes": 2_000_000},
+                               partition=0)
+    assert errors and "MSG_SIZE_TOO_LARGE" in str(errors[0]), errors
+    bad = ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
+    try:
+        a.incremental_alter_configs([bad])[bad].result(20)
+        raise AssertionError("cleanup.policy=compact was accepted")
+    except Exception as e:  # noqa: BLE001
+        assert "INVALID_CONFIG" in str(e) or "not supported" in str(e), e
+    # AlterConfigs replaces the whole set.
+    whole = ConfigResource(ConfigResource.Type.TOPIC, topic, set_config={"segment.ms": "120000"})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        a.alter_configs([whole])[whole].result(20)
+    configs = a.describe_configs([plain])[plain].result(20)
+    assert configs["segment.ms"].value == "120000"
+    assert configs["max.message.bytes"].value == "1048588", configs["max.message.bytes"]
+
+    # Records with rising timestamps, one odd one out holding the maximum.
+    base = int(time.time() * 1000) - 100_000
+    stamps = [base + i * 10 for i in range(10)]
+    stamps[6] = base + 50_000
+    assert not produce_confluent(topic, [(None, f"r{i}".encode(), None, ts) for i, ts in enumerate(stamps)],
+                                 {"linger.ms": 0, "batch.num.messages": 1}, partition=0)
+    tp = TopicPartition(topic, 0)
+    specs = {"earliest": OffsetSpec.earliest(), "latest": OffsetSpec.latest(),
+             "max": OffsetSpec.max_timestamp()}
+    found = {k: a.list_offsets({TopicPartition(topic, 0): v})[tp].result(20) for k, v in specs.items()}
+    assert found["earliest"].offset == 0 and found["latest"].offset == 10, found
+    assert found["max"].offset == 6 and found["max"].timestamp == base + 50_000, found["max"]
+
+    # Delete records: the low watermark rises, earliest follows, consumers start there.
+    deleted = a.delete_records([TopicPartition(topic, 0, 4)])[TopicPartition(topic, 0, 4)].result(20)
+    assert deleted.low_watermark == 4, deleted
+    assert a.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()})[tp].result(20).offset == 4
+    c = Consumer({"bootstrap.servers": BOOT, "group.id": fresh("adminapis-g"), "auto.offset.reset": "earliest"})
+    c.assign([TopicPartition(topic, 0, 0)])
+    first = None
+    deadline = time.time() + 20
+    while first is None and time.time() < deadline:
+        m = c.poll(0.5)
+        if m is not None and not m.error():
+            first = m.offset()
+    c.close()
+    assert first == 4, first
+
+    # kafka-python's admin: cluster, log dirs, producers, partitions, delete records, offsets.
+    ka = kafka.KafkaAdminClient(bootstrap_servers=BOOT)
+    kc = ka.describe_cluster()
+    assert kc["cluster_id"] == cluster.cluster_id and len(kc["brokers"]) == 1, kc
+    dirs = ka.describe_log_dirs()
+    [only] = dirs[0]["log_dirs"]
+    assert only["error_code"] == 0 and only["total_bytes"] >= only["usable_bytes"] > 0, only
+    sizes = {p["partition_index"]: p["partition_size"] for t in only["topics"] if t["name"] == topic
+             for p in t["partitions"]}
+    assert sorted(sizes) == [0, 1, 2, 3] and sizes[0] > 0 and sizes[1] == 0, sizes
+    assert not produce_confluent(topic, [(None, b"idem", None, None)], {"enable.idempotence": True}, partition=1)
+    producers = ka.describe_producers([kafka.TopicPartition(topic, 1)])
+    [state] = producers[kafka.TopicPartition(topic, 1)].active_producers
+    assert state.producer_id >= 0 and state.producer_epoch == 0 and state.last_sequence == 0, state
+    assert state.last_timestamp > 0 and state.coordinator_epoch == -1, state
+    ka.create_partitions({topic: kafka.admin.NewPartitions(total_count=5)})
+    assert len(ka.describe_topics([topic])[0]["partitions"]) == 5
+    ka.delete_records({kafka.TopicPartition(topic, 0): 6})
+    assert a.list_offsets({TopicPartition(topic, 0): OffsetSpec.earliest()})[tp].result(20).offset == 6
+    ka.close()
+    a.delete_topics([topic])[topic].result(20)
+
+
 def size_limits():
     limit = int(ARGS[0])
     topic = fresh("size")
@@ -839,7 +1035,8 @@ def group_five():
     assert not errors, errors
 
 
-SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, size_limits, produce_n, consume_n, tls,
+SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, admin_apis, negotiated,
+                                     kafka_python_negotiated, size_limits, produce_n, consume_n, tls,
                                      topic_configs, alive, groups, group_restart, group_reset,
                                      group_cooperative, group_first_record, group_kafka_python,
                                      group_member, group_kill, group_static, group_five]}

@@ -28,6 +28,22 @@ fn several_partitions_offsets_and_admin() {
     broker.stop().unwrap();
 }
 
+/// librdkafka and kafka-python negotiate their own newest versions (Metadata 13, Fetch 16 with topic ids,
+/// Produce 10, ListOffsets 7+, ...) and produce, consume in a group, commit and look up offsets with them;
+/// the admin calls tools make (describe cluster and topics, add partitions, alter configs, list offsets by
+/// max timestamp, delete records, describe log dirs and producers) work through both admin clients.
+#[test]
+fn clients_negotiate_their_newest_versions_and_the_admin_apis_work() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    for name in ["negotiated", "kafka_python_negotiated", "admin_apis"] {
+        let out = scenario(&py, &broker.bootstrap(), name, &[]);
+        eprintln!("{}", out.trim());
+    }
+    broker.stop().unwrap();
+}
+
 #[test]
 fn consumer_groups_split_partitions_take_over_and_resume_from_commits() {
     let Some(py) = python() else { return };

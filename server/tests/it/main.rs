@@ -9,3 +9,4 @@ mod offsets_topic;
 mod protocol_rules;
 mod raw;
 mod support;
+mod versions;

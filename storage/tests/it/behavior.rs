@@ -212,6 +212,50 @@ fn timestamps_find_offsets() {
 }
 
 #[test]
+fn the_max_timestamp_is_found_in_whichever_segment_holds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(
+        dir.path(),
+        LogConfig {
+            segment_bytes: 4 * 1024,
+            ..LogConfig::default()
+        },
+    );
+    assert_eq!(log.offset_of_max_timestamp().unwrap(), None);
+    // Timestamps rise, then one old-segment batch holds the maximum, then they fall back.
+    for i in 0..40u64 {
+        let ts = if i == 7 { 9_000_000 } else { 1_000_000 + i as i64 * 100 };
+        log.append(&batch_at(i, 5, 100, ts), 0).unwrap();
+    }
+    assert!(log.segment_count() > 2);
+    // Batch 7 holds offsets 35..39 with timestamps 9_000_000..9_000_004: the last record has the maximum.
+    assert_eq!(log.offset_of_max_timestamp().unwrap(), Some((39, 9_000_004)));
+}
+
+#[test]
+fn a_new_config_applies_to_the_next_append_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = open(dir.path(), LogConfig::default());
+    let big = batch(1, 10, 1000);
+    log.append(&big, 0).unwrap();
+    log.set_config(LogConfig {
+        max_message_bytes: 1000,
+        retention_ms: 1,
+        segment_bytes: 2048,
+        ..LogConfig::default()
+    });
+    assert_eq!(log.config().max_message_bytes, 1000);
+    assert!(matches!(log.append(&big, 0), Err(Error::MessageTooLarge { .. })));
+    // Small appends roll at the new segment size; retention deletes by the new time limit.
+    for i in 0..10 {
+        log.append(&batch(i + 2, 1, 200), 0).unwrap();
+    }
+    assert!(log.segment_count() > 1);
+    let now = 1_700_000_000_000 + 10_000;
+    assert!(log.apply_retention(log.log_end_offset(), now).unwrap() > 0);
+}
+
+#[test]
 fn retention_deletes_whole_segments_below_the_bound() {
     let dir = tempfile::tempdir().unwrap();
     let config = LogConfig {
@@ -241,7 +285,7 @@ fn retention_deletes_whole_segments_below_the_bound() {
     // readable until the bound allows it; then an empty segment replaces it.
     let config = LogConfig {
         retention_ms: 1,
-        ..log.config().clone()
+        ..LogConfig::clone(&log.config())
     };
     drop(log);
     let (log, _) = Log::open(

@@ -1,0 +1,228 @@
+//! DescribeCluster, DescribeLogDirs, DeleteRecords and DescribeProducers: the cluster and its partitions'
+//! state, as admin tools see them.
+//!
+//! - DescribeCluster lists this broker (the listener's advertised address) and names it the controller;
+//!   a request for the controllers' endpoints (endpoint type 2) is `MISMATCHED_ENDPOINT_TYPE`, as a Kafka
+//!   broker answers.
+//! - DescribeLogDirs describes the one data directory: each partition's size in bytes (lag 0: no future
+//!   replicas), and from v4 the file system's total and usable bytes (`statvfs`).
+//! - DeleteRecords raises partitions' log start offsets (`ReplicaManager::delete_records`).
+//! - DescribeProducers lists each partition's idempotent producers (no transactions: coordinator epoch
+//!   and transaction start are -1).
+
+use protocol::{
+    ApiKey, DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult, DescribeClusterBroker,
+    DescribeClusterResponse, DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult,
+    DescribeLogDirsTopic, DescribeProducersPartitionResponse, DescribeProducersResponse,
+    DescribeProducersTopicResponse, ErrorCode, ProducerState, Request,
+};
+
+use super::{body, operations, Pending};
+use crate::broker::{Broker, Listener, Reply};
+
+/// DescribeCluster's endpoint types.
+const BROKERS: i8 = 1;
+const CONTROLLERS: i8 = 2;
+
+pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
+    let r = body!(request, DescribeCluster);
+    let node = broker.config.node_id;
+    let fail = |code: ErrorCode, message: String| {
+        broker.metrics.error(ApiKey::DescribeCluster, code);
+        Reply::body(DescribeClusterResponse {
+            error_code: code.code(),
+            error_message: Some(message),
+            endpoint_type: r.endpoint_type,
+            ..DescribeClusterResponse::default()
+        })
+    };
+    match r.endpoint_type {
+        BROKERS => {}
+        CONTROLLERS => {
+            return fail(
+                ErrorCode::MismatchedEndpointType,
+                "the request was sent to a broker's endpoint, but asks for the controllers".into(),
+            )
+        }
+        other => {
+            return fail(
+                ErrorCode::UnsupportedEndpointType,
+                format!("unknown endpoint type {other}"),
+            )
+        }
+    }
+    Reply::body(DescribeClusterResponse {
+        endpoint_type: BROKERS,
+        cluster_id: broker.cluster_id.clone(),
+        controller_id: node,
+        brokers: vec![DescribeClusterBroker {
+            broker_id: node,
+            host: listener.host.clone(),
+            port: listener.port,
+            rack: None,
+            is_fenced: false,
+            ..DescribeClusterBroker::default()
+        }],
+        cluster_authorized_operations: if r.include_cluster_authorized_operations {
+            operations::CLUSTER
+        } else {
+            operations::NOT_ASKED
+        },
+        ..DescribeClusterResponse::default()
+    })
+}
+
+/// The total and available bytes of the file system holding `dir`, or (-1, -1).
+fn disk_space(dir: &std::path::Path) -> (i64, i64) {
+    match nix::sys::statvfs::statvfs(dir) {
+        Ok(s) => {
+            let unit = s.fragment_size() as i64;
+            (
+                (s.blocks() as i64).saturating_mul(unit),
+                (s.blocks_available() as i64).saturating_mul(unit),
+            )
+        }
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot stat the data directory's file system");
+            (-1, -1)
+        }
+    }
+}
+
+pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+    let r = body!(request, DescribeLogDirs);
+    let topics = broker.replicas.topics();
+    let partition = |p: &crate::partition::Partition| DescribeLogDirsPartition {
+        partition_index: p.index,
+        partition_size: p.log().size_in_bytes() as i64,
+        offset_lag: 0,
+        is_future_key: false,
+        ..DescribeLogDirsPartition::default()
+    };
+    let described: Vec<DescribeLogDirsTopic> = match &r.topics {
+        // Null: every partition.
+        None => topics
+            .values()
+            .map(|t| DescribeLogDirsTopic {
+                name: t.name.to_string(),
+                partitions: t.partitions.iter().map(|p| partition(p)).collect(),
+                ..DescribeLogDirsTopic::default()
+            })
+            .collect(),
+        // The partitions asked for that exist here (Kafka leaves out the others).
+        Some(wanted) => wanted
+            .iter()
+            .filter_map(|w| {
+                let t = topics.get(&w.topic)?;
+                let partitions: Vec<DescribeLogDirsPartition> = w
+                    .partitions
+                    .iter()
+                    .filter_map(|i| usize::try_from(*i).ok().and_then(|i| t.partitions.get(i)))
+                    .map(|p| partition(p))
+                    .collect();
+                (!partitions.is_empty()).then(|| DescribeLogDirsTopic {
+                    name: w.topic.clone(),
+                    partitions,
+                    ..DescribeLogDirsTopic::default()
+                })
+            })
+            .collect(),
+    };
+    let dir = &broker.config.data_dir;
+    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.clone());
+    let (total_bytes, usable_bytes) = disk_space(dir);
+    Reply::body(DescribeLogDirsResponse {
+        results: vec![DescribeLogDirsResult {
+            log_dir: absolute.display().to_string(),
+            topics: described,
+            total_bytes,
+            usable_bytes,
+            ..DescribeLogDirsResult::default()
+        }],
+        ..DescribeLogDirsResponse::default()
+    })
+}
+
+pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, DeleteRecords);
+        let mut topics = Vec::with_capacity(r.topics.len());
+        for t in &r.topics {
+            let mut partitions = Vec::with_capacity(t.partitions.len());
+            for p in &t.partitions {
+                let (code, low_watermark) = match broker
+                    .replicas
+                    .delete_records(&t.name, p.partition_index, p.offset)
+                    .await
+                {
+                    Ok(low) => (ErrorCode::None, low),
+                    Err(code) => (code, -1),
+                };
+                broker.metrics.error(ApiKey::DeleteRecords, code);
+                partitions.push(DeleteRecordsPartitionResult {
+                    partition_index: p.partition_index,
+                    low_watermark,
+                    error_code: code.code(),
+                    ..DeleteRecordsPartitionResult::default()
+                });
+            }
+            topics.push(DeleteRecordsTopicResult {
+                name: t.name.clone(),
+                partitions,
+                ..DeleteRecordsTopicResult::default()
+            });
+        }
+        Reply::body(DeleteRecordsResponse {
+            topics,
+            ..DeleteRecordsResponse::default()
+        })
+    })
+}
+
+pub(super) fn describe_producers(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+    let r = body!(request, DescribeProducers);
+    let topics = r
+        .topics
+        .iter()
+        .map(|t| DescribeProducersTopicResponse {
+            name: t.name.clone(),
+            partitions: t
+                .partition_indexes
+                .iter()
+                .map(|&index| match broker.replicas.partition(&t.name, index) {
+                    Ok(p) => DescribeProducersPartitionResponse {
+                        partition_index: index,
+                        active_producers: p
+                            .producers()
+                            .into_iter()
+                            .map(|(producer_id, epoch, last_sequence, last_timestamp)| ProducerState {
+                                producer_id,
+                                producer_epoch: i32::from(epoch),
+                                last_sequence,
+                                last_timestamp,
+                                coordinator_epoch: -1,
+                                current_txn_start_offset: -1,
+                                ..ProducerState::default()
+                            })
+                            .collect(),
+                        ..DescribeProducersPartitionResponse::default()
+                    },
+                    Err(code) => {
+                        broker.metrics.error(ApiKey::DescribeProducers, code);
+                        DescribeProducersPartitionResponse {
+                            partition_index: index,
+                            error_code: code.code(),
+                            error_message: Some(format!("{}-{index} is not a partition of this broker", t.name)),
+                            ..DescribeProducersPartitionResponse::default()
+                        }
+                    }
+                })
+                .collect(),
+            ..DescribeProducersTopicResponse::default()
+        })
+        .collect();
+    Reply::body(DescribeProducersResponse {
+        topics,
+        ..DescribeProducersResponse::default()
+    })
+}
