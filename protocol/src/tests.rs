@@ -572,3 +572,4 @@ fn fetch_responses_encode_around_file_backed_records() {
 }
 
 mod differential;
+mod fuzz_seeds;
