@@ -91,6 +91,17 @@ pub struct GroupSection {
     pub offsets_retention_minutes: i64,
     /// `offsets.retention.check.interval.ms`.
     pub offsets_retention_check_interval_ms: u64,
+    /// `group.consumer.session.timeout.ms`: a KIP-848 member that sends no heartbeat for this long is
+    /// fenced (the broker decides it, not the client).
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: how often KIP-848 members heartbeat (sent to them in every
+    /// answer); less than the session timeout.
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: the most members a KIP-848 group may have.
+    pub consumer_max_size: i32,
+    /// `group.consumer.assignors`: the server-side assignors KIP-848 members may ask for; the first is
+    /// the default (`uniform`, `range`).
+    pub consumer_assignors: Vec<String>,
 }
 
 impl Default for GroupSection {
@@ -102,6 +113,10 @@ impl Default for GroupSection {
             offsets_topic_partitions: 50,
             offsets_retention_minutes: 7 * 24 * 60,
             offsets_retention_check_interval_ms: 600_000,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_max_size: i32::MAX,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
         }
     }
 }
@@ -299,6 +314,23 @@ impl Config {
         }
         if g.offsets_retention_check_interval_ms < 1 {
             return bad("group.offsets_retention_check_interval_ms", "must be at least 1");
+        }
+        if g.consumer_heartbeat_interval_ms < 1 || g.consumer_session_timeout_ms <= g.consumer_heartbeat_interval_ms {
+            return bad(
+                "group.consumer_session_timeout_ms",
+                "must be more than group.consumer_heartbeat_interval_ms, which must be at least 1",
+            );
+        }
+        if g.consumer_max_size < 1 {
+            return bad("group.consumer_max_size", "must be at least 1");
+        }
+        if g.consumer_assignors.is_empty()
+            || g.consumer_assignors.iter().any(|a| !matches!(a.as_str(), "uniform" | "range"))
+        {
+            return bad(
+                "group.consumer_assignors",
+                "must list one or more of \"uniform\" and \"range\"",
+            );
         }
         if let Some(a) = &self.advertised_listen {
             if parse_host_port(a).is_none() {
