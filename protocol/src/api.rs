@@ -11,8 +11,8 @@
 //!
 //! # Versions: advertised and implemented
 //! [`API_TABLE`] states per API the range kzero advertises in ApiVersions and the range it implements.
-//! The broker advertises only the APIs it has a handler for (its dispatch table); today that is every API
-//! in this table.
+//! The broker advertises only the APIs it has a handler for (its dispatch table); an API in this table
+//! without a broker handler is encoded and tested here but never advertised.
 //! The advertised minimum is as low as Kafka's own (librdkafka before 2.11.1 enables features only when
 //! exact old versions fall in the advertised range, kafka-facts §2.3).
 //! INVARIANT: advertised ⊆ implemented, with one exception Kafka makes too: Produce advertises v0-2, which
@@ -291,6 +291,12 @@ apis! {
     /// DescribeProducers (61); every version is flexible.
     DescribeProducers = 61, "DescribeProducers", "describe_producers", DescribeProducersRequest, DescribeProducersResponse,
         advertised 0..=0, implemented 0..=0, flexible 0;
+    /// ConsumerGroupHeartbeat (68, KIP-848); every version is flexible; not handled by the broker yet.
+    ConsumerGroupHeartbeat = 68, "ConsumerGroupHeartbeat", "consumer_group_heartbeat", ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse,
+        advertised 0..=1, implemented 0..=1, flexible 0;
+    /// ConsumerGroupDescribe (69, KIP-848); every version is flexible; not handled by the broker yet.
+    ConsumerGroupDescribe = 69, "ConsumerGroupDescribe", "consumer_group_describe", ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse,
+        advertised 0..=1, implemented 0..=1, flexible 0;
 }
 
 impl ApiKey {

@@ -110,8 +110,8 @@ pub enum Error {
         /// The configured maximum.
         max: usize,
     },
-    /// A `__consumer_offsets` record key has a type this crate does not read: 3 and up are KIP-848 and
-    /// share-group records (see [`crate::group_records`]), which a loader of classic groups skips.
+    /// A `__consumer_offsets` record key has a type this crate does not read: 9-15 are share-group records,
+    /// 17 and up streams-group records (see [`crate::group_records`]), which a consumer-group loader skips.
     #[error("unknown __consumer_offsets record type {record_type}")]
     UnknownRecordType {
         /// The key's INT16 prefix.

@@ -1,25 +1,50 @@
-//! The records of `__consumer_offsets`: committed offsets and classic group metadata, as Kafka's group
-//! coordinator writes them (`group-coordinator/src/main/resources/common/message/*.json`).
+//! The records of `__consumer_offsets`: committed offsets, classic group metadata and KIP-848 consumer
+//! groups, as Kafka's group coordinator writes them (`group-coordinator/src/main/resources/common/message/*.json`).
 //!
 //! They are ordinary RecordBatch v2 records (see [`crate::record`]) whose key and value are encoded like
 //! protocol messages, each behind an INT16 prefix:
 //!
 //! ```text
 //! key:    INT16 record type | key struct (never flexible: INT16-length strings)
-//!           0 or 1  OffsetCommitKey    group STRING, topic STRING, partition INT32   (Kafka writes 1)
-//!           2       GroupMetadataKey   group STRING
-//!           3..     KIP-848 and share-group records       -> Error::UnknownRecordType
-//! value:  INT16 version | value struct (flexible in v4: compact strings and a tag buffer), or null
-//!         (a tombstone: compaction then drops every record with the same key bytes)
-//!           OffsetCommitValue   v0-4: offset, leader_epoch (v3+), metadata, commit_timestamp,
+//!           0 or 1  OffsetCommitKey                           group, topic, partition INT32  (Kafka writes 1)
+//!           2       GroupMetadataKey                          group
+//!           3       ConsumerGroupMetadataKey                  group_id
+//!           4       ConsumerGroupPartitionMetadataKey         group_id
+//!           5       ConsumerGroupMemberMetadataKey            group_id, member_id
+//!           6       ConsumerGroupTargetAssignmentMetadataKey  group_id
+//!           7       ConsumerGroupTargetAssignmentMemberKey    group_id, member_id
+//!           8       ConsumerGroupCurrentMemberAssignmentKey   group_id, member_id
+//!           16      ConsumerGroupRegularExpressionKey         group_id, regular_expression
+//!           9-15, 17..  share-group and streams-group records  -> Error::UnknownRecordType
+//! value:  INT16 version | value struct, or null (a tombstone: compaction then drops every record with the
+//!         same key bytes)
+//!           OffsetCommitValue   v0-4 (flexible 4): offset, leader_epoch (v3+), metadata, commit_timestamp,
 //!                                     expire_timestamp (v1 only)
-//!           GroupMetadataValue  v0-4: protocol_type, generation, protocol?, leader?,
+//!           GroupMetadataValue  v0-4 (flexible 4): protocol_type, generation, protocol?, leader?,
 //!                                     current_state_timestamp (v2+), members[MemberMetadata]
+//!           KIP-848 values      v0 only, flexible (compact encodings and a tag buffer):
+//!             3   ConsumerGroupMetadataValue                 epoch INT32, metadata_hash INT64 (tag 0, 4.1+)
+//!             4   ConsumerGroupPartitionMetadataValue        topics[topic_id, topic_name, num_partitions,
+//!                                                              partition_metadata[partition, racks[]]]
+//!             5   ConsumerGroupMemberMetadataValue           instance_id?, rack_id?, client_id, client_host,
+//!                                                              subscribed_topic_names[], subscribed_topic_regex?,
+//!                                                              rebalance_timeout_ms, server_assignor?,
+//!                                                              classic_member_metadata? (tag 0)
+//!             6   ConsumerGroupTargetAssignmentMetadataValue assignment_epoch INT32
+//!             7   ConsumerGroupTargetAssignmentMemberValue   topic_partitions[topic_id, partitions[]]
+//!             8   ConsumerGroupCurrentMemberAssignmentValue  member_epoch, previous_member_epoch, state INT8,
+//!                                                              assigned_partitions[..],
+//!                                                              partitions_pending_revocation[..]
+//!             16  ConsumerGroupRegularExpressionValue        topics[], version INT64, timestamp INT64
 //! ```
 //!
 //! Kafka writes OffsetCommitValue v3, or v1 when the commit carries an expire timestamp (an OffsetCommit
 //! v2-4 request with a retention time), and GroupMetadataValue v3; readers accept v0-4.
 //! [`GroupRecordValue::offset_commit`] and [`GroupRecordValue::group_metadata`] make the same choice.
+//! KIP-848 values have one version, 0; Kafka only adds tagged fields to them, which this crate keeps as
+//! unknown tagged fields when it does not know them (so they round-trip).
+//! Kafka 4.1 replaced the partition metadata (type 4) by the metadata hash of type 3 (KIP-1101), and may
+//! still write type-4 tombstones; this crate reads and writes both.
 //!
 //! Example: the offset 42 of group `g`, topic `t`, partition 0, committed at 1700000000000 ms.
 //!
@@ -37,12 +62,26 @@
 //! assert_eq!(read, record);
 //! assert!(matches!(read.value, Some(GroupRecordValue::OffsetCommit { version: 3, .. })));
 //! ```
+//!
+//! And a KIP-848 group's epoch, then the tombstone that deletes it:
+//!
+//! ```
+//! use protocol::group_records::{ConsumerGroupMetadataValue, GroupRecord};
+//!
+//! let value = ConsumerGroupMetadataValue { epoch: 5, ..Default::default() };
+//! let record = GroupRecord::consumer_group_metadata("g", value);
+//! assert_eq!(&record.key_bytes().unwrap()[..], &[0, 3, 0, 1, b'g']);
+//! // Version 0, epoch 5, an empty tag buffer (the metadata hash 0 is the default, so it is not written).
+//! assert_eq!(&record.value_bytes().unwrap().unwrap()[..], &[0, 0, 0, 0, 0, 5, 0]);
+//! let tombstone = GroupRecord::consumer_group_metadata_tombstone("g");
+//! assert_eq!(tombstone.value_bytes().unwrap(), None);
+//! ```
 
 use bytes::{Bytes, BytesMut};
 
 use crate::error::{Error, Result};
 use crate::schema::wire_struct;
-use crate::wire::{Cx, Field, Reader, Writer};
+use crate::wire::{Cx, Field, Reader, Uuid, Writer};
 
 /// The record type Kafka writes for OffsetCommit keys.
 pub const OFFSET_COMMIT_KEY_TYPE: i16 = 1;
@@ -50,10 +89,28 @@ pub const OFFSET_COMMIT_KEY_TYPE: i16 = 1;
 pub const LEGACY_OFFSET_COMMIT_KEY_TYPE: i16 = 0;
 /// The record type of GroupMetadata keys.
 pub const GROUP_METADATA_KEY_TYPE: i16 = 2;
+/// The record type of ConsumerGroupMetadata keys (KIP-848).
+pub const CONSUMER_GROUP_METADATA_KEY_TYPE: i16 = 3;
+/// The record type of ConsumerGroupPartitionMetadata keys (KIP-848).
+pub const CONSUMER_GROUP_PARTITION_METADATA_KEY_TYPE: i16 = 4;
+/// The record type of ConsumerGroupMemberMetadata keys (KIP-848).
+pub const CONSUMER_GROUP_MEMBER_METADATA_KEY_TYPE: i16 = 5;
+/// The record type of ConsumerGroupTargetAssignmentMetadata keys (KIP-848).
+pub const CONSUMER_GROUP_TARGET_ASSIGNMENT_METADATA_KEY_TYPE: i16 = 6;
+/// The record type of ConsumerGroupTargetAssignmentMember keys (KIP-848).
+pub const CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER_KEY_TYPE: i16 = 7;
+/// The record type of ConsumerGroupCurrentMemberAssignment keys (KIP-848).
+pub const CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT_KEY_TYPE: i16 = 8;
+/// The record type of ConsumerGroupRegularExpression keys (KIP-848 regular expressions, Kafka 4.0+).
+pub const CONSUMER_GROUP_REGULAR_EXPRESSION_KEY_TYPE: i16 = 16;
 /// The OffsetCommitValue and GroupMetadataValue versions this crate reads and writes.
 pub const VALUE_VERSIONS: (i16, i16) = (0, 4);
-/// The first flexible value version.
+/// The first flexible OffsetCommitValue and GroupMetadataValue version.
 const FLEXIBLE_VALUE_VERSION: i16 = 4;
+/// The versions of every KIP-848 value.
+pub const CONSUMER_GROUP_VALUE_VERSIONS: (i16, i16) = (0, 0);
+/// The first flexible KIP-848 value version (all of them).
+const CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION: i16 = 0;
 
 wire_struct! {
     /// The key of a committed offset (record types 0 and 1).
@@ -131,23 +188,415 @@ wire_struct! {
     }
 }
 
-/// The key of a `__consumer_offsets` record this crate reads.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum GroupRecordKey {
+// ---------------------------------------------------------------------------------------------------------
+// KIP-848 consumer groups. Keys declare their fields in the version equal to their record type (as Kafka's
+// JSON files did before 4.0); every value is version 0, flexible.
+
+wire_struct! {
+    /// The key of a KIP-848 group's metadata (record type 3).
+    pub struct ConsumerGroupMetadataKey {
+        /// The group id.
+        pub group_id: String [3..=3];
+    }
+}
+
+wire_struct! {
+    /// A KIP-848 group's metadata (ConsumerGroupMetadataValue v0).
+    ///
+    /// Kafka 4.3 adds a tagged `CreationTimeMs` (tag 1, KIP-1282), which this crate keeps as an unknown
+    /// tagged field.
+    pub struct ConsumerGroupMetadataValue {
+        /// The group epoch.
+        pub epoch: i32 [0..=99];
+        /// A hash of the subscribed topics' metadata (tag 0, Kafka 4.1+, KIP-1101); 0 when not computed.
+        pub metadata_hash: i64 [0..=99], tag 0;
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 group's subscription metadata (record type 4).
+    pub struct ConsumerGroupPartitionMetadataKey {
+        /// The group id.
+        pub group_id: String [4..=4];
+    }
+}
+
+wire_struct! {
+    /// The metadata of the topics a KIP-848 group subscribes to (ConsumerGroupPartitionMetadataValue v0).
+    ///
+    /// Kafka 4.1 detects topic changes with [`ConsumerGroupMetadataValue::metadata_hash`] instead, and may
+    /// still write tombstones of this record type.
+    pub struct ConsumerGroupPartitionMetadataValue {
+        /// The subscribed topics.
+        pub topics: Vec<TopicMetadata> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// One topic in a ConsumerGroupPartitionMetadataValue.
+    pub struct TopicMetadata {
+        /// The topic id.
+        pub topic_id: Uuid [0..=99];
+        /// The topic name.
+        pub topic_name: String [0..=99];
+        /// The number of partitions.
+        pub num_partitions: i32 [0..=99];
+        /// The racks of each partition (unused after Kafka 4.0; empty when no rack is known).
+        pub partition_metadata: Vec<PartitionMetadata> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The racks of one partition in a ConsumerGroupPartitionMetadataValue.
+    pub struct PartitionMetadata {
+        /// The partition index.
+        pub partition: i32 [0..=99];
+        /// The racks of the partition's replicas.
+        pub racks: Vec<String> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 member's metadata (record type 5).
+    pub struct ConsumerGroupMemberMetadataKey {
+        /// The group id.
+        pub group_id: String [5..=5];
+        /// The member id.
+        pub member_id: String [5..=5];
+    }
+}
+
+wire_struct! {
+    /// A KIP-848 member's metadata (ConsumerGroupMemberMetadataValue v0).
+    pub struct ConsumerGroupMemberMetadataValue {
+        /// The static member's instance id, null for a dynamic member.
+        pub instance_id: Option<String> [0..=99];
+        /// The member's rack id, null if none.
+        pub rack_id: Option<String> [0..=99];
+        /// The client id.
+        pub client_id: String [0..=99];
+        /// The client host.
+        pub client_host: String [0..=99];
+        /// The subscribed topic names.
+        pub subscribed_topic_names: Vec<String> [0..=99];
+        /// The subscribed topic regular expression, null if none.
+        pub subscribed_topic_regex: Option<String> [0..=99];
+        /// The rebalance timeout, -1 if unknown.
+        pub rebalance_timeout_ms: i32 [0..=99] = -1;
+        /// The server-side assignor the member prefers, null if none.
+        pub server_assignor: Option<String> [0..=99];
+        /// For a member that speaks the classic protocol inside a consumer group, its session timeout and
+        /// protocols (tag 0, a nullable struct); null for a member that speaks the consumer protocol.
+        pub classic_member_metadata: Option<ClassicMemberMetadata> [0..=99], tag 0;
+    }
+}
+
+wire_struct! {
+    /// The classic-protocol part of a ConsumerGroupMemberMetadataValue.
+    pub struct ClassicMemberMetadata {
+        /// The session timeout of the classic member.
+        pub session_timeout_ms: i32 [0..=99];
+        /// The protocols the classic member supports.
+        pub supported_protocols: Vec<ClassicProtocol> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A protocol a classic member supports, in a ClassicMemberMetadata.
+    pub struct ClassicProtocol {
+        /// The protocol name, e.g. `range`.
+        pub name: String [0..=99];
+        /// The protocol metadata.
+        pub metadata: Bytes [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 group's target-assignment metadata (record type 6).
+    pub struct ConsumerGroupTargetAssignmentMetadataKey {
+        /// The group id.
+        pub group_id: String [6..=6];
+    }
+}
+
+wire_struct! {
+    /// A KIP-848 group's target-assignment metadata (ConsumerGroupTargetAssignmentMetadataValue v0).
+    pub struct ConsumerGroupTargetAssignmentMetadataValue {
+        /// The epoch of the target assignment.
+        pub assignment_epoch: i32 [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 member's target assignment (record type 7).
+    pub struct ConsumerGroupTargetAssignmentMemberKey {
+        /// The group id.
+        pub group_id: String [7..=7];
+        /// The member id.
+        pub member_id: String [7..=7];
+    }
+}
+
+wire_struct! {
+    /// A KIP-848 member's target assignment (ConsumerGroupTargetAssignmentMemberValue v0).
+    pub struct ConsumerGroupTargetAssignmentMemberValue {
+        /// The partitions assigned to the member.
+        pub topic_partitions: Vec<TopicPartitions> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The partitions of one topic, by topic id, in a target or current assignment.
+    ///
+    /// Kafka 4.3 adds a tagged `AssignmentEpochs` (tag 0, KIP-1251) in current assignments, which this crate
+    /// keeps as an unknown tagged field.
+    pub struct TopicPartitions {
+        /// The topic id.
+        pub topic_id: Uuid [0..=99];
+        /// The partition indexes.
+        pub partitions: Vec<i32> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 member's current assignment (record type 8).
+    pub struct ConsumerGroupCurrentMemberAssignmentKey {
+        /// The group id.
+        pub group_id: String [8..=8];
+        /// The member id.
+        pub member_id: String [8..=8];
+    }
+}
+
+wire_struct! {
+    /// A KIP-848 member's current assignment (ConsumerGroupCurrentMemberAssignmentValue v0).
+    pub struct ConsumerGroupCurrentMemberAssignmentValue {
+        /// The member epoch the coordinator expects in the member's next heartbeat.
+        pub member_epoch: i32 [0..=99];
+        /// The epoch before the last bump, accepted if the bump did not reach the member.
+        pub previous_member_epoch: i32 [0..=99];
+        /// The member state: 0 STABLE, 1 UNREVOKED_PARTITIONS, 2 UNRELEASED_PARTITIONS (Kafka reads any other
+        /// value as UNKNOWN, 127).
+        pub state: i8 [0..=99];
+        /// The partitions assigned to (or owned by) the member.
+        pub assigned_partitions: Vec<TopicPartitions> [0..=99];
+        /// The partitions the member must revoke.
+        pub partitions_pending_revocation: Vec<TopicPartitions> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// The key of a KIP-848 group's resolved regular expression (record type 16).
+    pub struct ConsumerGroupRegularExpressionKey {
+        /// The group id.
+        pub group_id: String [16..=16];
+        /// The regular expression.
+        pub regular_expression: String [16..=16];
+    }
+}
+
+wire_struct! {
+    /// The topics a regular expression of a KIP-848 group resolved to (ConsumerGroupRegularExpressionValue v0).
+    pub struct ConsumerGroupRegularExpressionValue {
+        /// The matching topic names.
+        pub topics: Vec<String> [0..=99];
+        /// The version of the topic metadata the expression was resolved against.
+        pub version: i64 [0..=99];
+        /// When the expression was resolved, in milliseconds since the epoch.
+        pub timestamp: i64 [0..=99];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Keys and values of every record type
+
+/// Declares [`GroupRecordKey`] and [`GroupRecordValue`] with one variant per record type, and their
+/// dispatch: record type, value versions, and reading, writing and sizing of key and value structs.
+macro_rules! group_records {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $record_type:ident, $key:ident, $value:ident, versions $versions:ident, flexible $flex:ident;
+    )*) => {
+        /// The key of a `__consumer_offsets` record this crate reads.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum GroupRecordKey {
+            $( $(#[$doc])* $variant($key), )*
+        }
+
+        /// The (non-null) value of a `__consumer_offsets` record, with the version it is encoded in.
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum GroupRecordValue {
+            $(
+                #[doc = concat!("The value of a ", stringify!($variant), " key.")]
+                $variant {
+                    /// The value version (see [`GroupRecordKey::value_versions`]).
+                    version: i16,
+                    #[doc = concat!("The ", stringify!($value), ".")]
+                    value: $value,
+                },
+            )*
+        }
+
+        impl GroupRecordKey {
+            /// The record type written as the key's INT16 prefix.
+            pub fn record_type(&self) -> i16 {
+                match self {
+                    $( GroupRecordKey::$variant(_) => $record_type, )*
+                }
+            }
+
+            /// The name of the value schema of this key's record type, e.g. `OffsetCommitValue`.
+            pub fn value_name(&self) -> &'static str {
+                match self {
+                    $( GroupRecordKey::$variant(_) => stringify!($value), )*
+                }
+            }
+
+            /// The value versions this crate reads and writes for this key's record type, inclusive.
+            pub fn value_versions(&self) -> (i16, i16) {
+                match self {
+                    $( GroupRecordKey::$variant(_) => $versions, )*
+                }
+            }
+
+            /// The context of value `version` of this key's record type, or `None` if it is unknown.
+            fn value_cx(&self, version: i16) -> Option<Cx> {
+                let ((lo, hi), flexible_since) = match self {
+                    $( GroupRecordKey::$variant(_) => ($versions, $flex), )*
+                };
+                (lo..=hi).contains(&version).then(|| Cx::new(version, flexible_since))
+            }
+
+            /// Reads the key struct of `record_type` (after the prefix).
+            fn read_struct(record_type: i16, r: &mut Reader<'_>) -> Result<Self> {
+                let cx = Cx {
+                    version: record_type,
+                    flexible: false,
+                };
+                match record_type {
+                    LEGACY_OFFSET_COMMIT_KEY_TYPE => Ok(GroupRecordKey::OffsetCommit(OffsetCommitKey::read(r, cx)?)),
+                    $( $record_type => Ok(GroupRecordKey::$variant($key::read(r, cx)?)), )*
+                    record_type => Err(Error::UnknownRecordType { record_type }),
+                }
+            }
+
+            fn write_struct(&self, w: &mut Writer, cx: Cx) -> Result<()> {
+                match self {
+                    $( GroupRecordKey::$variant(k) => k.write(w, cx), )*
+                }
+            }
+
+            fn struct_size(&self, cx: Cx) -> usize {
+                match self {
+                    $( GroupRecordKey::$variant(k) => k.size(cx), )*
+                }
+            }
+        }
+
+        impl GroupRecordValue {
+            /// The value version.
+            pub fn version(&self) -> i16 {
+                match self {
+                    $( GroupRecordValue::$variant { version, .. } => *version, )*
+                }
+            }
+
+            fn record_name(&self) -> &'static str {
+                match self {
+                    $( GroupRecordValue::$variant { .. } => stringify!($value), )*
+                }
+            }
+
+            /// True if this value belongs to `key`'s record type.
+            pub fn matches(&self, key: &GroupRecordKey) -> bool {
+                match (self, key) {
+                    $( (GroupRecordValue::$variant { .. }, GroupRecordKey::$variant(_)) => true, )*
+                    _ => false,
+                }
+            }
+
+            /// The known versions of this value's record, and its first flexible version.
+            fn versions(&self) -> ((i16, i16), i16) {
+                match self {
+                    $( GroupRecordValue::$variant { .. } => ($versions, $flex), )*
+                }
+            }
+
+            /// Reads the value struct of `key`'s record type (after the version prefix).
+            fn read_struct(key: &GroupRecordKey, r: &mut Reader<'_>, cx: Cx) -> Result<Self> {
+                Ok(match key {
+                    $( GroupRecordKey::$variant(_) => GroupRecordValue::$variant {
+                        version: cx.version,
+                        value: $value::read(r, cx)?,
+                    }, )*
+                })
+            }
+
+            fn write_struct(&self, w: &mut Writer, cx: Cx) -> Result<()> {
+                match self {
+                    $( GroupRecordValue::$variant { value, .. } => value.write(w, cx), )*
+                }
+            }
+
+            fn struct_size(&self, cx: Cx) -> usize {
+                match self {
+                    $( GroupRecordValue::$variant { value, .. } => value.size(cx), )*
+                }
+            }
+        }
+    };
+}
+
+group_records! {
     /// A committed offset (record type 1, or the legacy 0 when read).
-    OffsetCommit(OffsetCommitKey),
+    OffsetCommit = OFFSET_COMMIT_KEY_TYPE,
+        OffsetCommitKey, OffsetCommitValue,
+        versions VALUE_VERSIONS, flexible FLEXIBLE_VALUE_VERSION;
     /// A classic group's metadata (record type 2).
-    GroupMetadata(GroupMetadataKey),
+    GroupMetadata = GROUP_METADATA_KEY_TYPE,
+        GroupMetadataKey, GroupMetadataValue,
+        versions VALUE_VERSIONS, flexible FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 group's epoch and metadata hash (record type 3).
+    ConsumerGroupMetadata = CONSUMER_GROUP_METADATA_KEY_TYPE,
+        ConsumerGroupMetadataKey, ConsumerGroupMetadataValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 group's subscribed topic metadata (record type 4).
+    ConsumerGroupPartitionMetadata = CONSUMER_GROUP_PARTITION_METADATA_KEY_TYPE,
+        ConsumerGroupPartitionMetadataKey, ConsumerGroupPartitionMetadataValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 member's metadata (record type 5).
+    ConsumerGroupMemberMetadata = CONSUMER_GROUP_MEMBER_METADATA_KEY_TYPE,
+        ConsumerGroupMemberMetadataKey, ConsumerGroupMemberMetadataValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 group's target-assignment epoch (record type 6).
+    ConsumerGroupTargetAssignmentMetadata = CONSUMER_GROUP_TARGET_ASSIGNMENT_METADATA_KEY_TYPE,
+        ConsumerGroupTargetAssignmentMetadataKey, ConsumerGroupTargetAssignmentMetadataValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 member's target assignment (record type 7).
+    ConsumerGroupTargetAssignmentMember = CONSUMER_GROUP_TARGET_ASSIGNMENT_MEMBER_KEY_TYPE,
+        ConsumerGroupTargetAssignmentMemberKey, ConsumerGroupTargetAssignmentMemberValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// A KIP-848 member's current assignment (record type 8).
+    ConsumerGroupCurrentMemberAssignment = CONSUMER_GROUP_CURRENT_MEMBER_ASSIGNMENT_KEY_TYPE,
+        ConsumerGroupCurrentMemberAssignmentKey, ConsumerGroupCurrentMemberAssignmentValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
+    /// The topics a KIP-848 group's regular expression resolved to (record type 16).
+    ConsumerGroupRegularExpression = CONSUMER_GROUP_REGULAR_EXPRESSION_KEY_TYPE,
+        ConsumerGroupRegularExpressionKey, ConsumerGroupRegularExpressionValue,
+        versions CONSUMER_GROUP_VALUE_VERSIONS, flexible CONSUMER_GROUP_FLEXIBLE_VALUE_VERSION;
 }
 
 impl GroupRecordKey {
-    /// The record type written as the key's INT16 prefix.
-    pub fn record_type(&self) -> i16 {
-        match self {
-            GroupRecordKey::OffsetCommit(_) => OFFSET_COMMIT_KEY_TYPE,
-            GroupRecordKey::GroupMetadata(_) => GROUP_METADATA_KEY_TYPE,
-        }
+    /// Decodes a record key; every byte must be used.
+    /// A record type this crate does not know is [`Error::UnknownRecordType`] (share-group and
+    /// streams-group records, which a consumer-group coordinator skips).
+    pub fn decode(key: &Bytes) -> Result<Self> {
+        decode_all(key, "key", |r| {
+            let record_type = r.i16()?;
+            GroupRecordKey::read_struct(record_type, r)
+        })
     }
 
     fn cx(&self) -> Cx {
@@ -157,35 +606,12 @@ impl GroupRecordKey {
         }
     }
 
-    /// Decodes a record key; every byte must be used.
-    /// A record type other than 0, 1 or 2 is [`Error::UnknownRecordType`] (KIP-848 and share-group records,
-    /// which a loader of classic groups skips).
-    pub fn decode(key: &Bytes) -> Result<Self> {
-        decode_all(key, "key", |r| {
-            let record_type = r.i16()?;
-            let cx = Cx {
-                version: record_type,
-                flexible: false,
-            };
-            match record_type {
-                LEGACY_OFFSET_COMMIT_KEY_TYPE | OFFSET_COMMIT_KEY_TYPE => {
-                    Ok(GroupRecordKey::OffsetCommit(OffsetCommitKey::read(r, cx)?))
-                }
-                GROUP_METADATA_KEY_TYPE => Ok(GroupRecordKey::GroupMetadata(GroupMetadataKey::read(r, cx)?)),
-                record_type => Err(Error::UnknownRecordType { record_type }),
-            }
-        })
-    }
-
     /// Appends the key: its record type, then the key struct.
     pub fn encode(&self, buf: &mut BytesMut) -> Result<()> {
         let cx = self.cx();
         encode_into(buf, "key", |w| {
             w.i16(cx.version);
-            match self {
-                GroupRecordKey::OffsetCommit(k) => k.write(w, cx),
-                GroupRecordKey::GroupMetadata(k) => k.write(w, cx),
-            }
+            self.write_struct(w, cx)
         })
     }
 
@@ -198,32 +624,8 @@ impl GroupRecordKey {
 
     /// The exact number of bytes [`GroupRecordKey::encode`] appends.
     pub fn encoded_len(&self) -> usize {
-        let cx = self.cx();
-        2 + match self {
-            GroupRecordKey::OffsetCommit(k) => k.size(cx),
-            GroupRecordKey::GroupMetadata(k) => k.size(cx),
-        }
+        2 + self.struct_size(self.cx())
     }
-}
-
-/// The (non-null) value of a `__consumer_offsets` record, with the version it is encoded in.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum GroupRecordValue {
-    /// The value of an OffsetCommit key.
-    OffsetCommit {
-        /// The value version, 0-4.
-        version: i16,
-        /// The committed offset.
-        value: OffsetCommitValue,
-    },
-    /// The value of a GroupMetadata key.
-    GroupMetadata {
-        /// The value version, 0-4.
-        version: i16,
-        /// The group's metadata.
-        value: GroupMetadataValue,
-    },
 }
 
 impl GroupRecordValue {
@@ -239,72 +641,36 @@ impl GroupRecordValue {
         GroupRecordValue::GroupMetadata { version: 3, value }
     }
 
-    /// The value version.
-    pub fn version(&self) -> i16 {
-        match self {
-            GroupRecordValue::OffsetCommit { version, .. } | GroupRecordValue::GroupMetadata { version, .. } => {
-                *version
-            }
-        }
-    }
-
-    fn record_name(&self) -> &'static str {
-        match self {
-            GroupRecordValue::OffsetCommit { .. } => "OffsetCommitValue",
-            GroupRecordValue::GroupMetadata { .. } => "GroupMetadataValue",
-        }
-    }
-
-    /// True if this value belongs to `key`'s record type.
-    pub fn matches(&self, key: &GroupRecordKey) -> bool {
-        matches!(
-            (self, key),
-            (GroupRecordValue::OffsetCommit { .. }, GroupRecordKey::OffsetCommit(_))
-                | (GroupRecordValue::GroupMetadata { .. }, GroupRecordKey::GroupMetadata(_))
-        )
-    }
-
     /// Decodes the non-null value of a record with `key`; every byte must be used.
-    /// A version outside 0-4 is [`Error::UnknownRecordVersion`].
+    /// A version the key's record type does not have ([`GroupRecordKey::value_versions`]) is
+    /// [`Error::UnknownRecordVersion`].
     pub fn decode(key: &GroupRecordKey, value: &Bytes) -> Result<Self> {
         decode_all(value, "value", |r| {
             let version = r.i16()?;
-            let record = match key {
-                GroupRecordKey::OffsetCommit(_) => "OffsetCommitValue",
-                GroupRecordKey::GroupMetadata(_) => "GroupMetadataValue",
-            };
-            let cx = value_cx(version).ok_or(Error::UnknownRecordVersion {
-                record,
-                version,
-                min: VALUE_VERSIONS.0,
-                max: VALUE_VERSIONS.1,
+            let cx = key.value_cx(version).ok_or_else(|| {
+                let (min, max) = key.value_versions();
+                Error::UnknownRecordVersion {
+                    record: key.value_name(),
+                    version,
+                    min,
+                    max,
+                }
             })?;
-            Ok(match key {
-                GroupRecordKey::OffsetCommit(_) => GroupRecordValue::OffsetCommit {
-                    version,
-                    value: OffsetCommitValue::read(r, cx)?,
-                },
-                GroupRecordKey::GroupMetadata(_) => GroupRecordValue::GroupMetadata {
-                    version,
-                    value: GroupMetadataValue::read(r, cx)?,
-                },
-            })
+            GroupRecordValue::read_struct(key, r, cx)
         })
     }
 
     fn checked_cx(&self) -> Result<Cx> {
-        value_cx(self.version()).ok_or_else(|| {
-            Error::unencodable(
-                format!(
-                    "{} v{} is not a known version ({}-{})",
-                    self.record_name(),
-                    self.version(),
-                    VALUE_VERSIONS.0,
-                    VALUE_VERSIONS.1
-                ),
+        let ((lo, hi), flexible_since) = self.versions();
+        let version = self.version();
+        if (lo..=hi).contains(&version) {
+            Ok(Cx::new(version, flexible_since))
+        } else {
+            Err(Error::unencodable(
+                format!("{} v{version} is not a known version ({lo}-{hi})", self.record_name()),
                 0,
-            )
-        })
+            ))
+        }
     }
 
     /// Appends the value: its version, then the value struct in that version. Fields the version lacks are
@@ -313,10 +679,7 @@ impl GroupRecordValue {
         let cx = self.checked_cx()?;
         encode_into(buf, "value", |w| {
             w.i16(cx.version);
-            match self {
-                GroupRecordValue::OffsetCommit { value, .. } => value.write(w, cx),
-                GroupRecordValue::GroupMetadata { value, .. } => value.write(w, cx),
-            }
+            self.write_struct(w, cx)
         })
     }
 
@@ -331,10 +694,7 @@ impl GroupRecordValue {
     /// cannot be encoded).
     pub fn encoded_len(&self) -> usize {
         let Ok(cx) = self.checked_cx() else { return 0 };
-        2 + match self {
-            GroupRecordValue::OffsetCommit { value, .. } => value.size(cx),
-            GroupRecordValue::GroupMetadata { value, .. } => value.size(cx),
-        }
+        2 + self.struct_size(cx)
     }
 }
 
@@ -343,7 +703,7 @@ impl GroupRecordValue {
 pub struct GroupRecord {
     /// The key.
     pub key: GroupRecordKey,
-    /// The value; `None` is a tombstone (the offset or the group is deleted).
+    /// The value; `None` is a tombstone (what the key names is deleted: an offset, a group, a member...).
     pub value: Option<GroupRecordValue>,
 }
 
@@ -423,11 +783,55 @@ impl GroupRecord {
     }
 }
 
-/// The context of value `version`, or `None` if the version is unknown.
-fn value_cx(version: i16) -> Option<Cx> {
-    (VALUE_VERSIONS.0..=VALUE_VERSIONS.1)
-        .contains(&version)
-        .then(|| Cx::new(version, FLEXIBLE_VALUE_VERSION))
+/// Declares, for each KIP-848 record type, a constructor of a record with a value (in version 0, the only
+/// one) and one of its tombstone.
+macro_rules! consumer_group_constructors {
+    ($(
+        $variant:ident, $record:ident, $tombstone:ident, $key:ident { $($field:ident),* }, $value:ident;
+    )*) => {
+        impl GroupRecord {
+            $(
+                #[doc = concat!("A ", stringify!($variant), " record (", stringify!($value), " v0).")]
+                pub fn $record($($field: &str,)* value: $value) -> Self {
+                    GroupRecord {
+                        value: Some(GroupRecordValue::$variant { version: 0, value }),
+                        ..GroupRecord::$tombstone($($field),*)
+                    }
+                }
+
+                #[doc = concat!("The tombstone of a ", stringify!($variant), " record.")]
+                pub fn $tombstone($($field: &str),*) -> Self {
+                    GroupRecord {
+                        key: GroupRecordKey::$variant($key {
+                            $( $field: $field.to_string(), )*
+                            ..$key::default()
+                        }),
+                        value: None,
+                    }
+                }
+            )*
+        }
+    };
+}
+
+consumer_group_constructors! {
+    ConsumerGroupMetadata, consumer_group_metadata, consumer_group_metadata_tombstone,
+        ConsumerGroupMetadataKey { group_id }, ConsumerGroupMetadataValue;
+    ConsumerGroupPartitionMetadata, consumer_group_partition_metadata, consumer_group_partition_metadata_tombstone,
+        ConsumerGroupPartitionMetadataKey { group_id }, ConsumerGroupPartitionMetadataValue;
+    ConsumerGroupMemberMetadata, consumer_group_member_metadata, consumer_group_member_metadata_tombstone,
+        ConsumerGroupMemberMetadataKey { group_id, member_id }, ConsumerGroupMemberMetadataValue;
+    ConsumerGroupTargetAssignmentMetadata, consumer_group_target_assignment_metadata,
+        consumer_group_target_assignment_metadata_tombstone,
+        ConsumerGroupTargetAssignmentMetadataKey { group_id }, ConsumerGroupTargetAssignmentMetadataValue;
+    ConsumerGroupTargetAssignmentMember, consumer_group_target_assignment_member,
+        consumer_group_target_assignment_member_tombstone,
+        ConsumerGroupTargetAssignmentMemberKey { group_id, member_id }, ConsumerGroupTargetAssignmentMemberValue;
+    ConsumerGroupCurrentMemberAssignment, consumer_group_current_member_assignment,
+        consumer_group_current_member_assignment_tombstone,
+        ConsumerGroupCurrentMemberAssignmentKey { group_id, member_id }, ConsumerGroupCurrentMemberAssignmentValue;
+    ConsumerGroupRegularExpression, consumer_group_regular_expression, consumer_group_regular_expression_tombstone,
+        ConsumerGroupRegularExpressionKey { group_id, regular_expression }, ConsumerGroupRegularExpressionValue;
 }
 
 /// Runs `read` over `bytes`, requires it to use every byte, and names `part` in errors.

@@ -12,6 +12,9 @@
 //! The wire type follows from the Rust type (see [`crate::wire`]): `String` is STRING, `Option<String>` is
 //! NULLABLE_STRING, `Bytes` is BYTES, `Vec<T>` is ARRAY, `Option<Vec<T>>` a nullable array,
 //! `Option<Records>` is RECORDS, and each becomes its compact form in flexible versions.
+//! A struct declared with this macro is a nested STRUCT, and `Option<S>` of such a struct `S` is a nullable
+//! struct: an INT8 marker, -1 for null or 1 for present, then the struct (the macro implements
+//! [`crate::wire::Field`] for `Option<S>` as well as for `S`).
 //! Every struct gets `unknown_tagged_fields`, and in flexible versions ends with a tag buffer in which known
 //! tagged fields with non-default values and unknown ones are written in ascending tag order.
 //! Fields outside the version are neither read nor written, and keep their default when decoding.
@@ -128,6 +131,25 @@ macro_rules! wire_struct {
                     s += $crate::wire::uvarint_size(n as u64);
                 }
                 s
+            }
+        }
+
+        /// A nullable struct: an INT8 marker (-1 null, 1 present), then the struct.
+        impl $crate::wire::Field for Option<$name> {
+            fn read(r: &mut $crate::wire::Reader<'_>, cx: $crate::wire::Cx) -> $crate::Result<Self> {
+                $crate::wire::read_nullable_struct(r, cx)
+            }
+
+            fn write(&self, w: &mut $crate::wire::Writer, cx: $crate::wire::Cx) -> $crate::Result<()> {
+                $crate::wire::write_nullable_struct(self, w, cx)
+            }
+
+            fn size(&self, cx: $crate::wire::Cx) -> usize {
+                $crate::wire::nullable_struct_size(self, cx)
+            }
+
+            fn is_null(&self) -> bool {
+                self.is_none()
             }
         }
 

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 use crate::api::{random_request, random_response};
+use crate::schema::wire_struct;
 use crate::testing::Gen;
 use crate::wire::Note;
 use crate::*;
@@ -185,6 +186,60 @@ fn encodings_are_stable() {
     }
 }
 
+/// Hand-built examples for messages whose seeded snapshots above came out with empty arrays: a
+/// ConsumerGroupDescribe response with one group and one member, in v0 and v1 (v1 adds MemberType).
+#[test]
+fn example_encodings_are_stable() {
+    let partitions = |name: &str, partitions: Vec<i32>| ConsumerGroupDescribeAssignment {
+        topic_partitions: vec![ConsumerGroupDescribeTopicPartitions {
+            topic_id: Uuid([0x11; 16]),
+            topic_name: name.into(),
+            partitions,
+            ..ConsumerGroupDescribeTopicPartitions::default()
+        }],
+        ..ConsumerGroupDescribeAssignment::default()
+    };
+    let describe = ConsumerGroupDescribeResponse {
+        groups: vec![ConsumerGroupDescribedGroup {
+            group_id: "g".into(),
+            group_state: "Stable".into(),
+            group_epoch: 3,
+            assignment_epoch: 3,
+            assignor_name: "uniform".into(),
+            members: vec![ConsumerGroupDescribeMember {
+                member_id: "m".into(),
+                member_epoch: 3,
+                client_id: "c".into(),
+                client_host: "/h".into(),
+                subscribed_topic_names: vec!["t".into()],
+                assignment: partitions("t", vec![0]),
+                target_assignment: partitions("t", vec![0, 1]),
+                member_type: 1,
+                ..ConsumerGroupDescribeMember::default()
+            }],
+            ..ConsumerGroupDescribedGroup::default()
+        }],
+        ..ConsumerGroupDescribeResponse::default()
+    };
+    for version in 0..=1 {
+        let mut body = describe.clone();
+        if version == 0 {
+            body.groups[0].members[0].member_type = -1;
+        }
+        let body = ResponseBody::from(body);
+        check_response_round_trip(&body, version);
+        let (bytes, notes) = annotate_response(&body, version).unwrap();
+        let name = format!("example_consumer_group_describe_v{version}_response");
+        insta::with_settings!({
+            snapshot_path => "../snapshots/encodings",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, hexdump(&bytes, &notes));
+        });
+    }
+}
+
 #[test]
 fn the_table_advertises_what_librdkafka_needs() {
     // kafka-facts §2.3: librdkafka before 2.11.1 enables features only when these exact versions are
@@ -288,6 +343,206 @@ fn the_group_apis_cover_what_kafka_4_1_accepts() {
         let info = api.info();
         assert_eq!((info.advertised, info.implemented), (range, range), "{api:?}");
         assert_eq!(info.flexible_since, flexible, "{api:?}");
+    }
+}
+
+#[test]
+fn the_kip848_apis_implement_what_kafka_4_1_accepts() {
+    // kafka-protocol 0.18 is generated from Kafka 4.1's schemas: ConsumerGroupHeartbeat and
+    // ConsumerGroupDescribe accept v0-1, and both are flexible in every version (header v2 / v1).
+    use kafka_protocol::messages::ApiKey as Kp;
+    for (api, theirs) in [
+        (ApiKey::ConsumerGroupHeartbeat, Kp::ConsumerGroupHeartbeat),
+        (ApiKey::ConsumerGroupDescribe, Kp::ConsumerGroupDescribe),
+    ] {
+        let info = api.info();
+        let range = theirs.valid_versions();
+        assert_eq!(info.implemented, (range.min, range.max), "{api:?}");
+        assert_eq!(info.implemented, (0, 1), "{api:?}");
+        assert_eq!(info.advertised, info.implemented, "{api:?}");
+        assert_eq!(info.flexible_since, 0, "{api:?}");
+        assert_eq!(api as i16, theirs as i16);
+        for version in range.min..=range.max {
+            assert_eq!(
+                api.request_header_version(version),
+                theirs.request_header_version(version)
+            );
+            assert_eq!(
+                api.response_header_version(version),
+                theirs.response_header_version(version)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_heartbeat_assignment_is_a_nullable_struct() {
+    let response = ConsumerGroupHeartbeatResponse {
+        member_id: Some("m".into()),
+        member_epoch: 3,
+        heartbeat_interval_ms: 5000,
+        ..ConsumerGroupHeartbeatResponse::default()
+    };
+    #[rustfmt::skip]
+    let head: &[u8] = &[
+        0, 0, 0, 0,          // throttle time
+        0, 0,                // error code
+        0,                   // error message: null
+        2, b'm',             // member id
+        0, 0, 0, 3,          // member epoch
+        0, 0, 0x13, 0x88,    // heartbeat interval
+    ];
+    for version in 0..=1 {
+        // Unchanged assignment: the marker -1 and nothing else.
+        let bytes = check_response_round_trip(&response.clone().into(), version);
+        assert_eq!(&bytes[..], &[head, &[0xff], &[0]].concat()[..], "v{version}");
+
+        let with = ConsumerGroupHeartbeatResponse {
+            assignment: Some(ConsumerGroupHeartbeatAssignment {
+                topic_partitions: vec![ConsumerGroupHeartbeatTopicPartitions {
+                    topic_id: Uuid([7; 16]),
+                    partitions: vec![0],
+                    ..ConsumerGroupHeartbeatTopicPartitions::default()
+                }],
+                ..ConsumerGroupHeartbeatAssignment::default()
+            }),
+            ..response.clone()
+        };
+        let bytes = check_response_round_trip(&with.into(), version);
+        #[rustfmt::skip]
+        let assignment = [
+            &[1][..],            // present
+            &[2],                // one topic
+            &[7; 16],            // topic id
+            &[2, 0, 0, 0, 0],    // partitions [0]
+            &[0],                // the topic's tag buffer
+            &[0],                // the assignment's tag buffer
+        ]
+        .concat();
+        assert_eq!(&bytes[..], &[head, &assignment, &[0]].concat()[..], "v{version}");
+    }
+    // Any marker but -1 and 1 is malformed (readers disagree on them).
+    for marker in [0u8, 2, 0x80, 0xfe] {
+        let body = Bytes::from([head, &[marker], &[0]].concat());
+        let err = decode_response_body(ApiKey::ConsumerGroupHeartbeat, 0, body).unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{err:?}");
+        assert!(err.to_string().contains("field `assignment`"), "{err}");
+    }
+}
+
+#[test]
+fn the_heartbeat_regex_and_the_describe_member_type_exist_from_v1() {
+    let request = ConsumerGroupHeartbeatRequest {
+        group_id: "g".into(),
+        subscribed_topic_regex: Some("t.*".into()),
+        ..ConsumerGroupHeartbeatRequest::default()
+    };
+    let v1 = check_request_round_trip(&request.clone().into(), 1);
+    // v0 has no regex: a field outside its version is not written (and decodes as its default).
+    let mut v0 = BytesMut::new();
+    encode_request_body(&request.into(), 0, &mut v0).unwrap();
+    // v1 adds the compact string "t.*" (4 bytes) between the topic names and the assignor.
+    assert_eq!(v1.len(), v0.len() + 4);
+    // group "g", member "", epoch 0, instance null, rack null, rebalance timeout -1, topic names null,
+    // regex "t.*", assignor null, topic partitions null, tags.
+    #[rustfmt::skip]
+    assert_eq!(
+        &v1[..],
+        &[2, b'g', 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 4, b't', b'.', b'*', 0, 0, 0]
+    );
+    let decoded = decode_request_body(ApiKey::ConsumerGroupHeartbeat, 0, v0.freeze()).unwrap();
+    let RequestBody::ConsumerGroupHeartbeat(decoded) = decoded else {
+        panic!("not a ConsumerGroupHeartbeat request")
+    };
+    assert_eq!(decoded.subscribed_topic_regex, None, "v0 has no regex");
+
+    let member = ConsumerGroupDescribeMember {
+        member_type: 1,
+        ..ConsumerGroupDescribeMember::default()
+    };
+    let response = |member: ConsumerGroupDescribeMember| ConsumerGroupDescribeResponse {
+        groups: vec![ConsumerGroupDescribedGroup {
+            members: vec![member],
+            ..ConsumerGroupDescribedGroup::default()
+        }],
+        ..ConsumerGroupDescribeResponse::default()
+    };
+    let v0 = check_response_round_trip(&response(ConsumerGroupDescribeMember::default()).into(), 0);
+    let v1 = check_response_round_trip(&response(member).into(), 1);
+    assert_eq!(v1.len(), v0.len() + 1, "MemberType is one INT8");
+    assert_eq!(ConsumerGroupDescribeMember::default().member_type, -1);
+    assert_eq!(ConsumerGroupDescribedGroup::default().authorized_operations, i32::MIN);
+}
+
+wire_struct! {
+    /// Nullable struct fields, to test their encoding apart from any Kafka message.
+    pub struct NullableStructs {
+        /// A nullable struct that may be null only from v1.
+        pub late: Option<HeartbeatResponse> [0..=99] nullable 1;
+        /// A tagged nullable struct (tags exist in flexible versions, v2 here).
+        pub tagged: Option<HeartbeatResponse> [2..=99], tag 0;
+    }
+}
+
+#[test]
+fn nullable_structs_have_an_int8_marker_in_every_version() {
+    use crate::wire::{Cx, Field, Reader, Writer};
+    let cx = |version| Cx::new(version, 2);
+    let encode = |value: &NullableStructs, version| {
+        let mut w = Writer::new(BytesMut::new());
+        value.write(&mut w, cx(version)).map(|()| {
+            let bytes = w.into_bytes_mut().freeze();
+            assert_eq!(bytes.len(), value.size(cx(version)));
+            let decoded = NullableStructs::read(&mut Reader::new(&bytes), cx(version)).unwrap();
+            assert_eq!(&decoded, value);
+            bytes
+        })
+    };
+    let inner = HeartbeatResponse {
+        throttle_time_ms: 1,
+        error_code: 7,
+        ..HeartbeatResponse::default()
+    };
+    let present = NullableStructs {
+        late: Some(inner.clone()),
+        ..NullableStructs::default()
+    };
+    let null = NullableStructs::default();
+    // v0 (not flexible): the marker, then the struct as v0 has it (no throttle time); null is not allowed.
+    let present_v0 = NullableStructs {
+        late: Some(HeartbeatResponse {
+            error_code: 7,
+            ..HeartbeatResponse::default()
+        }),
+        ..NullableStructs::default()
+    };
+    assert_eq!(&encode(&present_v0, 0).unwrap()[..], &[1, 0, 7]);
+    let err = encode(&null, 0).unwrap_err();
+    assert!(matches!(err, Error::Unencodable { .. }), "{err:?}");
+    let err = NullableStructs::read(&mut Reader::new(&Bytes::from_static(&[0xff])), cx(0)).unwrap_err();
+    assert!(err.to_string().contains("not nullable in this version"), "{err}");
+    // v1: null is -1; the struct now has its throttle time.
+    assert_eq!(&encode(&null, 1).unwrap()[..], &[0xff]);
+    assert_eq!(&encode(&present, 1).unwrap()[..], &[1, 0, 0, 0, 1, 0, 7]);
+    // v2 (flexible): the same INT8 marker (not a varint), the struct ends with its tag buffer, and a null
+    // tagged struct (its default) is not written.
+    assert_eq!(&encode(&null, 2).unwrap()[..], &[0xff, 0]);
+    assert_eq!(&encode(&present, 2).unwrap()[..], &[1, 0, 0, 0, 1, 0, 7, 0, 0]);
+    // A present tagged struct: tag 0, its size (marker included), the marker 1 (which is also UVARINT 1,
+    // what Kafka writes there), the struct.
+    let tagged = NullableStructs {
+        tagged: Some(inner),
+        ..null.clone()
+    };
+    assert_eq!(
+        &encode(&tagged, 2).unwrap()[..],
+        &[0xff, 1, 0, 8, 1, 0, 0, 0, 1, 0, 7, 0]
+    );
+    // Truncated anywhere: incomplete.
+    let bytes = encode(&tagged, 2).unwrap();
+    for cut in 0..bytes.len() {
+        let err = NullableStructs::read(&mut Reader::new(&bytes.slice(..cut)), cx(2)).unwrap_err();
+        assert!(err.is_incomplete(), "cut at {cut}: {err}");
     }
 }
 

@@ -5,6 +5,7 @@
 //! STRING             INT16 len, bytes            COMPACT_STRING   UVARINT len+1, bytes (0 = null)
 //! BYTES              INT32 len, bytes            COMPACT_BYTES    UVARINT len+1, bytes (0 = null)
 //! ARRAY              INT32 n, elements           COMPACT_ARRAY    UVARINT n+1, elements (0 = null)
+//! nullable STRUCT    INT8 marker (-1 = null, 1 = present), then the struct if present (in every version)
 //! TAG_BUFFER         UVARINT count, then per field: UVARINT tag, UVARINT size, `size` bytes
 //! VARINT / VARLONG   zig-zag, then UVARINT (used inside records, never for protocol lengths)
 //! ```
@@ -686,6 +687,57 @@ impl<T: Field> Nullable for Vec<T> {
     fn body_size(&self, cx: Cx) -> usize {
         self.iter().map(|x| x.size(cx)).sum()
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Nullable structs
+
+/// The INT8 marker before a nullable struct that is present.
+const STRUCT_PRESENT: i8 = 1;
+/// The INT8 marker of a null struct.
+const STRUCT_NULL: i8 = -1;
+
+/// Reads a nullable struct: an INT8 marker, then the struct if the marker says present.
+///
+/// Kafka writes -1 for null and 1 for present, in every version (flexible or not).
+/// Readers disagree on other markers (Kafka's generated Java reads any negative one as null and any other as
+/// present, the `kafka-protocol` crate reads only 1 as present), so any other marker is `Malformed`: what
+/// this codec decodes, those readers decode the same way.
+///
+/// As a tagged field, Kafka writes the marker of a present struct as UVARINT 1, which is the same byte.
+/// Kafka does not write a null tagged struct whose default is null (ClassicMemberMetadata's case), and this
+/// codec writes tagged fields only when they differ from their default, so neither writes one.
+/// (Kafka would write the null of a tagged struct with a non-null default as UVARINT 0, which this reader
+/// rejects; no such field exists in the schemas this crate implements.)
+pub(crate) fn read_nullable_struct<T: Field>(r: &mut Reader<'_>, cx: Cx) -> Result<Option<T>> {
+    let at = r.position();
+    match r.i8()? {
+        STRUCT_NULL => Ok(None),
+        STRUCT_PRESENT => T::read(r, cx).map(Some),
+        marker => Err(Error::malformed(
+            format!("nullable struct marker {marker} is neither -1 (null) nor 1 (present)"),
+            at,
+        )),
+    }
+}
+
+/// Writes a nullable struct: the INT8 marker (-1 null, 1 present), then the struct if present.
+pub(crate) fn write_nullable_struct<T: Field>(value: &Option<T>, w: &mut Writer, cx: Cx) -> Result<()> {
+    match value {
+        None => {
+            w.i8(STRUCT_NULL);
+            Ok(())
+        }
+        Some(v) => {
+            w.i8(STRUCT_PRESENT);
+            v.write(w, cx)
+        }
+    }
+}
+
+/// The size of a nullable struct: one marker byte, plus the struct if present.
+pub(crate) fn nullable_struct_size<T: Field>(value: &Option<T>, cx: Cx) -> usize {
+    1 + value.as_ref().map_or(0, |v| v.size(cx))
 }
 
 fn index_name(i: usize) -> &'static str {

@@ -325,7 +325,9 @@ impl Config {
             return bad("group.consumer_max_size", "must be at least 1");
         }
         if g.consumer_assignors.is_empty()
-            || g.consumer_assignors.iter().any(|a| !matches!(a.as_str(), "uniform" | "range"))
+            || g.consumer_assignors
+                .iter()
+                .any(|a| !matches!(a.as_str(), "uniform" | "range"))
         {
             return bad(
                 "group.consumer_assignors",

@@ -8,6 +8,7 @@
 mod api_versions;
 mod cluster;
 mod configs;
+mod consumer_groups;
 mod fetch;
 mod groups;
 mod list_offsets;
@@ -20,6 +21,7 @@ mod transactions;
 pub use api_versions::*;
 pub use cluster::*;
 pub use configs::*;
+pub use consumer_groups::*;
 pub use fetch::*;
 pub use groups::*;
 pub use list_offsets::*;

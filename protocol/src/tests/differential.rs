@@ -73,6 +73,8 @@ macro_rules! with_types {
             IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
             DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
             DescribeProducers => DescribeProducersRequest, DescribeProducersResponse;
+            ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse;
+            ConsumerGroupDescribe => ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse;
         )
     };
 }
@@ -153,5 +155,52 @@ fn kafka_protocol_request_headers_agree() {
             request_body_size(&request.body, version),
             "{api:?} v{version} header length"
         );
+    }
+}
+
+#[test]
+fn kafka_protocol_reads_our_heartbeat_assignment_field_by_field() {
+    // The generic test compares bytes; this one checks that kafka-protocol sees the nullable assignment
+    // (INT8 marker, then the struct) as the same value, in both versions.
+    let assignment = ConsumerGroupHeartbeatAssignment {
+        topic_partitions: vec![ConsumerGroupHeartbeatTopicPartitions {
+            topic_id: Uuid([7; 16]),
+            partitions: vec![0, 3],
+            ..ConsumerGroupHeartbeatTopicPartitions::default()
+        }],
+        ..ConsumerGroupHeartbeatAssignment::default()
+    };
+    for version in 0..=1 {
+        for assignment in [None, Some(assignment.clone())] {
+            let ours = ConsumerGroupHeartbeatResponse {
+                member_id: Some("m".into()),
+                member_epoch: 4,
+                heartbeat_interval_ms: 5000,
+                assignment: assignment.clone(),
+                ..ConsumerGroupHeartbeatResponse::default()
+            };
+            let body = ResponseBody::from(ours.clone());
+            let mut bytes = BytesMut::new();
+            encode_response_body(&body, version, &mut bytes).unwrap();
+            let mut input = bytes.freeze();
+            let theirs = kp::ConsumerGroupHeartbeatResponse::decode(&mut input, version).unwrap();
+            assert!(input.is_empty());
+            assert_eq!(theirs.member_id.as_deref(), Some("m"));
+            assert_eq!((theirs.member_epoch, theirs.heartbeat_interval_ms), (4, 5000));
+            match (&assignment, &theirs.assignment) {
+                (None, None) => {}
+                (Some(a), Some(t)) => {
+                    assert_eq!(t.topic_partitions.len(), 1);
+                    let (ours, theirs) = (&a.topic_partitions[0], &t.topic_partitions[0]);
+                    assert_eq!(theirs.topic_id.as_bytes(), &ours.topic_id.0);
+                    assert_eq!(theirs.partitions, ours.partitions);
+                }
+                (a, t) => panic!("v{version}: ours {a:?}, theirs {t:?}"),
+            }
+            let mut again = BytesMut::new();
+            theirs.encode(&mut again, version).unwrap();
+            let back = decode_response_body(ApiKey::ConsumerGroupHeartbeat, version, again.freeze()).unwrap();
+            assert_eq!(back, body, "v{version}");
+        }
     }
 }

@@ -93,6 +93,8 @@ const ORDER: &[ApiKey] = &[
     ApiKey::LeaveGroup,
     ApiKey::OffsetDelete,
     ApiKey::DeleteGroups,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
     // Last: it moves the log start, which the earlier checks expect at 0.
     ApiKey::DeleteRecords,
 ];
@@ -134,6 +136,16 @@ fn grown_topic(version: i16) -> String {
 }
 
 /// The group the member that JoinGroup joins at `version` is alone in.
+/// The KIP-848 group ConsumerGroupHeartbeat joins at `version` (one member each).
+fn kip848_group(version: i16) -> String {
+    format!("walk-848-v{version}")
+}
+
+/// The member id a v1+ member makes for itself (KIP-1082); v0 members get one from the broker.
+fn kip848_member(version: i16) -> String {
+    format!("walk848member{version:09}")
+}
+
 fn join_group(version: i16) -> String {
     format!("walk-join-v{version}")
 }
@@ -349,6 +361,8 @@ struct Ctx {
     /// Whether [`OFFSETS_GROUP`] exists (created by a commit).
     offsets_group: bool,
     commit: Option<Commit>,
+    /// The KIP-848 member ConsumerGroupHeartbeat joined at each version: (group, member id, epoch).
+    kip848: BTreeMap<i16, (String, String, i32)>,
 }
 
 impl Ctx {
@@ -370,6 +384,7 @@ impl Ctx {
             members: BTreeMap::new(),
             offsets_group: false,
             commit: None,
+            kip848: BTreeMap::new(),
         }
     }
 
@@ -1022,6 +1037,22 @@ fn sample(api: ApiKey, version: i16, ctx: &Ctx) -> RequestBody {
         .into(),
         ApiKey::DeleteGroups => DeleteGroupsRequest {
             groups_names: vec![join_group(v)],
+            ..Default::default()
+        }
+        .into(),
+        ApiKey::ConsumerGroupHeartbeat => protocol::ConsumerGroupHeartbeatRequest {
+            group_id: kip848_group(v),
+            member_id: if v >= 1 { kip848_member(v) } else { String::new() },
+            member_epoch: 0,
+            rebalance_timeout_ms: 300_000,
+            subscribed_topic_names: Some(vec![TOPIC.into()]),
+            topic_partitions: Some(Vec::new()),
+            ..Default::default()
+        }
+        .into(),
+        ApiKey::ConsumerGroupDescribe => protocol::ConsumerGroupDescribeRequest {
+            group_ids: ctx.kip848.values().map(|(g, _, _)| g.clone()).take(1).collect(),
+            include_authorized_operations: true,
             ..Default::default()
         }
         .into(),
@@ -1706,6 +1737,90 @@ fn check(api: ApiKey, version: i16, body: &ResponseBody, ctx: &mut Ctx) -> Resul
                 &format!("DescribeGroups v{dv}: (error, state, members) of the deleted group"),
                 (code_name(g.error_code), g.group_state.as_str(), g.members.len()),
                 (code_name(want.code()), "Dead", 0),
+            )?;
+        }
+        ApiKey::ConsumerGroupHeartbeat => {
+            let r = answer!(body, ConsumerGroupHeartbeat);
+            no_error("error", r.error_code)?;
+            let member = r.member_id.clone().unwrap_or_default();
+            if v >= 1 {
+                eq(
+                    "member id (the client's own)",
+                    member.as_str(),
+                    kip848_member(v).as_str(),
+                )?;
+            } else {
+                ensure(member.len() >= 16, "member id", "one the broker made", &member)?;
+            }
+            ensure(
+                r.member_epoch >= 1,
+                "member epoch",
+                "at least 1 after a join",
+                r.member_epoch,
+            )?;
+            ensure(
+                r.heartbeat_interval_ms > 0,
+                "heartbeat interval",
+                "positive",
+                r.heartbeat_interval_ms,
+            )?;
+            // The only member of its group gets both partitions of the topic, by id.
+            let topic_id = ctx.topic_ids.get(TOPIC).copied();
+            let got: Vec<(Uuid, Vec<i32>)> = r
+                .assignment
+                .as_ref()
+                .map(|a| {
+                    a.topic_partitions
+                        .iter()
+                        .map(|t| {
+                            let mut p = t.partitions.clone();
+                            p.sort_unstable();
+                            (t.topic_id, p)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(id) = topic_id {
+                eq("assignment", got, vec![(id, vec![0, 1])])?;
+            }
+            ctx.kip848.insert(v, (kip848_group(v), member, r.member_epoch));
+        }
+        ApiKey::ConsumerGroupDescribe => {
+            let r = answer!(body, ConsumerGroupDescribe);
+            let g = only("groups", &r.groups)?;
+            let Some((group, member, epoch)) = ctx.kip848.values().next().cloned() else {
+                return Err("no KIP-848 member joined before ConsumerGroupDescribe".into());
+            };
+            no_error("error", g.error_code)?;
+            eq("group", g.group_id.as_str(), group.as_str())?;
+            eq("state", g.group_state.as_str(), "Stable")?;
+            eq("group epoch", g.group_epoch, epoch)?;
+            eq("assignment epoch", g.assignment_epoch, epoch)?;
+            eq("assignor", g.assignor_name.as_str(), "uniform")?;
+            let m = only("members", &g.members)?;
+            eq("member", m.member_id.as_str(), member.as_str())?;
+            eq("member epoch", m.member_epoch, epoch)?;
+            eq(
+                "subscribed topics",
+                m.subscribed_topic_names.clone(),
+                vec![TOPIC.to_string()],
+            )?;
+            let assigned: Vec<(String, Vec<i32>)> = m
+                .assignment
+                .topic_partitions
+                .iter()
+                .map(|t| {
+                    let mut p = t.partitions.clone();
+                    p.sort_unstable();
+                    (t.topic_name.clone(), p)
+                })
+                .collect();
+            eq("assignment", assigned, vec![(TOPIC.to_string(), vec![0, 1])])?;
+            ensure(
+                g.authorized_operations != i32::MIN && g.authorized_operations & (1 << 3) != 0,
+                "authorized operations",
+                "READ among them",
+                g.authorized_operations,
             )?;
         }
         ApiKey::DeleteRecords => {
