@@ -4,6 +4,7 @@
 //! `classic.rs` (groups, members, rebalances) and `offsets.rs` (committed offsets, retention) are
 //! sans-IO: time comes in as milliseconds, parked requests are tickets answered through outputs, and
 //! every change to persist is a [`offsets::Record`]. Unit tests drive them without sockets or clocks.
+//! `assignor.rs` holds the KIP-848 server-side assignors (`uniform`, `range`), also pure functions.
 //!
 //! [`GroupCoordinator`] is their driver, a peer of the `ReplicaManager`: one task owns the state and
 //! takes requests from the handlers (`apis/group.rs`) through a channel, sleeps until the next timer, and
@@ -14,6 +15,7 @@
 //! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans it itself by
 //! rewriting the live records and dropping the segments before them).
 
+pub(crate) mod assignor;
 pub(crate) mod classic;
 mod driver;
 pub(crate) mod offsets;
