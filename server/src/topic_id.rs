@@ -22,7 +22,7 @@ use crate::Error;
 pub(crate) const FILE: &str = "partition.metadata";
 
 /// A topic's id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct TopicId(pub(crate) [u8; 16]);
 
 impl TopicId {

@@ -4,6 +4,10 @@
 //! `classic.rs` (groups, members, rebalances) and `offsets.rs` (committed offsets, retention) are
 //! sans-IO: time comes in as milliseconds, parked requests are tickets answered through outputs, and
 //! every change to persist is a [`offsets::Record`]. Unit tests drive them without sockets or clocks.
+//! `consumer.rs` is the KIP-848 consumer group state machine (ConsumerGroupHeartbeat, ConsumerGroupDescribe,
+//! the group side of offsets), sans-IO in the same way, emitting [`consumer::Record`]s of Kafka's record
+//! types 3, 5, 6, 7, 8 and 16; `assignor.rs` holds its server-side assignors (`uniform`, `range`), pure
+//! functions. Neither is wired into the driver yet.
 //!
 //! [`GroupCoordinator`] is their driver, a peer of the `ReplicaManager`: one task owns the state and
 //! takes requests from the handlers (`apis/group.rs`) through a channel, sleeps until the next timer, and
@@ -14,7 +18,9 @@
 //! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans it itself by
 //! rewriting the live records and dropping the segments before them).
 
+pub(crate) mod assignor;
 pub(crate) mod classic;
+pub(crate) mod consumer;
 mod driver;
 pub(crate) mod offsets;
 mod records;
