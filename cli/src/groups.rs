@@ -290,11 +290,69 @@ impl<'a> Coordinator<'a> {
             Ok(if d.error_code != 0 { Err(d.error_code) } else { Ok(d) })
         })?;
         match answer {
-            Ok(d) if d.group_state == "Dead" => Ok(None),
-            Ok(d) => Ok(Some(d)),
-            Err(code) if code == ErrorCode::GroupIdNotFound.code() => Ok(None),
+            Ok(d) if d.group_state != "Dead" => Ok(Some(d)),
+            Ok(_) => self.describe_consumer_group(),
+            Err(code) if code == ErrorCode::GroupIdNotFound.code() => self.describe_consumer_group(),
             Err(code) => bail!("cannot describe group {:?}: {}", self.group, group_problem(code)),
         }
+    }
+
+    /// A KIP-848 consumer group (ConsumerGroupDescribe), in DescribeGroups' shape: its assignor as the
+    /// strategy and each member's assignment in the consumer protocol's format, so both kinds print the
+    /// same way. `None` if there is no such group (or the broker has no KIP-848 groups).
+    fn describe_consumer_group(&mut self) -> Result<Option<protocol::DescribedGroup>> {
+        if !self.conn.versions.advertises(protocol::ApiKey::ConsumerGroupDescribe) {
+            return Ok(None);
+        }
+        let group = self.group.clone();
+        let answer = self.ask(|conn| {
+            let request = protocol::ConsumerGroupDescribeRequest {
+                group_ids: vec![group.clone()],
+                ..Default::default()
+            };
+            let ResponseBody::ConsumerGroupDescribe(r) = conn.call(request)? else {
+                bail!("unexpected response to ConsumerGroupDescribe");
+            };
+            let d = r
+                .groups
+                .into_iter()
+                .find(|g| g.group_id == group)
+                .ok_or_else(|| anyhow::anyhow!("the broker did not describe group {group:?}"))?;
+            Ok(if d.error_code != 0 { Err(d.error_code) } else { Ok(d) })
+        })?;
+        let d = match answer {
+            Ok(d) => d,
+            Err(code) if code == ErrorCode::GroupIdNotFound.code() => return Ok(None),
+            Err(code) => bail!("cannot describe group {:?}: {}", self.group, group_problem(code)),
+        };
+        Ok(Some(protocol::DescribedGroup {
+            group_id: d.group_id,
+            group_state: d.group_state,
+            protocol_type: CONSUMER_PROTOCOL_TYPE.into(),
+            protocol_data: d.assignor_name,
+            members: d
+                .members
+                .into_iter()
+                .map(|m| protocol::DescribedGroupMember {
+                    member_id: m.member_id,
+                    group_instance_id: m.instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    member_assignment: Assignment {
+                        partitions: m
+                            .assignment
+                            .topic_partitions
+                            .into_iter()
+                            .map(|t| (t.topic_name, t.partitions))
+                            .collect(),
+                        user_data: None,
+                    }
+                    .encode(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }))
     }
 
     /// Every committed offset of the group.

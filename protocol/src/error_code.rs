@@ -133,6 +133,7 @@ error_codes! {
     MismatchedEndpointType = 114, "MISMATCHED_ENDPOINT_TYPE", false;
     UnsupportedEndpointType = 115, "UNSUPPORTED_ENDPOINT_TYPE", false;
     TransactionAbortable = 120, "TRANSACTION_ABORTABLE", false;
+    InvalidRegularExpression = 128, "INVALID_REGULAR_EXPRESSION", false;
 }
 
 impl std::fmt::Display for ErrorCode {

@@ -104,6 +104,30 @@ pub struct GroupSection {
     pub consumer_assignors: Vec<String>,
 }
 
+impl GroupSection {
+    /// The KIP-848 group settings. Per-group overrides do not exist here, so the configured values are
+    /// their own bounds (Kafka's min/max defaults widened to include them).
+    pub(crate) fn consumer(&self) -> crate::group::consumer::ConsumerGroupConfig {
+        use crate::group::assignor::Assignor;
+        let session = self.consumer_session_timeout_ms;
+        let heartbeat = self.consumer_heartbeat_interval_ms;
+        crate::group::consumer::ConsumerGroupConfig {
+            session_timeout_ms: session,
+            min_session_timeout_ms: session.min(45_000),
+            max_session_timeout_ms: session.max(60_000),
+            heartbeat_interval_ms: heartbeat,
+            min_heartbeat_interval_ms: heartbeat.min(5_000),
+            max_heartbeat_interval_ms: heartbeat.max(15_000),
+            max_size: usize::try_from(self.consumer_max_size).unwrap_or(usize::MAX),
+            assignors: self
+                .consumer_assignors
+                .iter()
+                .filter_map(|name| Assignor::from_name(name))
+                .collect(),
+        }
+    }
+}
+
 impl Default for GroupSection {
     fn default() -> Self {
         GroupSection {
@@ -323,6 +347,9 @@ impl Config {
         }
         if g.consumer_max_size < 1 {
             return bad("group.consumer_max_size", "must be at least 1");
+        }
+        if let Err(why) = g.consumer().validate() {
+            return bad("group.consumer_session_timeout_ms", &why);
         }
         if g.consumer_assignors.is_empty()
             || g.consumer_assignors

@@ -14,6 +14,7 @@
 //! `kzero-server`, `latency.rows.tsv`) and the many-partitions run ([`crate::partitions`],
 //! `partitions.rows.tsv` and `partitions.md`).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -150,7 +151,7 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     }
 
     if report_only {
-        for step in ["latency", "partitions"] {
+        for step in ["latency", "groups", "partitions"] {
             if let Ok(text) = std::fs::read_to_string(out.join(format!("{step}.rows.tsv"))) {
                 parse_rows(&text, &mut metrics, &mut targets)?;
             }
@@ -162,6 +163,9 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
         let bin = build_release()?;
         let rows = latency_run(&bin, quick)?;
         std::fs::write(out.join("latency.rows.tsv"), &rows).context("writing latency.rows.tsv")?;
+        parse_rows(&rows, &mut metrics, &mut targets)?;
+        let rows = groups_run(&bin, quick)?;
+        std::fs::write(out.join("groups.rows.tsv"), &rows).context("writing groups.rows.tsv")?;
         parse_rows(&rows, &mut metrics, &mut targets)?;
         // Never an error: a failure is reported as FAIL rows with the error.
         let partitions = crate::partitions::run(&bin, partitions_for(quick));
@@ -236,10 +240,10 @@ fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
-/// The latency run: the release broker and `kzero bench`, producing at 50% of the maximum rate measured just
-/// before, with end-to-end latency from a consumer in the same process. Returns rows for the report.
-fn latency_run(bin: &Path, quick: bool) -> Result<String> {
-    let data = std::env::temp_dir().join(format!("kzero-bench-latency-{}", std::process::id()));
+/// Starts the release broker with its defaults on a free port and a fresh data directory (named after
+/// `what`); returns the process, its address and the directory.
+fn start_broker(bin: &Path, what: &str) -> Result<(std::process::Child, String, PathBuf)> {
+    let data = std::env::temp_dir().join(format!("kzero-bench-{what}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let addr = format!("127.0.0.1:{port}");
@@ -258,6 +262,13 @@ fn latency_run(bin: &Path, quick: bool) -> Result<String> {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    Ok((broker, addr, data))
+}
+
+/// The latency run: the release broker and `kzero bench`, producing at 50% of the maximum rate measured just
+/// before, with end-to-end latency from a consumer in the same process. Returns rows for the report.
+fn latency_run(bin: &Path, quick: bool) -> Result<String> {
+    let (mut broker, addr, data) = start_broker(bin, "latency")?;
     let kzero = |args: &[&str]| -> Result<String> {
         let out = std::process::Command::new(bin.join("kzero"))
             .args(["bench"])
@@ -322,6 +333,114 @@ fn latency_run(bin: &Path, quick: bool) -> Result<String> {
         rows += &format!(
             "target\tlatency\tend-to-end p50 / p99.9 at {rate:.0} records/s (50% of max)\t{p50:.2} / {p999:.2} ms\treported\tinfo\n"
         );
+        Ok(rows)
+    })();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &broker.id().to_string()])
+        .status();
+    let _ = broker.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+/// The consumer-group row: the release broker with its defaults, and confluent-kafka members (the
+/// `bench_groups` scenario of `server/tests/clients/interop.py`) of the classic protocol (librdkafka's
+/// defaults: eager range) and of KIP-848, alternating. Five members join a 12-partition topic at once,
+/// then a sixth joins; a producer writes to every partition every 50 ms, so a member's longest gap between
+/// records is how long it stopped consuming. Returns rows for the report.
+fn groups_run(bin: &Path, quick: bool) -> Result<String> {
+    let target = crate::target_dir()?;
+    let python = crate::ensure_python_clients(&target)?;
+    let script = crate::workspace_root().join("server/tests/clients/interop.py");
+    let (mut broker, addr, data) = start_broker(bin, "groups")?;
+    let result = (|| -> Result<String> {
+        const FIELDS: [&str; 5] = [
+            "stable_s",
+            "join_s",
+            "max_pause_s",
+            "max_pause_unaffected_s",
+            "baseline_gap_s",
+        ];
+        let runs = if quick { 1 } else { 3 };
+        let mut got: BTreeMap<(&str, &str), Vec<f64>> = BTreeMap::new();
+        for _ in 0..runs {
+            for proto in ["classic", "consumer"] {
+                let out = std::process::Command::new(&python)
+                    .arg(&script)
+                    .args([&addr, "bench_groups", proto])
+                    .output()
+                    .context("running the bench_groups scenario")?;
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                if !out.status.success() {
+                    bail!(
+                        "bench_groups {proto} failed: {}{}",
+                        stdout,
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                let json = stdout
+                    .lines()
+                    .find(|l| l.starts_with('{'))
+                    .context("bench_groups printed no JSON")?;
+                for field in FIELDS {
+                    // A run where every member's assignment changed has no unaffected member: no value.
+                    if let Some(v) = json_number(json, &[field]) {
+                        got.entry((proto, field)).or_default().push(v);
+                    }
+                }
+            }
+        }
+        let median = |proto: &str, field: &str| got.get(&(proto, field)).map(|v| median_min_max(v.clone()));
+        let mut rows = String::new();
+        let labels = [
+            (
+                "stable_s",
+                "5 members joining at once until they share the partitions",
+                "s",
+            ),
+            ("join_s", "a 6th member joining until the 6 share the partitions", "s"),
+            ("max_pause_s", "longest stop of a member while a 6th joins", "s"),
+            (
+                "max_pause_unaffected_s",
+                "longest stop of a member whose partitions did not change",
+                "s",
+            ),
+            ("baseline_gap_s", "longest gap between records with no rebalance", "s"),
+        ];
+        for (field, label, unit) in labels {
+            for (proto, name) in [("classic", "classic (eager range)"), ("consumer", "KIP-848")] {
+                if let Some((m, lo, hi)) = median(proto, field) {
+                    rows += &format!("metric\tgroups\t{label}, {name}\t{m:.3}\t{lo:.3}\t{hi:.3}\t{unit}\n");
+                }
+            }
+        }
+        let ratio =
+            |field: &str| -> Option<f64> { Some(median("consumer", field)?.0 / median("classic", field)?.0.max(1e-3)) };
+        let verdict = |ok: bool| if ok { "PASS" } else { "FAIL" };
+        if let Some(r) = ratio("stable_s") {
+            rows += &format!(
+                "target\tgroups\t5 members stable, KIP-848 / classic\t{r:.3}\t<= 1.0\t{}\n",
+                verdict(r <= 1.0)
+            );
+        }
+        if let Some(r) = ratio("join_s") {
+            rows += &format!(
+                "target\tgroups\t6th member to stable, KIP-848 / classic\t{r:.3}\t<= 1.0\t{}\n",
+                verdict(r <= 1.0)
+            );
+        }
+        if let (Some((pause, _, _)), Some((gap, _, _))) = (
+            median("consumer", "max_pause_unaffected_s"),
+            median("consumer", "baseline_gap_s"),
+        ) {
+            // "Zero" measured with records every 50 ms: within a few gaps of the no-rebalance baseline.
+            rows += &format!(
+                "target\tgroups\tKIP-848 unaffected members' longest stop (ms; no-rebalance gap {:.0})\t{:.0}\t<= max(250, 3 x gap)\t{}\n",
+                gap * 1000.0,
+                pause * 1000.0,
+                verdict(pause <= (3.0 * gap).max(0.25))
+            );
+        }
         Ok(rows)
     })();
     let _ = std::process::Command::new("kill")

@@ -52,7 +52,7 @@ fn main() -> Result<()> {
     }
 }
 
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     // xtask lives at <root>/xtask.
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -260,7 +260,7 @@ const PYTHON_CLIENTS: &[&str] = &[
     "prometheus-client==0.26.0",
 ];
 
-fn ensure_python_clients(target: &Path) -> Result<PathBuf> {
+pub(crate) fn ensure_python_clients(target: &Path) -> Result<PathBuf> {
     let venv = target.join("kzero-venv");
     let python = venv.join("bin/python");
     let ready = |py: &Path| {

@@ -555,3 +555,68 @@ fn ctrl_c_commits_what_was_printed_and_leaves_the_group_at_once() {
         assert_eq!(r.lag, "0", "partition {partition}: {described}");
     }
 }
+
+/// Sends one request over a fresh connection and reads its answer (a raw client, so that a KIP-848 member
+/// can join without a client library).
+fn call(addr: &str, version: i16, body: protocol::RequestBody) -> protocol::ResponseBody {
+    use std::io::{Read, Write};
+    let api = body.api_key();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut out = bytes::BytesMut::new();
+    protocol::Request {
+        header: protocol::RequestHeader::new(api, version, 1),
+        body,
+    }
+    .encode(&mut out)
+    .unwrap();
+    s.write_all(&out).unwrap();
+    let mut size = [0u8; 4];
+    s.read_exact(&mut size).unwrap();
+    let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
+    s.read_exact(&mut frame).unwrap();
+    protocol::Response::decode(api, version, bytes::Bytes::from(frame))
+        .unwrap()
+        .body
+}
+
+#[test]
+fn describe_shows_a_kip848_group_with_its_assignor_and_assignments() {
+    let broker = quick_broker();
+    broker.kzero(&["topics", "create", "kt", "--partitions", "2"]).ok();
+    fill(&broker, "kt", 2, 1, "r");
+    // One KIP-848 member joins with ConsumerGroupHeartbeat v1 (its own member id) and gets both partitions.
+    let join = protocol::ConsumerGroupHeartbeatRequest {
+        group_id: "g848".into(),
+        member_id: "member-of-g848-0000001".into(),
+        member_epoch: 0,
+        rebalance_timeout_ms: 30_000,
+        subscribed_topic_names: Some(vec!["kt".into()]),
+        topic_partitions: Some(Vec::new()),
+        ..Default::default()
+    };
+    let mut joined = false;
+    wait_until(Duration::from_secs(20), "the member joins", || {
+        let protocol::ResponseBody::ConsumerGroupHeartbeat(r) = call(&broker.addr, 1, join.clone().into()) else {
+            panic!("not a heartbeat answer")
+        };
+        // The coordinator may still be loading its topic.
+        joined = r.error_code == 0
+            && r.assignment
+                .as_ref()
+                .is_some_and(|a| a.topic_partitions.iter().map(|t| t.partitions.len()).sum::<usize>() == 2);
+        joined
+    });
+    let out = broker.kzero(&["groups", "describe", "g848"]);
+    let (strategy, state_name, members) = state(out.ok());
+    assert_eq!((strategy.as_str(), members), ("uniform", 1), "{}", out.stdout);
+    assert!(
+        ["Stable", "Reconciling"].contains(&state_name.as_str()),
+        "{}",
+        out.stdout
+    );
+    assert!(out.ok().contains("member-of-g848-0000001"), "{}", out.stdout);
+    assert!(out.ok().contains("kt(0,1)"), "{}", out.stdout);
+    let listed = broker.kzero(&["groups", "list"]);
+    assert!(listed.ok().contains("g848"), "{}", listed.stdout);
+}

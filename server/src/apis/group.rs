@@ -1,5 +1,6 @@
 //! The group APIs: FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit,
-//! OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete.
+//! OffsetFetch, ListGroups, DescribeGroups, DeleteGroups and OffsetDelete, and the KIP-848 consumer
+//! group APIs ConsumerGroupHeartbeat and ConsumerGroupDescribe.
 //!
 //! Each handler translates its request (every version Kafka 4.x accepts, except OffsetCommit and
 //! OffsetFetch v10, which name topics by id) into the coordinator's terms and its answer back, with
@@ -9,19 +10,24 @@
 //! COORDINATOR_LOAD_IN_PROGRESS (a Heartbeat gets NONE, as Kafka answers).
 
 use protocol::{
-    ApiKey, Coordinator, DeletableGroupResult, DeleteGroupsResponse, DescribeGroupsResponse, DescribedGroup,
-    DescribedGroupMember, ErrorCode, FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse,
-    JoinGroupResponseMember, LeaveGroupResponse, ListGroupsResponse, ListedGroup, MemberResponse, OffsetCommitResponse,
-    OffsetCommitResponsePartition, OffsetCommitResponseTopic, OffsetDeleteResponse, OffsetDeleteResponsePartition,
-    OffsetDeleteResponseTopic, OffsetFetchRequestTopic, OffsetFetchResponse, OffsetFetchResponseGroup,
-    OffsetFetchResponsePartition, OffsetFetchResponseTopic, Request, SyncGroupResponse,
+    ApiKey, ConsumerGroupDescribeAssignment, ConsumerGroupDescribeMember, ConsumerGroupDescribeResponse,
+    ConsumerGroupDescribeTopicPartitions, ConsumerGroupDescribedGroup, ConsumerGroupHeartbeatAssignment,
+    ConsumerGroupHeartbeatResponse, ConsumerGroupHeartbeatTopicPartitions, Coordinator, DeletableGroupResult,
+    DeleteGroupsResponse, DescribeGroupsResponse, DescribedGroup, DescribedGroupMember, ErrorCode,
+    FindCoordinatorResponse, HeartbeatResponse, JoinGroupResponse, JoinGroupResponseMember, LeaveGroupResponse,
+    ListGroupsResponse, ListedGroup, MemberResponse, OffsetCommitResponse, OffsetCommitResponsePartition,
+    OffsetCommitResponseTopic, OffsetDeleteResponse, OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+    OffsetFetchRequestTopic, OffsetFetchResponse, OffsetFetchResponseGroup, OffsetFetchResponsePartition,
+    OffsetFetchResponseTopic, Request, SyncGroupResponse,
 };
 
 use super::{body, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::group::classic::{JoinRequest, SyncRequest};
+use crate::group::consumer;
 use crate::group::offsets::CommitRequest;
 use crate::group::GroupCoordinator;
+use crate::topic_id::TopicId;
 
 /// The coordinator, or the error a group request gets when it cannot be served yet.
 fn coordinator(broker: &Broker) -> Result<&GroupCoordinator, ErrorCode> {
@@ -384,6 +390,7 @@ async fn fetch_group(
     broker: &Broker,
     group_id: &str,
     topics: Option<&Vec<OffsetFetchRequestTopic>>,
+    member: Option<(Option<String>, i32)>,
 ) -> Result<Vec<OffsetFetchResponseTopic>, ErrorCode> {
     let c = coordinator(broker)?;
     let wanted = topics.map(|ts| {
@@ -391,10 +398,7 @@ async fn fetch_group(
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect::<Vec<_>>()
     });
-    let fetched = c
-        .fetch(group_id.to_string(), wanted)
-        .await
-        .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+    let fetched = c.fetch(group_id.to_string(), wanted, member).await?;
     // Group the answers by topic, in the order they came (request order, or sorted for "all").
     let mut out: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (topic, partition, offset) in fetched {
@@ -433,18 +437,22 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
         if version >= 8 {
             let mut groups = Vec::with_capacity(r.groups.len());
             for g in &r.groups {
-                groups.push(match fetch_group(broker, &g.group_id, g.topics.as_ref()).await {
-                    Ok(topics) => OffsetFetchResponseGroup {
-                        group_id: g.group_id.clone(),
-                        topics,
-                        ..OffsetFetchResponseGroup::default()
+                // v9+: a KIP-848 member's fetch carries its member id and epoch, checked by its group.
+                let member = (version >= 9).then(|| (g.member_id.clone(), g.member_epoch));
+                groups.push(
+                    match fetch_group(broker, &g.group_id, g.topics.as_ref(), member).await {
+                        Ok(topics) => OffsetFetchResponseGroup {
+                            group_id: g.group_id.clone(),
+                            topics,
+                            ..OffsetFetchResponseGroup::default()
+                        },
+                        Err(code) => OffsetFetchResponseGroup {
+                            group_id: g.group_id.clone(),
+                            error_code: count_error(broker, ApiKey::OffsetFetch, code),
+                            ..OffsetFetchResponseGroup::default()
+                        },
                     },
-                    Err(code) => OffsetFetchResponseGroup {
-                        group_id: g.group_id.clone(),
-                        error_code: count_error(broker, ApiKey::OffsetFetch, code),
-                        ..OffsetFetchResponseGroup::default()
-                    },
-                });
+                );
             }
             return Reply::body(OffsetFetchResponse {
                 groups,
@@ -452,7 +460,7 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
             });
         }
         // v0-1: an empty topic list is not "all"; v2-7: null is.
-        match fetch_group(broker, &r.group_id, r.topics.as_ref()).await {
+        match fetch_group(broker, &r.group_id, r.topics.as_ref(), None).await {
             Ok(topics) => Reply::body(OffsetFetchResponse {
                 topics,
                 ..OffsetFetchResponse::default()
@@ -493,9 +501,8 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
 pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ListGroups);
-        // Only classic groups exist here: a type filter without "classic" lists nothing.
-        let classic_wanted =
-            r.types_filter.is_empty() || r.types_filter.iter().any(|t| t.trim().eq_ignore_ascii_case("classic"));
+        // v5+ may filter by type: `classic` or `consumer` (KIP-848); other types exist nowhere here.
+        let types: Vec<String> = r.types_filter.iter().map(|t| t.trim().to_ascii_lowercase()).collect();
         let listed = match coordinator(broker) {
             Err(code) => {
                 return Reply::body(ListGroupsResponse {
@@ -503,17 +510,17 @@ pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
                     ..ListGroupsResponse::default()
                 })
             }
-            Ok(_) if !classic_wanted => Vec::new(),
             Ok(c) => c.list(r.states_filter.clone()).await.unwrap_or_default(),
         };
         Reply::body(ListGroupsResponse {
             groups: listed
                 .into_iter()
-                .map(|(group_id, protocol_type, state)| ListedGroup {
+                .filter(|(_, _, _, group_type)| types.is_empty() || types.iter().any(|t| t == group_type))
+                .map(|(group_id, protocol_type, state, group_type)| ListedGroup {
                     group_id,
                     protocol_type,
                     group_state: state.to_string(),
-                    group_type: "classic".into(),
+                    group_type: group_type.into(),
                     ..ListedGroup::default()
                 })
                 .collect(),
@@ -648,6 +655,151 @@ pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 })
                 .collect(),
             ..OffsetDeleteResponse::default()
+        })
+    })
+}
+
+/// ConsumerGroupHeartbeat (KIP-848): the wire request in the coordinator's terms (topic ids as kzero's),
+/// and its answer back. The member's host is the connection's address, as Kafka records it.
+pub(super) fn consumer_group_heartbeat<'a>(
+    broker: &'a Broker,
+    request: &'a Request,
+    listener: &'a Listener,
+) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, ConsumerGroupHeartbeat);
+        let c = match coordinator(broker) {
+            Ok(c) => c,
+            Err(code) => {
+                return Reply::body(ConsumerGroupHeartbeatResponse {
+                    error_code: count_error(broker, ApiKey::ConsumerGroupHeartbeat, code),
+                    ..ConsumerGroupHeartbeatResponse::default()
+                })
+            }
+        };
+        let req = consumer::HeartbeatRequest {
+            version: request.header.api_version,
+            group_id: r.group_id.clone(),
+            member_id: r.member_id.clone(),
+            member_epoch: r.member_epoch,
+            instance_id: r.instance_id.clone(),
+            rack_id: r.rack_id.clone(),
+            rebalance_timeout_ms: r.rebalance_timeout_ms,
+            subscribed_topic_names: r.subscribed_topic_names.clone(),
+            subscribed_topic_regex: r.subscribed_topic_regex.clone(),
+            server_assignor: r.server_assignor.clone(),
+            topic_partitions: r.topic_partitions.as_ref().map(|tps| {
+                tps.iter()
+                    .filter_map(|tp| TopicId::from_uuid(tp.topic_id).map(|id| (id, tp.partitions.clone())))
+                    .collect()
+            }),
+            client_id: request.header.client_id.clone().unwrap_or_default(),
+            client_host: listener.peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+        };
+        let answer = c.consumer_heartbeat(req).await;
+        Reply::body(ConsumerGroupHeartbeatResponse {
+            error_code: count_error(broker, ApiKey::ConsumerGroupHeartbeat, answer.error),
+            error_message: answer.error_message,
+            member_id: answer.member_id,
+            member_epoch: answer.member_epoch,
+            heartbeat_interval_ms: answer.heartbeat_interval_ms,
+            assignment: answer.assignment.map(|a| ConsumerGroupHeartbeatAssignment {
+                topic_partitions: a
+                    .into_iter()
+                    .map(|(id, partitions)| ConsumerGroupHeartbeatTopicPartitions {
+                        topic_id: id.uuid(),
+                        partitions: partitions.into_iter().collect(),
+                        ..ConsumerGroupHeartbeatTopicPartitions::default()
+                    })
+                    .collect(),
+                ..ConsumerGroupHeartbeatAssignment::default()
+            }),
+            ..ConsumerGroupHeartbeatResponse::default()
+        })
+    })
+}
+
+fn described_partitions(tps: Vec<consumer::DescribedTopicPartitions>) -> ConsumerGroupDescribeAssignment {
+    ConsumerGroupDescribeAssignment {
+        topic_partitions: tps
+            .into_iter()
+            .map(|t| ConsumerGroupDescribeTopicPartitions {
+                topic_id: t.topic_id.uuid(),
+                topic_name: t.topic_name,
+                partitions: t.partitions,
+                ..ConsumerGroupDescribeTopicPartitions::default()
+            })
+            .collect(),
+        ..ConsumerGroupDescribeAssignment::default()
+    }
+}
+
+/// ConsumerGroupDescribe (KIP-848): a group that is not a consumer group is GROUP_ID_NOT_FOUND.
+pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, ConsumerGroupDescribe);
+        let operations = if r.include_authorized_operations {
+            GROUP_OPERATIONS
+        } else {
+            i32::MIN
+        };
+        let described = match coordinator(broker) {
+            Ok(c) => c
+                .consumer_describe(r.group_ids.clone())
+                .await
+                .ok_or(ErrorCode::CoordinatorNotAvailable),
+            Err(code) => Err(code),
+        };
+        let groups = match described {
+            Err(code) => r
+                .group_ids
+                .iter()
+                .map(|g| ConsumerGroupDescribedGroup {
+                    error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, code),
+                    group_id: g.clone(),
+                    authorized_operations: operations,
+                    ..ConsumerGroupDescribedGroup::default()
+                })
+                .collect(),
+            Ok(groups) => groups
+                .into_iter()
+                .map(|d| ConsumerGroupDescribedGroup {
+                    error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, d.error),
+                    error_message: d.error_message.or_else(|| {
+                        (d.error == ErrorCode::GroupIdNotFound).then(|| format!("group {} not found", d.group_id))
+                    }),
+                    group_id: d.group_id,
+                    group_state: d.state.to_string(),
+                    group_epoch: d.group_epoch,
+                    assignment_epoch: d.assignment_epoch,
+                    assignor_name: d.assignor_name,
+                    members: d
+                        .members
+                        .into_iter()
+                        .map(|m| ConsumerGroupDescribeMember {
+                            member_id: m.member_id,
+                            instance_id: m.instance_id,
+                            rack_id: m.rack_id,
+                            member_epoch: m.member_epoch,
+                            client_id: m.client_id,
+                            client_host: m.client_host,
+                            subscribed_topic_names: m.subscribed_topic_names,
+                            subscribed_topic_regex: m.subscribed_topic_regex,
+                            assignment: described_partitions(m.assignment),
+                            target_assignment: described_partitions(m.target_assignment),
+                            // v1: 1 = a member of the consumer protocol (KIP-1099).
+                            member_type: 1,
+                            ..ConsumerGroupDescribeMember::default()
+                        })
+                        .collect(),
+                    authorized_operations: operations,
+                    ..ConsumerGroupDescribedGroup::default()
+                })
+                .collect(),
+        };
+        Reply::body(ConsumerGroupDescribeResponse {
+            groups,
+            ..ConsumerGroupDescribeResponse::default()
         })
     })
 }

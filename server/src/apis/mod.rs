@@ -16,7 +16,7 @@
 //! | `admin.rs` | CreateTopics, DeleteTopics, CreatePartitions |
 //! | `configs.rs` | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs |
 //! | `cluster.rs` | DescribeCluster, DescribeLogDirs, DeleteRecords, DescribeProducers |
-//! | `group.rs` | FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete |
+//! | `group.rs` | FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe |
 
 use std::future::Future;
 use std::pin::Pin;
@@ -174,6 +174,14 @@ pub(crate) const APIS: &[Api] = &[
     Api {
         key: ApiKey::OffsetDelete,
         handler: Handler::Later(group::offset_delete),
+    },
+    Api {
+        key: ApiKey::ConsumerGroupHeartbeat,
+        handler: Handler::Later(group::consumer_group_heartbeat),
+    },
+    Api {
+        key: ApiKey::ConsumerGroupDescribe,
+        handler: Handler::Later(group::consumer_group_describe),
     },
 ];
 

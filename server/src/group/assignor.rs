@@ -21,8 +21,6 @@
 //!
 //! Topics a member subscribes to that are not in `topics` (unknown or deleted) contribute nothing.
 
-#![cfg_attr(not(test), allow(dead_code))] // wired by the ConsumerGroupHeartbeat handler
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::topic_id::TopicId;

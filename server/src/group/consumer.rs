@@ -25,8 +25,6 @@
 //! authorization, and routing a group id that belongs to a classic group (the caller answers
 //! GROUP_ID_NOT_FOUND for those).
 
-#![cfg_attr(not(test), allow(dead_code))] // wired by the ConsumerGroupHeartbeat handler
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -220,6 +218,18 @@ pub(crate) struct HeartbeatResponse {
 }
 
 impl HeartbeatResponse {
+    /// An answer with only an error (the coordinator could not serve the request).
+    pub(crate) fn failed(error: ErrorCode) -> HeartbeatResponse {
+        HeartbeatResponse {
+            error,
+            error_message: None,
+            member_id: None,
+            member_epoch: 0,
+            heartbeat_interval_ms: 0,
+            assignment: None,
+        }
+    }
+
     fn refused(r: Refusal) -> HeartbeatResponse {
         HeartbeatResponse {
             error: r.error,
@@ -356,6 +366,7 @@ pub(crate) enum Record {
 
 impl Record {
     /// The record type (the key's INT16 prefix).
+    #[cfg(test)]
     pub(crate) fn record_type(&self) -> i16 {
         match self {
             Record::GroupMetadata { .. } => 3,
@@ -1069,6 +1080,7 @@ impl ConsumerGroups {
     }
 
     /// A group's state.
+    #[cfg(test)]
     pub(crate) fn state(&self, group_id: &str) -> Option<GroupState> {
         self.groups.get(group_id).map(ConsumerGroup::state)
     }
@@ -1387,6 +1399,13 @@ impl ConsumerGroups {
         Ok(())
     }
 
+    /// The topics the group's members subscribe to (by name or through a regular expression); `None`
+    /// for an unknown group.
+    pub(crate) fn subscribed_topics(&self, group_id: &str) -> Option<BTreeSet<String>> {
+        let g = self.groups.get(group_id)?;
+        Some(g.subscribed_names().into_iter().map(String::from).collect())
+    }
+
     /// DeleteGroups: NON_EMPTY_GROUP while members remain, GROUP_ID_NOT_FOUND for an unknown group;
     /// otherwise the group is removed and its tombstones returned in Kafka's order (§2.6), the group
     /// metadata (type 3) last.
@@ -1532,10 +1551,9 @@ fn join_or_heartbeat(
     let compiled = match new_regex {
         Some(r) if !group.regexes.contains_key(r) => match compile_regex(r) {
             Ok(c) => Some(c),
-            // protocol::ErrorCode has no INVALID_REGULAR_EXPRESSION (128) yet.
             Err(e) => {
                 return refuse(
-                    ErrorCode::InvalidRequest,
+                    ErrorCode::InvalidRegularExpression,
                     format!("SubscribedTopicRegex {r} is not valid: {e}"),
                 )
             }
@@ -1697,15 +1715,29 @@ fn join_or_heartbeat(
             && (req.subscribed_topic_names.is_some() || req.subscribed_topic_regex.is_some())
             && req.topic_partitions.is_some());
     let changed = m.current.assigned != before.current.assigned;
+    let epoch = m.current.member_epoch;
+    let assigned = (full || changed).then(|| m.current.assigned.clone());
+    // While the group reconciles, its members come back sooner than the configured interval: a member
+    // waiting for partitions another member is releasing picks them up within RECONCILING_HEARTBEAT_MS
+    // of their release instead of at its next regular heartbeat. Kafka answers the configured interval
+    // always; the field is the coordinator's to choose (librdkafka and the Java client follow it).
+    let interval = if group.state() == GroupState::Stable {
+        config.heartbeat_interval_ms
+    } else {
+        config.heartbeat_interval_ms.min(RECONCILING_HEARTBEAT_MS)
+    };
     Ok(HeartbeatResponse {
         error: ErrorCode::None,
         error_message: None,
         member_id: Some(member_id.clone()),
-        member_epoch: m.current.member_epoch,
-        heartbeat_interval_ms: config.heartbeat_interval_ms,
-        assignment: (full || changed).then(|| m.current.assigned.clone()),
+        member_epoch: epoch,
+        heartbeat_interval_ms: interval,
+        assignment: assigned,
     })
 }
+
+/// The heartbeat interval answered to members of a group that is not Stable (see `join_or_heartbeat`).
+pub(crate) const RECONCILING_HEARTBEAT_MS: i32 = 500;
 
 /// A heartbeat with epoch -1 or -2 (§3.6).
 fn leave(

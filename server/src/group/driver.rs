@@ -16,12 +16,13 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::classic::{
     GroupConfig, GroupDescription, JoinRequest, JoinResult, Ms, Output, SyncRequest, SyncResult, Ticket,
 };
+use super::consumer::{self, HeartbeatRequest, HeartbeatResponse, Topics};
 use super::offsets::{CommitRequest, CommittedOffset, Coordinator, Record};
 use super::{partition_for, records};
 use crate::config::GroupSection;
 use crate::metrics::GroupView;
 use crate::partition::ReadBound;
-use crate::replica_manager::{ProduceEntry, ReplicaManager};
+use crate::replica_manager::{ProduceEntry, ReplicaManager, TopicMap};
 use crate::topic_config::TopicConfig;
 
 /// The internal topic holding groups and committed offsets.
@@ -60,11 +61,18 @@ enum Command {
         group: String,
         /// `None`: every committed partition.
         partitions: Option<Vec<(String, Vec<i32>)>>,
-        reply: oneshot::Sender<Vec<FetchedOffset>>,
+        /// A KIP-848 member's (member id, member epoch), checked against its group (OffsetFetch v9+).
+        member: Option<(Option<String>, i32)>,
+        reply: oneshot::Sender<Result<Vec<FetchedOffset>, ErrorCode>>,
     },
     List {
         states: Vec<String>,
-        reply: oneshot::Sender<Vec<(String, String, &'static str)>>,
+        reply: oneshot::Sender<Vec<ListedGroup>>,
+    },
+    ConsumerHeartbeat(HeartbeatRequest, oneshot::Sender<HeartbeatResponse>),
+    ConsumerDescribe {
+        groups: Vec<String>,
+        reply: oneshot::Sender<Vec<consumer::DescribedGroup>>,
     },
     Describe {
         groups: Vec<String>,
@@ -86,6 +94,9 @@ enum Command {
     },
 }
 
+/// A group as ListGroups lists it: id, protocol type, state, and type (`classic` or `consumer`).
+pub(crate) type ListedGroup = (String, String, &'static str, &'static str);
+
 /// The handle the request handlers use.
 #[derive(Debug)]
 pub(crate) struct GroupCoordinator {
@@ -98,7 +109,11 @@ impl Command {
     fn changes_state(&self) -> bool {
         !matches!(
             self,
-            Command::Heartbeat { .. } | Command::Fetch { .. } | Command::List { .. } | Command::Describe { .. }
+            Command::Heartbeat { .. }
+                | Command::Fetch { .. }
+                | Command::List { .. }
+                | Command::Describe { .. }
+                | Command::ConsumerDescribe { .. }
         )
     }
 }
@@ -124,12 +139,17 @@ impl GroupCoordinator {
             .topic(OFFSETS_TOPIC)
             .map_or(config.offsets_topic_partitions, |t| t.partitions.len() as i32);
         let actor = Actor {
-            c: Coordinator::new(GroupConfig {
-                initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
-                min_session_timeout_ms: config.min_session_timeout_ms,
-                max_session_timeout_ms: config.max_session_timeout_ms,
-                ..GroupConfig::default()
-            }),
+            c: Coordinator::with_consumer(
+                GroupConfig {
+                    initial_rebalance_delay_ms: config.initial_rebalance_delay_ms,
+                    min_session_timeout_ms: config.min_session_timeout_ms,
+                    max_session_timeout_ms: config.max_session_timeout_ms,
+                    ..GroupConfig::default()
+                },
+                config.consumer(),
+                rand_seed(),
+            ),
+            topics: None,
             replicas,
             partitions,
             joins: HashMap::new(),
@@ -214,17 +234,32 @@ impl GroupCoordinator {
         &self,
         group: String,
         partitions: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Option<Vec<FetchedOffset>> {
+        member: Option<(Option<String>, i32)>,
+    ) -> Result<Vec<FetchedOffset>, ErrorCode> {
         self.ask(|reply| Command::Fetch {
             group,
             partitions,
+            member,
             reply,
         })
         .await
+        .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
     }
 
-    pub(crate) async fn list(&self, states: Vec<String>) -> Option<Vec<(String, String, &'static str)>> {
+    pub(crate) async fn list(&self, states: Vec<String>) -> Option<Vec<ListedGroup>> {
         self.ask(|reply| Command::List { states, reply }).await
+    }
+
+    /// ConsumerGroupHeartbeat (KIP-848).
+    pub(crate) async fn consumer_heartbeat(&self, req: HeartbeatRequest) -> HeartbeatResponse {
+        self.ask(|reply| Command::ConsumerHeartbeat(req, reply))
+            .await
+            .unwrap_or_else(|| HeartbeatResponse::failed(ErrorCode::CoordinatorNotAvailable))
+    }
+
+    /// ConsumerGroupDescribe (KIP-848).
+    pub(crate) async fn consumer_describe(&self, groups: Vec<String>) -> Option<Vec<consumer::DescribedGroup>> {
+        self.ask(|reply| Command::ConsumerDescribe { groups, reply }).await
     }
 
     pub(crate) async fn describe(
@@ -267,8 +302,24 @@ impl GroupCoordinator {
     }
 }
 
+/// A seed for generated member ids: different on every start.
+fn rand_seed() -> u64 {
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    u64::from_le_bytes(bytes[..8].try_into().unwrap_or([0; 8]))
+}
+
+/// The broker's topics as the KIP-848 groups see them: name -> (id, partition count).
+fn consumer_topics(map: &TopicMap) -> Topics {
+    map.values()
+        .filter(|t| &*t.name != OFFSETS_TOPIC)
+        .map(|t| (t.name.to_string(), (t.id, t.partitions.len() as i32)))
+        .collect()
+}
+
 struct Actor {
     c: Coordinator,
+    /// The topic table the KIP-848 groups last saw, and its view for them.
+    topics: Option<(Arc<TopicMap>, Arc<Topics>)>,
     replicas: Arc<ReplicaManager>,
     partitions: i32,
     joins: HashMap<Ticket, oneshot::Sender<JoinResult>>,
@@ -304,7 +355,11 @@ impl Actor {
         let mut expiry = tokio::time::interval(self.retention_check);
         expiry.tick().await;
         loop {
-            let sleep = match self.c.groups.next_deadline() {
+            let next = match (self.c.groups.next_deadline(), self.c.consumer.next_deadline()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let sleep = match next {
                 Some(d) => Duration::from_millis((d - now_ms()).max(0) as u64),
                 None => Duration::from_secs(3600),
             };
@@ -321,8 +376,15 @@ impl Actor {
                 },
                 () = tokio::time::sleep(sleep) => {
                     let out = self.c.groups.tick(now_ms());
-                    let changed = !out.is_empty();
+                    let mut changed = !out.is_empty();
                     self.deliver(out).await;
+                    let fenced = self.c.consumer.tick(now_ms());
+                    if !fenced.is_empty() {
+                        changed = true;
+                        if let Err(e) = self.persist(fenced.into_iter().map(Record::Consumer).collect()).await {
+                            tracing::error!(error = %e, "cannot write a fenced member's records");
+                        }
+                    }
                     if changed {
                         self.publish();
                     }
@@ -346,7 +408,13 @@ impl Actor {
     /// Publishes the groups' states and committed offsets for the metrics.
     fn publish(&self) {
         self.view.store(Arc::new(GroupView {
-            states: self.c.groups.states().map(|(id, s)| (id.clone(), s.name())).collect(),
+            states: self
+                .c
+                .groups
+                .states()
+                .map(|(id, s)| (id.clone(), s.name()))
+                .chain(self.c.consumer.list())
+                .collect(),
             committed: self
                 .c
                 .all_offsets()
@@ -368,6 +436,16 @@ impl Actor {
                 let t = self.ticket();
                 self.joins.insert(t, reply);
                 if let Err(code) = self.ensure_topic().await {
+                    let member = req.member_id.clone();
+                    self.answer_join(t, JoinResult::error(code, &member));
+                    return;
+                }
+                // An empty KIP-848 group of this id becomes a classic one; a non-empty one refuses.
+                let claimed = match self.c.claim_for_classic(&req.group_id) {
+                    Ok(records) => self.persist(records).await,
+                    Err(code) => Err(code),
+                };
+                if let Err(code) = claimed {
                     let member = req.member_id.clone();
                     self.answer_join(t, JoinResult::error(code, &member));
                     return;
@@ -415,8 +493,19 @@ impl Actor {
             Command::Fetch {
                 group,
                 partitions,
+                member,
                 reply,
             } => {
+                if let Some((member_id, epoch)) = member.filter(|_| self.c.consumer.contains(&group)) {
+                    if let Err(code) = self
+                        .c
+                        .consumer
+                        .validate_offset_fetch(&group, member_id.as_deref(), epoch)
+                    {
+                        let _ = reply.send(Err(code));
+                        return;
+                    }
+                }
                 let answer = match partitions {
                     Some(topics) => topics
                         .into_iter()
@@ -433,10 +522,42 @@ impl Actor {
                         .map(|((topic, p), o)| (topic.clone(), *p, Some(o.clone())))
                         .collect(),
                 };
-                let _ = reply.send(answer);
+                let _ = reply.send(Ok(answer));
             }
             Command::List { states, reply } => {
-                let _ = reply.send(self.c.groups.list(&states));
+                let mut listed: Vec<ListedGroup> = self
+                    .c
+                    .groups
+                    .list(&states)
+                    .into_iter()
+                    .map(|(id, protocol_type, state)| (id, protocol_type, state, "classic"))
+                    .collect();
+                let wanted =
+                    |state: &str| states.is_empty() || states.iter().any(|s| s.trim().eq_ignore_ascii_case(state));
+                listed.extend(
+                    self.c
+                        .consumer
+                        .list()
+                        .into_iter()
+                        .filter(|(_, state)| wanted(state))
+                        .map(|(id, state)| (id, "consumer".to_string(), state, "consumer")),
+                );
+                listed.sort();
+                let _ = reply.send(listed);
+            }
+            Command::ConsumerHeartbeat(req, reply) => {
+                let answer = self.consumer_heartbeat(req, now).await;
+                let _ = reply.send(answer);
+            }
+            Command::ConsumerDescribe { groups, reply } => {
+                let topics = self.topics().await;
+                let mut described = self.c.consumer.describe(&groups, &topics);
+                for d in &mut described {
+                    if d.error == ErrorCode::GroupIdNotFound && self.c.groups.get(&d.group_id).is_some() {
+                        d.error_message = Some(format!("group {} is not a consumer group", d.group_id));
+                    }
+                }
+                let _ = reply.send(described);
             }
             Command::Describe {
                 groups,
@@ -482,6 +603,61 @@ impl Actor {
                 }
                 let _ = reply.send((top, each));
             }
+        }
+    }
+
+    /// The broker's topics as the KIP-848 groups see them. When the topic table changed since the last
+    /// look (a topic created or deleted, partitions added), the groups re-resolve their subscriptions
+    /// and bump their epochs where the subscribed metadata changed (records written first).
+    async fn topics(&mut self) -> Arc<Topics> {
+        let map = self.replicas.topics();
+        if let Some((seen, topics)) = &self.topics {
+            if Arc::ptr_eq(seen, &map) {
+                return Arc::clone(topics);
+            }
+        }
+        let topics = Arc::new(consumer_topics(&map));
+        let records = self.c.consumer.topics_changed(&topics, now_ms());
+        self.topics = Some((map, Arc::clone(&topics)));
+        if !records.is_empty() {
+            if let Err(e) = self.persist(records.into_iter().map(Record::Consumer).collect()).await {
+                tracing::error!(error = %e, "cannot write the consumer groups' metadata changes");
+            }
+        }
+        topics
+    }
+
+    /// One ConsumerGroupHeartbeat: claims the group id from an empty classic group if needed, runs the
+    /// state machine, and writes its records before answering.
+    async fn consumer_heartbeat(&mut self, req: HeartbeatRequest, now: Ms) -> HeartbeatResponse {
+        if let Err(code) = self.ensure_topic().await {
+            return HeartbeatResponse::failed(code);
+        }
+        if req.member_epoch == 0 {
+            match self.c.claim_for_consumer(&req.group_id) {
+                Ok(records) => {
+                    if let Err(code) = self.persist(records).await {
+                        return HeartbeatResponse::failed(code);
+                    }
+                }
+                Err(code) => {
+                    return HeartbeatResponse {
+                        error_message: Some(format!("group {} is not a consumer group", req.group_id)),
+                        ..HeartbeatResponse::failed(code)
+                    }
+                }
+            }
+        } else if self.c.groups.get(&req.group_id).is_some() && !self.c.consumer.contains(&req.group_id) {
+            return HeartbeatResponse {
+                error_message: Some(format!("group {} is not a consumer group", req.group_id)),
+                ..HeartbeatResponse::failed(ErrorCode::GroupIdNotFound)
+            };
+        }
+        let topics = self.topics().await;
+        let (answer, records) = self.c.consumer.heartbeat(&req, now, &topics);
+        match self.persist(records.into_iter().map(Record::Consumer).collect()).await {
+            Ok(()) => answer,
+            Err(code) => HeartbeatResponse::failed(code),
         }
     }
 
@@ -597,6 +773,14 @@ impl Actor {
                 value: Some(s),
             })
             .collect();
+        live.extend(
+            self.c
+                .consumer
+                .live_records()
+                .into_iter()
+                .filter(|r| partition_for(r.group(), self.partitions) == partition)
+                .map(Record::Consumer),
+        );
         live.extend(
             self.c
                 .all_offsets()
@@ -753,6 +937,10 @@ impl Actor {
         for (record, _) in loaded {
             self.c.replay(record, now);
         }
+        self.c.loaded();
+        // The KIP-848 groups' subscribed metadata is soft state: computed again from the topics now.
+        self.topics = None;
+        self.topics().await;
         tracing::info!(
             records = n,
             groups = self.c.groups.ids().count(),

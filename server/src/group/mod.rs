@@ -1,5 +1,5 @@
-//! The group coordinator: Kafka's classic consumer-group protocol and committed offsets, stored in the
-//! internal topic `__consumer_offsets`.
+//! The group coordinator: Kafka's classic consumer-group protocol, the KIP-848 consumer protocol, and
+//! committed offsets, stored in the internal topic `__consumer_offsets`.
 //!
 //! `classic.rs` (groups, members, rebalances) and `offsets.rs` (committed offsets, retention) are
 //! sans-IO: time comes in as milliseconds, parked requests are tickets answered through outputs, and
@@ -7,14 +7,18 @@
 //! `consumer.rs` is the KIP-848 consumer group state machine (ConsumerGroupHeartbeat, ConsumerGroupDescribe,
 //! the group side of offsets), sans-IO in the same way, emitting [`consumer::Record`]s of Kafka's record
 //! types 3, 5, 6, 7, 8 and 16; `assignor.rs` holds its server-side assignors (`uniform`, `range`), pure
-//! functions. Neither is wired into the driver yet.
+//! functions. A group id belongs to one kind at a time (`offsets::Coordinator`): an empty group of one
+//! kind becomes the other when a member of the other kind joins; a non-empty one refuses it (no online
+//! migration: GROUP_ID_NOT_FOUND for a heartbeat, INCONSISTENT_GROUP_PROTOCOL for a JoinGroup).
 //!
 //! [`GroupCoordinator`] is their driver, a peer of the `ReplicaManager`: one task owns the state and
 //! takes requests from the handlers (`apis/group.rs`) through a channel, sleeps until the next timer, and
 //! persists records through the same produce path as clients (`ReplicaManager::append_records` with
 //! acks=all, so an answer that depends on a record is sent only once the record is committed), in
 //! Kafka's key/value formats (`records.rs`). At start-up it replays `__consumer_offsets` (until then
-//! group requests get COORDINATOR_LOAD_IN_PROGRESS); it creates the topic on first use
+//! group requests get COORDINATOR_LOAD_IN_PROGRESS), then hands the KIP-848 groups the broker's topics,
+//! and again whenever the topic table changes (regex subscriptions, new partitions); it creates the topic
+//! on first use
 //! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans it itself by
 //! rewriting the live records and dropping the segments before them).
 

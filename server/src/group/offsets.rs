@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use protocol::ErrorCode;
 
 use super::classic::{GroupConfig, GroupSnapshot, GroupState, Groups, Ms};
+use super::consumer::{self, ConsumerGroupConfig, ConsumerGroups};
 
 /// `offset.metadata.max.bytes`, counted in UTF-16 units as Java's `String.length`.
 pub(crate) const OFFSET_METADATA_MAX_BYTES: usize = 4096;
@@ -37,6 +38,8 @@ pub(crate) enum Record {
         group: String,
         value: Option<GroupSnapshot>,
     },
+    /// A KIP-848 consumer group's record (types 3, 5, 6, 7, 8, 16).
+    Consumer(consumer::Record),
 }
 
 impl Record {
@@ -44,6 +47,7 @@ impl Record {
     pub(crate) fn group(&self) -> &str {
         match self {
             Record::Offset { group, .. } | Record::Group { group, .. } => group,
+            Record::Consumer(r) => r.group(),
         }
     }
 }
@@ -64,24 +68,92 @@ pub(crate) struct CommitRequest {
     pub(crate) partitions: Vec<(String, i32, i64, i32, Option<String>)>,
 }
 
-/// The coordinator's state: classic groups and committed offsets.
-#[derive(Debug, Default)]
+/// The coordinator's state: classic groups, KIP-848 consumer groups and committed offsets. A group id
+/// belongs to one kind at a time: an empty group of one kind is converted when a member of the other
+/// kind joins (Kafka converts empty groups freely); a non-empty one refuses the other kind's members.
+#[derive(Debug)]
 pub(crate) struct Coordinator {
     pub(crate) groups: Groups,
+    pub(crate) consumer: ConsumerGroups,
     /// Group -> (topic, partition) -> offset.
     offsets: BTreeMap<String, BTreeMap<(String, i32), CommittedOffset>>,
 }
 
+impl Default for Coordinator {
+    fn default() -> Self {
+        Coordinator::new(GroupConfig::default())
+    }
+}
+
 impl Coordinator {
     pub(crate) fn new(config: GroupConfig) -> Self {
+        Coordinator::with_consumer(config, ConsumerGroupConfig::default(), 0)
+    }
+
+    /// With KIP-848 settings; `seed` drives the member ids generated for v0 heartbeats.
+    pub(crate) fn with_consumer(config: GroupConfig, consumer: ConsumerGroupConfig, seed: u64) -> Self {
         Coordinator {
             groups: Groups::new(config),
+            consumer: ConsumerGroups::new(consumer, seed),
             offsets: BTreeMap::new(),
         }
     }
 
-    /// `validateOffsetCommit` for classic groups: `Ok` or the error every partition gets.
+    /// Makes room for a KIP-848 member joining `group_id`: an empty classic group of that id is converted
+    /// (its metadata tombstoned, its offsets kept); a classic group with members refuses with
+    /// GROUP_ID_NOT_FOUND, as Kafka answers when it does not convert (no online migration here).
+    pub(crate) fn claim_for_consumer(&mut self, group_id: &str) -> Result<Vec<Record>, ErrorCode> {
+        match self.groups.get(group_id) {
+            None => Ok(Vec::new()),
+            Some(g) if g.is_empty() => {
+                self.groups.delete(group_id);
+                Ok(vec![Record::Group {
+                    group: group_id.to_string(),
+                    value: None,
+                }])
+            }
+            Some(_) => Err(ErrorCode::GroupIdNotFound),
+        }
+    }
+
+    /// Makes room for a classic member joining `group_id`: an empty KIP-848 group of that id is converted
+    /// (its records tombstoned, its offsets kept); one with members refuses with
+    /// INCONSISTENT_GROUP_PROTOCOL.
+    pub(crate) fn claim_for_classic(&mut self, group_id: &str) -> Result<Vec<Record>, ErrorCode> {
+        if !self.consumer.contains(group_id) {
+            return Ok(Vec::new());
+        }
+        if !self.consumer.is_empty(group_id) {
+            return Err(ErrorCode::InconsistentGroupProtocol);
+        }
+        let records = self.consumer.delete(group_id)?;
+        Ok(records.into_iter().map(Record::Consumer).collect())
+    }
+
+    /// After loading: offsets replayed before their consumer group's records made empty classic groups of
+    /// the same ids; the consumer group wins.
+    pub(crate) fn loaded(&mut self) {
+        let ids: Vec<String> = self
+            .groups
+            .ids()
+            .filter(|id| self.consumer.contains(id))
+            .cloned()
+            .collect();
+        for id in ids {
+            if self.groups.get(&id).is_some_and(|g| g.is_empty()) {
+                self.groups.delete(&id);
+            }
+        }
+    }
+
+    /// `validateOffsetCommit`: `Ok` or the error every partition gets (KIP-848 groups validate member
+    /// epochs, classic groups generations).
     fn validate_commit(&mut self, req: &CommitRequest, now: Ms) -> Result<(), ErrorCode> {
+        if self.consumer.contains(&req.group_id) {
+            return self
+                .consumer
+                .validate_offset_commit(&req.group_id, &req.member_id, req.generation, req.version);
+        }
         let Some(group) = self.groups.get(&req.group_id) else {
             if req.generation < 0 {
                 // A simple consumer or an admin tool: an empty group is created.
@@ -202,6 +274,17 @@ impl Coordinator {
         let mut errors = Vec::with_capacity(ids.len());
         let mut records = Vec::new();
         for id in ids {
+            if self.consumer.contains(id) {
+                match self.consumer.delete(id) {
+                    Ok(group_records) => {
+                        records.extend(self.tombstones(id));
+                        records.extend(group_records.into_iter().map(Record::Consumer));
+                        errors.push(ErrorCode::None);
+                    }
+                    Err(code) => errors.push(code),
+                }
+                continue;
+            }
             let known = self.groups.get(id).is_some() || self.offsets.contains_key(id);
             let code = if self.groups.get(id).is_some() {
                 self.groups.delete(id)
@@ -243,6 +326,10 @@ impl Coordinator {
         group_id: &str,
         partitions: &[(String, i32)],
     ) -> (ErrorCode, Vec<ErrorCode>, Vec<Record>) {
+        if let Some(topics) = self.consumer.subscribed_topics(group_id) {
+            let subscribed: HashSet<String> = topics.into_iter().collect();
+            return self.delete_offsets_unchecked(group_id, partitions, &subscribed);
+        }
         let Some(group) = self.groups.get(group_id) else {
             return if self.offsets.contains_key(group_id) {
                 self.delete_offsets_unchecked(group_id, partitions, &HashSet::new())
@@ -301,6 +388,10 @@ impl Coordinator {
         let mut records = Vec::new();
         let ids: Vec<String> = self.offsets.keys().cloned().collect();
         for id in ids {
+            // A KIP-848 group's offsets expire only while it has no members (from their commit time).
+            if self.consumer.contains(&id) && !self.consumer.is_empty(&id) {
+                continue;
+            }
             let group = self.groups.get(&id);
             // The base time of an offset, or None when it never expires in this state.
             let (base_state_time, subscribed): (Option<Ms>, Option<HashSet<String>>) = match group {
@@ -362,8 +453,11 @@ impl Coordinator {
                 partition,
                 value: Some(v),
             } => {
-                // Offsets alone make a simple group (Empty, no protocol type), as Kafka replays them.
-                self.groups.get_or_create(&group, now);
+                // Offsets alone make a simple group (Empty, no protocol type), as Kafka replays them,
+                // unless a KIP-848 group holds the id.
+                if !self.consumer.contains(&group) {
+                    self.groups.get_or_create(&group, now);
+                }
                 self.offsets.entry(group).or_default().insert((topic, partition), v);
             }
             Record::Offset {
@@ -380,6 +474,7 @@ impl Coordinator {
                 }
             }
             Record::Group { group, value } => self.groups.replay(&group, value, now),
+            Record::Consumer(r) => self.consumer.replay(r, now),
         }
     }
 }

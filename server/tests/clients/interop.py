@@ -569,7 +569,7 @@ class Member:
                 "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
         conf.update(extra or {})
         self.c = Consumer(conf)
-        self.assigned, self.revoked, self.lost, self.msgs = [], [], [], []
+        self.assigned, self.revoked, self.lost, self.msgs, self.arrivals = [], [], [], [], []
         self.c.subscribe([topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost)
 
     def _on_assign(self, _c, parts):
@@ -590,6 +590,7 @@ class Member:
                 return None
             raise RuntimeError(f"consume error: {m.error()}")
         self.msgs.append(m)
+        self.arrivals.append((time.time(), m.partition()))
         return m
 
     def parts(self):
@@ -878,6 +879,13 @@ def group_member():
 def group_kill():
     """A member killed with SIGKILL (no LeaveGroup) is expelled after its 6 s session timeout, and the
     survivor gets its partitions."""
+    killed_member_is_replaced("group_member", lambda group, topic: Member(group, topic))
+
+
+def killed_member_is_replaced(child_scenario, make_member):
+    """Runs `child_scenario` (a lone member printing its assignments) as its own process beside a member
+    made by `make_member`; kills the child with SIGKILL once they share four partitions, and checks that
+    the survivor gets them all after the 6 s session timeout, not before, and reads every record."""
     import queue
     import subprocess
     import threading
@@ -885,13 +893,13 @@ def group_kill():
     topic, group = fresh("kill"), fresh("kill")
     create_topic(topic, 4)
     records = fill(topic, range(4), 25, "r")
-    child = subprocess.Popen([sys.executable, __file__, BOOT, "group_member", group, topic],
+    child = subprocess.Popen([sys.executable, __file__, BOOT, child_scenario, group, topic],
                              stdout=subprocess.PIPE, text=True)
     lines = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line.strip()) for line in child.stdout], daemon=True).start()
     try:
         theirs = set()
-        a = Member(group, topic)
+        a = make_member(group, topic)
 
         def both_assigned():
             nonlocal theirs
@@ -915,7 +923,7 @@ def group_kill():
         print(f"the killed member's partitions reassigned {took:.2f}s after SIGKILL (session timeout 6 s)")
         assert took >= 4.5, f"reassigned after {took:.2f}s: the member was not kept for its session timeout"
         assert took <= 15, f"reassigned only after {took:.2f}s"
-        pump([a], lambda: set(a.values()) == records, 30, "the survivor reads every record")
+        pump([a], lambda: set(a.values()) >= records, 30, "the survivor reads every record")
         a.c.close()
     finally:
         if child.poll() is None:
@@ -1035,11 +1043,237 @@ def group_five():
     assert not errors, errors
 
 
+# --- KIP-848 consumer groups (group.protocol=consumer), run by server/tests/it/groups.rs ---------------------
+
+class NewMember(Member):
+    """A confluent-kafka member using the KIP-848 protocol (the broker assigns; no client timeouts), which
+    records when each of its records arrived."""
+
+    def __init__(self, group, topics, extra=None):
+        conf = {"bootstrap.servers": BOOT, "group.id": group, "group.protocol": "consumer",
+                "auto.offset.reset": "earliest", "enable.auto.commit": False}
+        conf.update(extra or {})
+        self.c = Consumer(conf)
+        self.assigned, self.revoked, self.lost, self.msgs, self.arrivals = [], [], [], [], []
+        self.c.subscribe(topics if isinstance(topics, list) else [topics], on_assign=self._on_assign,
+                         on_revoke=self._on_revoke, on_lost=self._on_lost)
+
+
+
+class Feeder:
+    """Produces one record per partition every `every` seconds from a thread, so that every assigned
+    partition always has something to read (pauses show up as gaps in the arrivals)."""
+
+    def __init__(self, topic, partitions, every=0.05):
+        import threading
+        self.stop = False
+        self.count = 0
+        p = Producer({"bootstrap.servers": BOOT, "linger.ms": 0})
+
+        def run():
+            while not self.stop:
+                for part in range(partitions):
+                    p.produce(topic, value=f"f-{self.count}".encode(), partition=part)
+                    self.count += 1
+                p.poll(0)
+                time.sleep(every)
+            p.flush(10)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.stop = True
+        self.thread.join(20)
+
+
+def longest_gap(member, since, until, partitions):
+    """The longest time without a record from any partition in `partitions`, between `since` and `until`."""
+    times = sorted(t for t, p in member.arrivals if since <= t <= until and p in partitions)
+    points = [since] + times + [until]
+    return max(b - a for a, b in zip(points, points[1:]))
+
+
+def kip848_groups():
+    """Three KIP-848 members split a 6-partition topic (two each); a fourth joins: only the partitions that
+    move are revoked from their owner, and the members whose assignment does not change never stop
+    receiving records (their longest gap stays at the no-rebalance baseline); the fourth leaves and its
+    partitions are reassigned; every committed offset is where the members stopped."""
+    topic, group = fresh("kip848"), fresh("kip848-g")
+    create_topic(topic, 6)
+    feeder = Feeder(topic, 6)
+    try:
+        members = [NewMember(group, topic)]
+        pump(members, lambda: members[0].parts() == set(range(6)), 30, "the first member gets all six")
+        for n in (2, 3):
+            members.append(NewMember(group, topic))
+            took = pump(members, lambda: split(members, 6), 30, f"a split among {n}")
+            print(f"{n} members split after {took:.2f}s: {[sorted(m.parts()) for m in members]}")
+        quiet_from = time.time()
+        hold(members, 2.0, lambda: split(members, 6), "the split")
+        baseline = max(longest_gap(m, quiet_from, time.time(), m.parts()) for m in members)
+        print(f"longest gap between records with no rebalance going on: {baseline * 1000:.0f} ms")
+        before = [m.parts() for m in members]
+        revoked_before = [len(m.revoked) for m in members]
+        # Measured from when the fourth exists: building a client blocks the thread that polls the others.
+        fourth = NewMember(group, topic)
+        joined = time.time()
+        took4 = pump(members + [fourth], lambda: split(members + [fourth], 6), 30, "a split among four")
+        settled = time.time()
+        hold(members + [fourth], 1.0, lambda: split(members + [fourth], 6), "the four-way split")
+        unaffected = 0
+        for i, m in enumerate(members):
+            after = m.parts()
+            moved = before[i] - after
+            revoked = {p for call in m.revoked[revoked_before[i]:] for p in call}
+            # Only the partitions that moved were revoked from their old owner (incremental).
+            assert revoked == moved, f"member {i} revoked {revoked}, but only {moved} moved"
+            assert after <= before[i], f"member {i} gained {after - before[i]} when a member joined"
+            gap = longest_gap(m, joined, settled + 1.0, after)
+            print(f"member {i}: {sorted(before[i])} -> {sorted(after)}, longest pause on kept partitions "
+                  f"{gap * 1000:.0f} ms")
+            if not moved:
+                unaffected += 1
+                assert gap < max(0.4, 3 * baseline), f"member {i} kept everything but paused {gap:.2f}s"
+            else:
+                assert gap < 1.5, f"member {i} paused {gap:.2f}s on partitions it kept"
+        assert unaffected >= 1, "no member kept its whole assignment"
+        print(f"a fourth member: {took4:.2f}s to a stable four-way split, {unaffected} members unaffected")
+        # The fourth leaves: its partitions go back to the others.
+        fourth.c.close()
+        took = pump(members, lambda: split(members, 6), 30, "the others take the fourth's partitions")
+        print(f"after the fourth left: {[sorted(m.parts()) for m in members]} in {took:.2f}s")
+        feeder.close()
+        hold(members, 1.0)
+        positions = {}
+        for m in members:
+            m.c.commit(asynchronous=False)
+            for tp in m.c.position([TopicPartition(topic, p) for p in sorted(m.parts())]):
+                positions[tp.partition] = tp.offset
+        committed = committed_offsets(group, topic, range(6))
+        assert committed == [positions[p] for p in range(6)], (committed, positions)
+        admin = AdminClient({"bootstrap.servers": BOOT})
+        groups_listed = admin.list_consumer_groups().result(10)
+        mine = [(str(g.type), str(g.state)) for g in groups_listed.valid if g.group_id == group]
+        assert mine == [("ConsumerGroupType.CONSUMER", "ConsumerGroupState.STABLE")], (mine, groups_listed.errors)
+        described = admin.describe_consumer_groups([group])[group].result(10)
+        assert len(described.members) == 3, described
+        for m in members:
+            m.c.close()
+    finally:
+        feeder.close()
+
+
+def kip848_restart():
+    """Phase `first`: a KIP-848 member consumes and commits, then closes. Phase `after` (broker restarted
+    on the same data): a new member of the group resumes at the commits."""
+    phase, topic, group = ARGS[0], ARGS[1], ARGS[2]
+    if phase == "first":
+        create_topic(topic, 3)
+        records = fill(topic, range(3), 20, "old")
+        m = NewMember(group, topic)
+        pump([m], lambda: set(m.values()) == records, 30, "the member reads every record")
+        m.c.commit(asynchronous=False)
+        assert committed_offsets(group, topic, range(3)) == [20, 20, 20]
+        m.c.close()
+    else:
+        new = fill(topic, range(3), 5, "new")
+        m = NewMember(group, topic)
+        pump([m], lambda: set(m.values()) == new, 30, "a member after the restart reads only the new records")
+        hold([m], 1.0)
+        assert set(m.values()) == new, f"re-read committed records: {len(m.values())}"
+        m.c.close()
+
+
+def kip848_regex():
+    """A member subscribed by regular expression gets a topic created after it joined."""
+    prefix = fresh("rx")
+    create_topic(f"{prefix}-a", 2)
+    group = fresh("rx-g")
+    m = NewMember(group, [f"^{prefix}-.*"])
+    pump([m], lambda: {(tp.topic, tp.partition) for tp in m.c.assignment()} == {(f"{prefix}-a", 0),
+                                                                             (f"{prefix}-a", 1)},
+         30, "the first matching topic")
+    create_topic(f"{prefix}-b", 1)
+    records = fill(f"{prefix}-b", [0], 5, "b")
+    took = pump([m], lambda: records <= set(m.values()), 60, "the topic created later, and its records")
+    print(f"a topic created after the join was consumed after {took:.2f}s")
+    m.c.close()
+
+
+def kip848_member():
+    """A lone KIP-848 member for kip848_kill, run as its own process: prints its assignments."""
+    group, topic = ARGS[0], ARGS[1]
+    m = NewMember(group, topic)
+    last = None
+    while True:
+        m.poll(0.1)
+        now = sorted(m.parts())
+        if now != last:
+            print("ASSIGNED " + ",".join(map(str, now)), flush=True)
+            last = now
+
+
+def kip848_kill():
+    """A KIP-848 member killed with SIGKILL is fenced after the broker's session timeout (6 s in this
+    test's broker) and the survivor gets its partitions."""
+    killed_member_is_replaced("kip848_member", lambda group, topic: NewMember(group, topic))
+
+
+def bench_groups():
+    """For `cargo xtask bench`: ARGS[0] is `classic` (librdkafka's defaults: the classic protocol with its
+    eager range assignor) or `consumer` (KIP-848). Five members join a 12-partition topic at once; then a
+    sixth joins. Prints one JSON line: seconds until the five share the partitions, seconds until the six
+    do, the longest pause any of the five saw on its partitions while the sixth joined, the same for the
+    members whose assignment did not change, and the longest gap with no rebalance going on."""
+    import json
+    proto = ARGS[0]
+    topic, group = fresh(f"bench-{proto}"), fresh(f"bench-{proto}-g")
+    create_topic(topic, 12)
+    feeder = Feeder(topic, 12)
+    extra = {"fetch.wait.max.ms": 100}
+
+    def member():
+        if proto == "consumer":
+            return NewMember(group, topic, extra)
+        return Member(group, topic, {"session.timeout.ms": 45000, "heartbeat.interval.ms": 3000, **extra})
+
+    try:
+        start = time.time()
+        members = [member() for _ in range(5)]
+        pump(members, lambda: split(members, 12), 60, "five members sharing twelve partitions")
+        stable = time.time() - start
+        quiet_from = time.time()
+        hold(members, 2.0, lambda: split(members, 12), "the five-way split")
+        baseline = max(longest_gap(m, quiet_from, time.time(), m.parts()) for m in members)
+        before = [m.parts() for m in members]
+        sixth = member()
+        joined = time.time()
+        join = pump(members + [sixth], lambda: split(members + [sixth], 12), 60, "six members sharing twelve")
+        settled = time.time()
+        hold(members + [sixth], 1.0)
+        pauses, unaffected = [], []
+        for i, m in enumerate(members):
+            gap = longest_gap(m, joined, settled + 1.0, m.parts())
+            pauses.append(gap)
+            if m.parts() == before[i]:
+                unaffected.append(gap)
+        print(json.dumps({"stable_s": stable, "join_s": join, "max_pause_s": max(pauses),
+                          "max_pause_unaffected_s": max(unaffected) if unaffected else None,
+                          "unaffected": len(unaffected), "baseline_gap_s": baseline}))
+        for m in members + [sixth]:
+            m.c.close()
+    finally:
+        feeder.close()
+
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, admin_apis, negotiated,
                                      kafka_python_negotiated, size_limits, produce_n, consume_n, tls,
                                      topic_configs, alive, groups, group_restart, group_reset,
                                      group_cooperative, group_first_record, group_kafka_python,
-                                     group_member, group_kill, group_static, group_five]}
+                                     group_member, group_kill, group_static, group_five, kip848_groups,
+                                     kip848_restart, kip848_regex, kip848_member, kip848_kill,
+                                     bench_groups]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

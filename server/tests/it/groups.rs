@@ -1,6 +1,7 @@
-//! Consumer groups (the classic protocol) and committed offsets, driven by unmodified real clients:
-//! confluent-kafka (librdkafka), kafka-python and kafkajs. The scenarios are the `group_*` functions of
-//! `tests/clients/interop.py` and `tests/clients/kafkajs_groups.js`; each test starts its own broker.
+//! Consumer groups (the classic protocol and KIP-848's consumer protocol) and committed offsets, driven by
+//! unmodified real clients: confluent-kafka (librdkafka, also with `group.protocol=consumer`), kafka-python
+//! and kafkajs. The scenarios are the `group_*` and `kip848_*` functions of `tests/clients/interop.py` and
+//! `tests/clients/kafkajs_groups.js`; each test starts its own broker.
 //!
 //! Brokers use a short `[group] initial_rebalance_delay_ms` where the delay is not what is tested, so that
 //! the whole set stays fast; the time-to-first-record test uses the broker's and the client's defaults.
@@ -16,6 +17,15 @@ use crate::support::{config, kafkajs, python, scenario, TestBroker};
 fn quick(dir: &Path) -> Config {
     let mut cfg = config(dir);
     cfg.group.initial_rebalance_delay_ms = 300;
+    cfg
+}
+
+/// A test broker for KIP-848 groups: a 6 s session timeout (Kafka's is 45 s) and 500 ms heartbeats, so
+/// fencing is seen quickly.
+fn kip848(dir: &Path) -> Config {
+    let mut cfg = quick(dir);
+    cfg.group.consumer_session_timeout_ms = 6000;
+    cfg.group.consumer_heartbeat_interval_ms = 500;
     cfg
 }
 
@@ -129,5 +139,37 @@ fn five_concurrent_members_converge_to_one_stable_assignment() {
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start(quick(dir.path()));
     run(&py, &broker, "group_five", &[]);
+    broker.stop().unwrap();
+}
+
+#[test]
+fn kip848_members_split_and_only_moved_partitions_pause() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(kip848(dir.path()));
+    run(&py, &broker, "kip848_groups", &[]);
+    broker.stop().unwrap();
+}
+
+#[test]
+fn kip848_regex_subscription_picks_up_a_new_topic_and_a_killed_member_is_fenced() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(kip848(dir.path()));
+    run(&py, &broker, "kip848_regex", &[]);
+    run(&py, &broker, "kip848_kill", &[]);
+    broker.stop().unwrap();
+}
+
+#[test]
+fn kip848_commits_resume_after_a_broker_restart() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (topic, group) = ("kip848-restart-topic", "kip848-restart-group");
+    let broker = TestBroker::start(kip848(dir.path()));
+    run(&py, &broker, "kip848_restart", &["first", topic, group]);
+    broker.stop().unwrap();
+    let broker = TestBroker::start(kip848(dir.path()));
+    run(&py, &broker, "kip848_restart", &["after", topic, group]);
     broker.stop().unwrap();
 }

@@ -565,8 +565,7 @@ fn invalid_requests_are_refused_before_anything_changes() {
                 subscribed_topic_regex: Some("t(".into()),
                 ..join("g", "m", &["t"])
             },
-            // INVALID_REGULAR_EXPRESSION (128) is not in protocol::ErrorCode yet.
-            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidRegularExpression,
         ),
     ];
     for (req, expected) in cases {
@@ -1278,4 +1277,17 @@ fn simulate(seed: u64) {
     check_replay(&s.c, &s.log, &ctx);
     // The records a heartbeat emits are of the known types.
     assert!(s.log.iter().all(|r| [3, 5, 6, 7, 8, 16].contains(&r.record_type())));
+}
+
+#[test]
+fn members_of_a_reconciling_group_heartbeat_sooner() {
+    let mut s = Sim::new(topics(T));
+    let r = s.ok(join("g", "m1", &["t"]));
+    // Alone and at once stable: the configured interval.
+    assert_eq!(r.heartbeat_interval_ms, 5_000);
+    assert_eq!(s.c.state("g"), Some(GroupState::Stable));
+    // A second member joins: it must wait for m1 to release partitions, so it comes back sooner.
+    let r = s.ok(join("g", "m2", &["t"]));
+    assert_ne!(s.c.state("g"), Some(GroupState::Stable));
+    assert_eq!(r.heartbeat_interval_ms, RECONCILING_HEARTBEAT_MS);
 }
