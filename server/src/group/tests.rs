@@ -663,3 +663,92 @@ fn a_deleted_topics_offsets_are_dropped_for_every_group() {
     assert_eq!(s.c.fetch("a", "kept", 0).unwrap().offset, 6);
     assert!(s.c.fetch_all("b").is_empty());
 }
+
+/// A KIP-848 join of `member` to `group`, subscribing to topic `t` (id 1, two partitions).
+fn kip848_join(s: &mut Sim, group: &str, member: &str) -> super::consumer::HeartbeatResponse {
+    let topics: super::consumer::Topics = [("t".to_string(), (crate::topic_id::TopicId([1; 16]), 2))]
+        .into_iter()
+        .collect();
+    let req = super::consumer::HeartbeatRequest {
+        version: 1,
+        group_id: group.into(),
+        member_id: member.into(),
+        member_epoch: 0,
+        instance_id: None,
+        rack_id: None,
+        rebalance_timeout_ms: REBALANCE,
+        subscribed_topic_names: Some(vec!["t".into()]),
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        topic_partitions: Some(Vec::new()),
+        client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    s.c.consumer.heartbeat(&req, s.now, &topics).0
+}
+
+#[test]
+fn a_group_id_belongs_to_one_protocol_and_empty_groups_convert() {
+    let mut s = Sim::new();
+    // An empty classic group (offsets only) becomes a consumer group: its metadata is tombstoned.
+    let commit = CommitRequest {
+        group_id: "simple".into(),
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_ms: -1,
+        version: 9,
+        partitions: vec![("t".into(), 0, 5, -1, None)],
+    };
+    assert_eq!(s.c.commit(&commit, s.now).0, vec![ErrorCode::None]);
+    let records = s.c.claim_for_consumer("simple").unwrap();
+    assert!(
+        matches!(&records[..], [Record::Group { value: None, .. }]),
+        "{records:?}"
+    );
+    assert_eq!(kip848_join(&mut s, "simple", "m1").error, ErrorCode::None);
+    assert_eq!(
+        s.c.fetch("simple", "t", 0).map(|o| o.offset),
+        Some(5),
+        "the offsets stay"
+    );
+    // A classic group with members refuses a KIP-848 member.
+    s.join_new("busy");
+    assert!(s.c.groups.get("busy").is_some_and(|g| !g.is_empty()));
+    assert_eq!(s.c.claim_for_consumer("busy").unwrap_err(), ErrorCode::GroupIdNotFound);
+    // A consumer group with members refuses classic members; an empty one becomes classic.
+    assert_eq!(
+        s.c.claim_for_classic("simple").unwrap_err(),
+        ErrorCode::InconsistentGroupProtocol
+    );
+    let leave = super::consumer::HeartbeatRequest {
+        member_epoch: super::consumer::LEAVE_EPOCH,
+        topic_partitions: None,
+        subscribed_topic_names: None,
+        rebalance_timeout_ms: -1,
+        version: 1,
+        group_id: "simple".into(),
+        member_id: "m1".into(),
+        instance_id: None,
+        rack_id: None,
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    s.c.consumer.heartbeat(&leave, s.now, &Default::default());
+    let records = s.c.claim_for_classic("simple").unwrap();
+    assert!(records
+        .iter()
+        .all(|r| matches!(r, Record::Consumer(c) if c.is_tombstone())));
+    assert!(!s.c.consumer.contains("simple"));
+    // OffsetCommit validates against the kind of group the id has.
+    assert_eq!(kip848_join(&mut s, "g848", "m2").error, ErrorCode::None);
+    let stale = CommitRequest {
+        group_id: "g848".into(),
+        generation: 99,
+        member_id: "m2".into(),
+        ..commit.clone()
+    };
+    assert_eq!(s.c.commit(&stale, s.now).0, vec![ErrorCode::StaleMemberEpoch]);
+}

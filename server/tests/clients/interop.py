@@ -1095,9 +1095,10 @@ def longest_gap(member, since, until, partitions):
 
 
 def kip848_groups():
-    """Three KIP-848 members split a 6-partition topic (two each); a fourth joins: only the partitions that
-    move are revoked from their owner, and the members whose assignment does not change never stop
-    receiving records (their longest gap stays at the no-rebalance baseline); the fourth leaves and its
+    """KIP-848 members of a 6-partition topic: a second, third and fourth member join one by one. At every
+    join only the partitions that move are revoked from their owner, the partitions a member keeps never
+    stop arriving for long, and a member whose assignment does not change keeps receiving records as if
+    nothing happened (its longest gap stays near the no-rebalance baseline). Then the fourth leaves and its
     partitions are reassigned; every committed offset is where the members stopped."""
     topic, group = fresh("kip848"), fresh("kip848-g")
     create_topic(topic, 6)
@@ -1105,41 +1106,39 @@ def kip848_groups():
     try:
         members = [NewMember(group, topic)]
         pump(members, lambda: members[0].parts() == set(range(6)), 30, "the first member gets all six")
-        for n in (2, 3):
-            members.append(NewMember(group, topic))
-            took = pump(members, lambda: split(members, 6), 30, f"a split among {n}")
-            print(f"{n} members split after {took:.2f}s: {[sorted(m.parts()) for m in members]}")
-        quiet_from = time.time()
-        hold(members, 2.0, lambda: split(members, 6), "the split")
-        baseline = max(longest_gap(m, quiet_from, time.time(), m.parts()) for m in members)
-        print(f"longest gap between records with no rebalance going on: {baseline * 1000:.0f} ms")
-        before = [m.parts() for m in members]
-        revoked_before = [len(m.revoked) for m in members]
-        # Measured from when the fourth exists: building a client blocks the thread that polls the others.
-        fourth = NewMember(group, topic)
-        joined = time.time()
-        took4 = pump(members + [fourth], lambda: split(members + [fourth], 6), 30, "a split among four")
-        settled = time.time()
-        hold(members + [fourth], 1.0, lambda: split(members + [fourth], 6), "the four-way split")
         unaffected = 0
-        for i, m in enumerate(members):
-            after = m.parts()
-            moved = before[i] - after
-            revoked = {p for call in m.revoked[revoked_before[i]:] for p in call}
-            # Only the partitions that moved were revoked from their old owner (incremental).
-            assert revoked == moved, f"member {i} revoked {revoked}, but only {moved} moved"
-            assert after <= before[i], f"member {i} gained {after - before[i]} when a member joined"
-            gap = longest_gap(m, joined, settled + 1.0, after)
-            print(f"member {i}: {sorted(before[i])} -> {sorted(after)}, longest pause on kept partitions "
-                  f"{gap * 1000:.0f} ms")
-            if not moved:
-                unaffected += 1
-                assert gap < max(0.4, 3 * baseline), f"member {i} kept everything but paused {gap:.2f}s"
-            else:
-                assert gap < 1.5, f"member {i} paused {gap:.2f}s on partitions it kept"
-        assert unaffected >= 1, "no member kept its whole assignment"
-        print(f"a fourth member: {took4:.2f}s to a stable four-way split, {unaffected} members unaffected")
+        for n in (2, 3, 4):
+            quiet_from = time.time()
+            hold(members, 1.5, lambda: split(members, 6), "the split")
+            baseline = max(longest_gap(m, quiet_from, time.time(), m.parts()) for m in members)
+            before = [m.parts() for m in members]
+            revoked_before = [len(m.revoked) for m in members]
+            # Measured from when the new member exists: building a client blocks the thread that polls.
+            members.append(NewMember(group, topic))
+            joined = time.time()
+            took = pump(members, lambda: split(members, 6), 30, f"a split among {n}")
+            settled = time.time()
+            hold(members, 1.0, lambda: split(members, 6), f"the {n}-way split")
+            print(f"{n} members split {took:.2f}s after the join: {[sorted(m.parts()) for m in members]} "
+                  f"(no-rebalance gap {baseline * 1000:.0f} ms)")
+            for i, m in enumerate(members[:-1]):
+                after = m.parts()
+                moved = before[i] - after
+                revoked = {p for call in m.revoked[revoked_before[i]:] for p in call}
+                # Only the partitions that moved were revoked from their old owner (incremental).
+                assert revoked == moved, f"member {i} revoked {revoked}, but only {moved} moved"
+                assert after <= before[i], f"member {i} gained {after - before[i]} when a member joined"
+                gap = longest_gap(m, joined, settled + 1.0, after)
+                print(f"  member {i}: {sorted(before[i])} -> {sorted(after)}, longest pause on kept "
+                      f"partitions {gap * 1000:.0f} ms")
+                if not moved:
+                    unaffected += 1
+                    assert gap < max(0.4, 3 * baseline), f"member {i} kept everything but paused {gap:.2f}s"
+                else:
+                    assert gap < 1.5, f"member {i} paused {gap:.2f}s on partitions it kept"
+        assert unaffected >= 1, "no member kept its whole assignment at any join"
         # The fourth leaves: its partitions go back to the others.
+        fourth = members.pop()
         fourth.c.close()
         took = pump(members, lambda: split(members, 6), 30, "the others take the fourth's partitions")
         print(f"after the fourth left: {[sorted(m.parts()) for m in members]} in {took:.2f}s")
