@@ -433,6 +433,13 @@ impl Coordinator {
             }
             if offsets.is_empty() {
                 self.offsets.remove(&id);
+                // An empty KIP-848 group goes with its last offset, as an empty classic group does.
+                if self.consumer.contains(&id) {
+                    if let Ok(tombstones) = self.consumer.delete(&id) {
+                        records.extend(tombstones.into_iter().map(Record::Consumer));
+                    }
+                    continue;
+                }
                 if self.groups.get(&id).is_none_or(|g| g.is_empty()) && self.groups.delete(&id) == ErrorCode::None {
                     records.push(Record::Group {
                         group: id.clone(),

@@ -687,6 +687,27 @@ fn kip848_join(s: &mut Sim, group: &str, member: &str) -> super::consumer::Heart
     s.c.consumer.heartbeat(&req, s.now, &topics).0
 }
 
+/// `member` leaves `group` (epoch -1).
+fn kip848_leave(s: &mut Sim, group: &str, member: &str) {
+    let req = super::consumer::HeartbeatRequest {
+        member_epoch: super::consumer::LEAVE_EPOCH,
+        rebalance_timeout_ms: -1,
+        subscribed_topic_names: None,
+        topic_partitions: None,
+        member_id: member.into(),
+        group_id: group.into(),
+        version: 1,
+        instance_id: None,
+        rack_id: None,
+        subscribed_topic_regex: None,
+        server_assignor: None,
+        client_id: "client".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    let r = s.c.consumer.heartbeat(&req, s.now, &Default::default()).0;
+    assert_eq!(r.error, ErrorCode::None);
+}
+
 #[test]
 fn a_group_id_belongs_to_one_protocol_and_empty_groups_convert() {
     let mut s = Sim::new();
@@ -721,22 +742,7 @@ fn a_group_id_belongs_to_one_protocol_and_empty_groups_convert() {
         s.c.claim_for_classic("simple").unwrap_err(),
         ErrorCode::InconsistentGroupProtocol
     );
-    let leave = super::consumer::HeartbeatRequest {
-        member_epoch: super::consumer::LEAVE_EPOCH,
-        topic_partitions: None,
-        subscribed_topic_names: None,
-        rebalance_timeout_ms: -1,
-        version: 1,
-        group_id: "simple".into(),
-        member_id: "m1".into(),
-        instance_id: None,
-        rack_id: None,
-        subscribed_topic_regex: None,
-        server_assignor: None,
-        client_id: "client".into(),
-        client_host: "/127.0.0.1".into(),
-    };
-    s.c.consumer.heartbeat(&leave, s.now, &Default::default());
+    kip848_leave(&mut s, "simple", "m1");
     let records = s.c.claim_for_classic("simple").unwrap();
     assert!(records
         .iter()
@@ -751,4 +757,30 @@ fn a_group_id_belongs_to_one_protocol_and_empty_groups_convert() {
         ..commit.clone()
     };
     assert_eq!(s.c.commit(&stale, s.now).0, vec![ErrorCode::StaleMemberEpoch]);
+}
+
+#[test]
+fn an_empty_kip848_group_expires_with_its_last_offset() {
+    let mut s = Sim::new();
+    assert_eq!(kip848_join(&mut s, "old", "m1").error, ErrorCode::None);
+    let commit = CommitRequest {
+        group_id: "old".into(),
+        generation: 1,
+        member_id: "m1".into(),
+        instance_id: None,
+        retention_ms: -1,
+        version: 9,
+        partitions: vec![("t".into(), 0, 3, -1, None)],
+    };
+    assert_eq!(s.c.commit(&commit, s.now).0, vec![ErrorCode::None]);
+    let retention = 60_000;
+    // Not while it has a member.
+    assert!(s.c.expire(s.now + 2 * retention, retention).is_empty());
+    kip848_leave(&mut s, "old", "m1");
+    let records = s.c.expire(s.now + 2 * retention, retention);
+    assert!(records.iter().any(|r| matches!(r, Record::Offset { value: None, .. })));
+    assert!(records
+        .iter()
+        .any(|r| matches!(r, Record::Consumer(c) if c.is_tombstone())));
+    assert!(!s.c.consumer.contains("old"));
 }
