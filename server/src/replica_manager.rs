@@ -236,6 +236,18 @@ fn topic_id_of(name: &str, partitions: &[Arc<Partition>]) -> Result<TopicId, Err
     Ok(id)
 }
 
+/// The most partitions one request may create (Kafka's controller refuses operations of more than
+/// 10,000 records, `MAX_RECORDS_PER_USER_OP`): a client cannot make the broker allocate or create files
+/// for billions of partitions.
+pub(crate) const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
+
+fn too_many(n: i64) -> (ErrorCode, String) {
+    (
+        ErrorCode::PolicyViolation,
+        format!("unable to perform excessively large batch operation: {n} partitions in one request, at most {MAX_PARTITIONS_PER_REQUEST}"),
+    )
+}
+
 /// Owns the partitions.
 #[derive(Debug)]
 pub(crate) struct ReplicaManager {
@@ -384,6 +396,9 @@ impl ReplicaManager {
         if partitions < 1 {
             return Err((ErrorCode::InvalidPartitions, format!("{partitions} partitions")));
         }
+        if partitions > MAX_PARTITIONS_PER_REQUEST {
+            return Err(too_many(partitions.into()));
+        }
         let _admin = self.admin.lock().await;
         if self.topic(name).is_some() {
             return Err((ErrorCode::TopicAlreadyExists, format!("topic {name:?} already exists")));
@@ -498,6 +513,9 @@ impl ReplicaManager {
                 ErrorCode::InvalidPartitions,
                 format!("topic {name:?} has {current} partitions, more than the requested {count}; partitions cannot be removed"),
             ));
+        }
+        if i64::from(count) - i64::from(current) > i64::from(MAX_PARTITIONS_PER_REQUEST) {
+            return Err(too_many(i64::from(count) - i64::from(current)));
         }
         if validate_only {
             return Ok(());

@@ -19,6 +19,25 @@ use storage::LogConfig;
 use crate::config::Config;
 use crate::Error;
 
+/// Syncs a directory so that a rename or removal in it is on disk (a file system that cannot sync a
+/// directory, `EINVAL`, has nothing more to do).
+fn sync_dir(dir: &Path) -> Result<(), Error> {
+    let d = std::fs::File::open(dir).map_err(|source| Error::Io {
+        op: "opening",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    match d.sync_all() {
+        Err(e) if e.raw_os_error() == Some(nix::libc::EINVAL) => Ok(()),
+        Err(source) => Err(Error::Io {
+            op: "syncing",
+            path: dir.to_path_buf(),
+            source,
+        }),
+        Ok(()) => Ok(()),
+    }
+}
+
 /// The directory of the override files, inside the data directory (the log manager skips dot-directories).
 const DIR: &str = ".kzero-topics";
 
@@ -384,23 +403,24 @@ impl TopicConfig {
         })?;
         let text: String = self.overrides.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(|source| Error::Io {
-            op: "writing",
-            path: tmp.clone(),
-            source,
-        })?;
-        std::fs::rename(&tmp, &path).map_err(|source| Error::Io {
-            op: "renaming",
-            path: tmp,
-            source,
-        })
+        let io = |op: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { op, path, source }
+        };
+        // Durable before the change is acknowledged: the file synced, renamed, and the rename synced.
+        let mut f = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+        std::io::Write::write_all(&mut f, text.as_bytes()).map_err(io("writing", &tmp))?;
+        f.sync_all().map_err(io("syncing", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(io("renaming", &tmp))?;
+        sync_dir(&dir)
     }
 
     /// Removes the topic's override file, if any.
     pub(crate) fn remove(data_dir: &Path, topic: &str) -> Result<(), Error> {
         let path = Self::path(data_dir, topic);
         match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
+            // The removal is durable too (a change back to the defaults is acknowledged after it).
+            Ok(()) => sync_dir(&data_dir.join(DIR)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(source) => Err(Error::Io {
                 op: "removing",

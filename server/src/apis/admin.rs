@@ -15,6 +15,7 @@ use protocol::{
 use super::configs::topic_configs;
 use super::{body, repeated, Pending};
 use crate::broker::{Broker, Listener, Reply};
+use crate::group::OFFSETS_TOPIC;
 use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
 
@@ -38,7 +39,14 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
             } else {
                 t.num_partitions
             };
-            let checked = if repeated.contains(t.name.as_str()) {
+            let checked = if t.name == OFFSETS_TOPIC {
+                Err((
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "creation of internal topic {OFFSETS_TOPIC} is prohibited: the group coordinator creates it"
+                    ),
+                ))
+            } else if repeated.contains(t.name.as_str()) {
                 Err((
                     ErrorCode::InvalidRequest,
                     format!("the request names the topic {:?} more than once", t.name),
@@ -137,6 +145,7 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 (None, None) => Err((None, ErrorCode::InvalidRequest)),
             };
             let (name, id, code) = match resolved {
+                Ok((name, id)) if name == OFFSETS_TOPIC => (Some(name), id, ErrorCode::InvalidRequest),
                 Ok((name, id)) => {
                     let deleted_id = broker.replicas.topic(&name).map_or(id, |t| t.id.uuid());
                     let code = broker.replicas.delete_topic(&name).await;
@@ -155,6 +164,9 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                     ErrorCode::None => None,
                     ErrorCode::UnknownTopicId => Some("no topic has this id".into()),
                     ErrorCode::UnknownTopicOrPartition => Some("the topic does not exist".into()),
+                    ErrorCode::InvalidRequest if name.as_deref() == Some(OFFSETS_TOPIC) => {
+                        Some(format!("internal topic {OFFSETS_TOPIC} cannot be deleted"))
+                    }
                     ErrorCode::InvalidRequest => Some("name either a topic or a topic id".into()),
                     other => Some(other.to_string()),
                 },
@@ -181,21 +193,29 @@ pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, _:
             let current = broker
                 .replicas
                 .topic(&t.name)
-                .map_or(0, |topic| topic.partitions.len() as i32);
+                .map(|topic| topic.partitions.len() as i32);
             let assignments = t.assignments.as_deref().unwrap_or_default();
-            let outcome = if repeated.contains(t.name.as_str()) {
+            let new_partitions = i64::from(t.count) - i64::from(current.unwrap_or(0));
+            let outcome = if t.name == OFFSETS_TOPIC {
+                Err((
+                    ErrorCode::InvalidRequest,
+                    format!("the partition count of {OFFSETS_TOPIC} is fixed: groups map to its partitions by hash"),
+                ))
+            } else if repeated.contains(t.name.as_str()) {
                 Err((
                     ErrorCode::InvalidRequest,
                     format!("the request names the topic {:?} more than once", t.name),
                 ))
-            } else if !assignments.is_empty() && assignments.len() as i32 != t.count - current {
+            } else if current.is_none_or(|c| t.count <= c) || assignments.is_empty() {
+                // Kafka's order: an unknown topic, then the count, then the assignments.
+                broker
+                    .replicas
+                    .create_partitions(&t.name, t.count, r.validate_only)
+                    .await
+            } else if i64::try_from(assignments.len()).unwrap_or(i64::MAX) != new_partitions {
                 Err((
                     ErrorCode::InvalidReplicaAssignment,
-                    format!(
-                        "{} assignments for {} new partitions",
-                        assignments.len(),
-                        t.count - current
-                    ),
+                    format!("{} assignments for {new_partitions} new partitions", assignments.len()),
                 ))
             } else if let Some(a) = assignments.iter().find(|a| a.broker_ids != [node]) {
                 Err((

@@ -150,11 +150,16 @@ pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, _: &'
         for t in &r.topics {
             let mut partitions = Vec::with_capacity(t.partitions.len());
             for p in &t.partitions {
-                let (code, low_watermark) = match broker
-                    .replicas
-                    .delete_records(&t.name, p.partition_index, p.offset)
-                    .await
-                {
+                // Kafka: "Cannot delete records of internal topic".
+                let deleted = if t.name == crate::group::OFFSETS_TOPIC {
+                    Err(ErrorCode::InvalidTopicException)
+                } else {
+                    broker
+                        .replicas
+                        .delete_records(&t.name, p.partition_index, p.offset)
+                        .await
+                };
+                let (code, low_watermark) = match deleted {
                     Ok(low) => (ErrorCode::None, low),
                     Err(code) => (code, -1),
                 };
@@ -179,34 +184,36 @@ pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, _: &'
     })
 }
 
-pub(super) fn describe_producers(broker: &Broker, request: &Request, _: &Listener) -> Reply {
-    let r = body!(request, DescribeProducers);
-    let topics = r
-        .topics
-        .iter()
-        .map(|t| DescribeProducersTopicResponse {
-            name: t.name.clone(),
-            partitions: t
-                .partition_indexes
-                .iter()
-                .map(|&index| match broker.replicas.partition(&t.name, index) {
-                    Ok(p) => DescribeProducersPartitionResponse {
-                        partition_index: index,
-                        active_producers: p
-                            .producers()
-                            .into_iter()
-                            .map(|(producer_id, epoch, last_sequence, last_timestamp)| ProducerState {
-                                producer_id,
-                                producer_epoch: i32::from(epoch),
-                                last_sequence,
-                                last_timestamp,
-                                coordinator_epoch: -1,
-                                current_txn_start_offset: -1,
-                                ..ProducerState::default()
-                            })
-                            .collect(),
-                        ..DescribeProducersPartitionResponse::default()
-                    },
+pub(super) fn describe_producers<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, DescribeProducers);
+        let mut topics = Vec::with_capacity(r.topics.len());
+        for t in &r.topics {
+            let mut partitions = Vec::with_capacity(t.partition_indexes.len());
+            for &index in &t.partition_indexes {
+                partitions.push(match broker.replicas.partition(&t.name, index) {
+                    Ok(p) => {
+                        // The first look after a start rebuilds the producers from the log: blocking work.
+                        let producers = tokio::task::spawn_blocking(move || p.producers())
+                            .await
+                            .unwrap_or_default();
+                        DescribeProducersPartitionResponse {
+                            partition_index: index,
+                            active_producers: producers
+                                .into_iter()
+                                .map(|(producer_id, epoch, last_sequence, last_timestamp)| ProducerState {
+                                    producer_id,
+                                    producer_epoch: i32::from(epoch),
+                                    last_sequence,
+                                    last_timestamp,
+                                    coordinator_epoch: -1,
+                                    current_txn_start_offset: -1,
+                                    ..ProducerState::default()
+                                })
+                                .collect(),
+                            ..DescribeProducersPartitionResponse::default()
+                        }
+                    }
                     Err(code) => {
                         broker.metrics.error(ApiKey::DescribeProducers, code);
                         DescribeProducersPartitionResponse {
@@ -216,13 +223,17 @@ pub(super) fn describe_producers(broker: &Broker, request: &Request, _: &Listene
                             ..DescribeProducersPartitionResponse::default()
                         }
                     }
-                })
-                .collect(),
-            ..DescribeProducersTopicResponse::default()
+                });
+            }
+            topics.push(DescribeProducersTopicResponse {
+                name: t.name.clone(),
+                partitions,
+                ..DescribeProducersTopicResponse::default()
+            });
+        }
+        Reply::body(DescribeProducersResponse {
+            topics,
+            ..DescribeProducersResponse::default()
         })
-        .collect();
-    Reply::body(DescribeProducersResponse {
-        topics,
-        ..DescribeProducersResponse::default()
     })
 }

@@ -235,6 +235,13 @@ fn precheck<'a>(
     if resource_type != TOPIC {
         return Some(not_alterable(config, resource_type, name));
     }
+    if name == crate::group::OFFSETS_TOPIC {
+        // kzero cleans the topic itself (no compaction): its retention must stay off.
+        return Some((
+            ErrorCode::InvalidRequest,
+            format!("the configs of internal topic {name} are the group coordinator's"),
+        ));
+    }
     repeated(keys)
         .into_iter()
         .next()

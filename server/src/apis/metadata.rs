@@ -176,7 +176,8 @@ async fn topic_or_create(
     if !storage::is_valid_topic_name(name) {
         return Err(ErrorCode::InvalidTopicException);
     }
-    if !(allow && broker.config.auto_create_topics) {
+    // The coordinator creates `__consumer_offsets` with its own shape, never a client's Metadata.
+    if !(allow && broker.config.auto_create_topics) || name == crate::group::OFFSETS_TOPIC {
         return Err(ErrorCode::UnknownTopicOrPartition);
     }
     match broker

@@ -129,7 +129,7 @@ pub(crate) const APIS: &[Api] = &[
     },
     Api {
         key: ApiKey::DescribeProducers,
-        handler: Handler::Now(cluster::describe_producers),
+        handler: Handler::Later(cluster::describe_producers),
     },
     Api {
         key: ApiKey::OffsetCommit,

@@ -928,6 +928,9 @@ impl Groups {
             .flat_map(|g| {
                 g.members
                     .iter()
+                    // A parked member's session cannot expire (tick skips it): no deadline of its own,
+                    // else the driver would wake at once, again and again, while it stays parked.
+                    .filter(|m| !((m.awaiting_join.is_some() && !m.is_new) || m.awaiting_sync.is_some()))
                     .map(|m| m.heartbeat_deadline)
                     .chain(g.pending.values().copied())
                     .chain(g.join_deadline)

@@ -441,6 +441,10 @@ pub(crate) struct DescribedGroup {
     pub(crate) members: Vec<DescribedMember>,
 }
 
+/// A saved copy of one group (see [`ConsumerGroups::snapshot`]).
+#[derive(Debug)]
+pub(crate) struct GroupSnapshot(String, Option<ConsumerGroup>);
+
 /// One member.
 #[derive(Debug, Clone)]
 struct Member {
@@ -1397,6 +1401,24 @@ impl ConsumerGroups {
             return Err(ErrorCode::StaleMemberEpoch);
         }
         Ok(())
+    }
+
+    /// A copy of one group's state, to put back with [`ConsumerGroups::restore`] if the records of a
+    /// change could not be written (Kafka reverts to its last committed state the same way).
+    pub(crate) fn snapshot(&self, group_id: &str) -> GroupSnapshot {
+        GroupSnapshot(group_id.to_string(), self.groups.get(group_id).cloned())
+    }
+
+    /// Puts a group back as [`ConsumerGroups::snapshot`] saw it (absent if it did not exist).
+    pub(crate) fn restore(&mut self, snapshot: GroupSnapshot) {
+        match snapshot.1 {
+            Some(g) => {
+                self.groups.insert(snapshot.0, g);
+            }
+            None => {
+                self.groups.remove(&snapshot.0);
+            }
+        }
     }
 
     /// The topics the group's members subscribe to (by name or through a regular expression); `None`

@@ -348,7 +348,16 @@ fn write_error(code: ErrorCode) -> ErrorCode {
 impl Actor {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, mut stop: watch::Receiver<bool>) {
         if let Err(e) = self.load().await {
-            tracing::error!(error = %e, "cannot load {OFFSETS_TOPIC}; groups start empty");
+            // Serving empty groups would send consumers back to auto.offset.reset, and cleaning would then
+            // drop the records that could not be read: instead the coordinator stays unavailable
+            // (COORDINATOR_LOAD_IN_PROGRESS) and leaves the topic alone until a restart loads it.
+            tracing::error!(error = %e, "cannot load {OFFSETS_TOPIC}: group requests are refused until a restart loads it");
+            loop {
+                tokio::select! {
+                    cmd = rx.recv() => if cmd.is_none() { return },
+                    _ = stop.changed() => return,
+                }
+            }
         }
         self.loaded.store(true, Ordering::Release);
         self.publish();
@@ -482,8 +491,15 @@ impl Actor {
                     let _ = reply.send(vec![code; req.partitions.len()]);
                     return;
                 }
+                let before: Vec<(String, i32, Option<CommittedOffset>)> = req
+                    .partitions
+                    .iter()
+                    .map(|(t, p, ..)| (t.clone(), *p, self.c.fetch(&req.group_id, t, *p).cloned()))
+                    .collect();
                 let (mut errors, records) = self.c.commit(&req, now);
                 if let Err(code) = self.persist(records).await {
+                    // Not written, so not committed: OffsetFetch must not see these offsets.
+                    self.c.restore_offsets(&req.group_id, before);
                     for e in errors.iter_mut().filter(|e| **e == ErrorCode::None) {
                         *e = code;
                     }
@@ -654,10 +670,15 @@ impl Actor {
             };
         }
         let topics = self.topics().await;
+        let before = self.c.consumer.snapshot(&req.group_id);
         let (answer, records) = self.c.consumer.heartbeat(&req, now, &topics);
         match self.persist(records.into_iter().map(Record::Consumer).collect()).await {
             Ok(()) => answer,
-            Err(code) => HeartbeatResponse::failed(code),
+            Err(code) => {
+                // Not written, so not done: the group goes back to what `__consumer_offsets` holds.
+                self.c.consumer.restore(before);
+                HeartbeatResponse::failed(code)
+            }
         }
     }
 

@@ -103,17 +103,17 @@ impl Coordinator {
     /// (its metadata tombstoned, its offsets kept); a classic group with members refuses with
     /// GROUP_ID_NOT_FOUND, as Kafka answers when it does not convert (no online migration here).
     pub(crate) fn claim_for_consumer(&mut self, group_id: &str) -> Result<Vec<Record>, ErrorCode> {
-        match self.groups.get(group_id) {
-            None => Ok(Vec::new()),
-            Some(g) if g.is_empty() => {
-                self.groups.delete(group_id);
-                Ok(vec![Record::Group {
-                    group: group_id.to_string(),
-                    value: None,
-                }])
-            }
-            Some(_) => Err(ErrorCode::GroupIdNotFound),
+        let Some(g) = self.groups.get(group_id) else {
+            return Ok(Vec::new());
+        };
+        // Empty: no members, and none pending (a JoinGroup waiting for its member id).
+        if !g.is_empty() || self.groups.delete(group_id) != ErrorCode::None {
+            return Err(ErrorCode::GroupIdNotFound);
         }
+        Ok(vec![Record::Group {
+            group: group_id.to_string(),
+            value: None,
+        }])
     }
 
     /// Makes room for a classic member joining `group_id`: an empty KIP-848 group of that id is converted
@@ -224,6 +224,24 @@ impl Coordinator {
             errors.push(ErrorCode::None);
         }
         (errors, records)
+    }
+
+    /// Puts committed offsets back as they were before a commit whose records could not be written.
+    pub(crate) fn restore_offsets(&mut self, group_id: &str, before: Vec<(String, i32, Option<CommittedOffset>)>) {
+        for (topic, partition, old) in before {
+            let offsets = self.offsets.entry(group_id.to_string()).or_default();
+            match old {
+                Some(o) => {
+                    offsets.insert((topic, partition), o);
+                }
+                None => {
+                    offsets.remove(&(topic, partition));
+                }
+            }
+        }
+        if self.offsets.get(group_id).is_some_and(BTreeMap::is_empty) {
+            self.offsets.remove(group_id);
+        }
     }
 
     /// OffsetFetch of named partitions: (topic, partition) -> offset, or -1 when none (an unknown group is

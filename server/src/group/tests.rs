@@ -784,3 +784,35 @@ fn an_empty_kip848_group_expires_with_its_last_offset() {
         .any(|r| matches!(r, Record::Consumer(c) if c.is_tombstone())));
     assert!(!s.c.consumer.contains("old"));
 }
+
+#[test]
+fn a_change_whose_records_were_not_written_is_undone() {
+    let mut s = Sim::new();
+    // A KIP-848 join, undone: the group is as if the heartbeat never came.
+    let before = s.c.consumer.snapshot("undo");
+    assert_eq!(kip848_join(&mut s, "undo", "m1").error, ErrorCode::None);
+    assert!(s.c.consumer.contains("undo"));
+    s.c.consumer.restore(before);
+    assert!(!s.c.consumer.contains("undo"));
+    // An offset commit, undone: the previous offset is back, a new one is gone.
+    let commit = |offset: i64| CommitRequest {
+        group_id: "o".into(),
+        generation: -1,
+        member_id: String::new(),
+        instance_id: None,
+        retention_ms: -1,
+        version: 9,
+        partitions: vec![("t".into(), 0, offset, -1, None), ("t".into(), 1, offset, -1, None)],
+    };
+    s.c.commit(&commit(5), s.now);
+    s.c.restore_offsets("o", vec![("t".into(), 0, None), ("t".into(), 1, None)]);
+    assert!(s.c.fetch("o", "t", 0).is_none() && s.c.fetch_all("o").is_empty());
+    s.c.commit(&commit(5), s.now);
+    let before = vec![
+        ("t".into(), 0, s.c.fetch("o", "t", 0).cloned()),
+        ("t".into(), 1, s.c.fetch("o", "t", 1).cloned()),
+    ];
+    s.c.commit(&commit(9), s.now);
+    s.c.restore_offsets("o", before);
+    assert_eq!(s.c.fetch("o", "t", 1).map(|o| o.offset), Some(5));
+}

@@ -217,3 +217,105 @@ fn a_corrupt_batch_is_rejected_and_nothing_else_is_affected() {
     read_response(&mut s, ApiKey::ApiVersions, 2);
     broker.stop().unwrap();
 }
+
+/// Requests that would make the broker create billions of partitions, or damage the group coordinator's
+/// internal topic, get Kafka's errors; the broker keeps serving.
+#[test]
+fn abusive_admin_requests_are_refused() {
+    use protocol::{
+        CreatableTopic, CreatePartitionsAssignment, CreatePartitionsRequest, CreatePartitionsTopic,
+        CreateTopicsRequest, DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic, ErrorCode,
+        MetadataRequest, MetadataRequestTopic,
+    };
+
+    use crate::support::RawClient;
+
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let mut c = RawClient::new(&broker);
+    c.create("small");
+    let create = |name: &str, partitions: i32| CreateTopicsRequest {
+        topics: vec![CreatableTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: -1,
+            ..Default::default()
+        }],
+        timeout_ms: 10_000,
+        ..Default::default()
+    };
+    let created = |body: ResponseBody| match body {
+        ResponseBody::CreateTopics(r) => r.topics[0].error_code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        created(c.call(7, create("huge", i32::MAX).into())),
+        ErrorCode::PolicyViolation.code()
+    );
+    assert_eq!(
+        created(c.call(7, create("__consumer_offsets", 1).into())),
+        ErrorCode::InvalidRequest.code()
+    );
+    let grow = |count: i32, assignments: Option<Vec<CreatePartitionsAssignment>>| CreatePartitionsRequest {
+        topics: vec![CreatePartitionsTopic {
+            name: "small".into(),
+            count,
+            assignments,
+            ..Default::default()
+        }],
+        timeout_ms: 10_000,
+        ..Default::default()
+    };
+    let grown = |body: ResponseBody| match body {
+        ResponseBody::CreatePartitions(r) => r.results[0].error_code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        grown(c.call(3, grow(i32::MAX, None).into())),
+        ErrorCode::PolicyViolation.code()
+    );
+    let one = CreatePartitionsAssignment {
+        broker_ids: vec![0],
+        ..Default::default()
+    };
+    assert_eq!(
+        grown(c.call(3, grow(i32::MIN, Some(vec![one])).into())),
+        ErrorCode::InvalidPartitions.code()
+    );
+    // A client's Metadata does not create the coordinator's topic.
+    let md = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic {
+            name: Some("__consumer_offsets".into()),
+            ..Default::default()
+        }]),
+        allow_auto_topic_creation: true,
+        ..Default::default()
+    };
+    let ResponseBody::Metadata(m) = c.call(12, md.into()) else {
+        panic!()
+    };
+    assert_eq!(m.topics[0].error_code, ErrorCode::UnknownTopicOrPartition.code());
+    let delete = DeleteRecordsRequest {
+        topics: vec![DeleteRecordsTopic {
+            name: "__consumer_offsets".into(),
+            partitions: vec![DeleteRecordsPartition {
+                partition_index: 0,
+                offset: -1,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        timeout_ms: 10_000,
+        ..Default::default()
+    };
+    let ResponseBody::DeleteRecords(d) = c.call(2, delete.into()) else {
+        panic!()
+    };
+    assert_eq!(
+        d.topics[0].partitions[0].error_code,
+        ErrorCode::InvalidTopicException.code()
+    );
+    // Still serving.
+    c.create("after");
+    broker.stop().unwrap();
+}
