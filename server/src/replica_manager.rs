@@ -634,13 +634,28 @@ impl ReplicaManager {
         .map_err(|e| blocking_failed(e).0)?
     }
 
-    /// Deletes a topic: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on and
-    /// their waiting operations are woken), then removes its files on a blocking thread.
+    /// Deletes a topic by name (tests; the handler uses [`ReplicaManager::delete_topic_checked`]).
+    #[cfg(test)]
     pub(crate) async fn delete_topic(self: &Arc<Self>, name: &str) -> ErrorCode {
+        self.delete_topic_checked(name, None).await
+    }
+
+    /// Deletes a topic: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on and
+    /// their waiting operations are woken), then removes its files on a blocking thread. A topic named by
+    /// id (DeleteTopics v6) is deleted only if the topic of that name still has that id under the admin
+    /// lock (one deleted and re-created meanwhile is another topic: UNKNOWN_TOPIC_ID).
+    pub(crate) async fn delete_topic_checked(self: &Arc<Self>, name: &str, id: Option<TopicId>) -> ErrorCode {
         let _admin = self.admin.lock().await;
         let Some(topic) = self.topic(name) else {
-            return ErrorCode::UnknownTopicOrPartition;
+            return if id.is_some() {
+                ErrorCode::UnknownTopicId
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            };
         };
+        if id.is_some_and(|id| id != topic.id) {
+            return ErrorCode::UnknownTopicId;
+        }
         let mut next = TopicMap::clone(&self.topics.load());
         next.remove(name);
         self.topics.store(Arc::new(next));

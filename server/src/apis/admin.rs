@@ -148,7 +148,10 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 Ok((name, id)) if name == OFFSETS_TOPIC => (Some(name), id, ErrorCode::InvalidRequest),
                 Ok((name, id)) => {
                     let deleted_id = broker.replicas.topic(&name).map_or(id, |t| t.id.uuid());
-                    let code = broker.replicas.delete_topic(&name).await;
+                    let code = broker
+                        .replicas
+                        .delete_topic_checked(&name, TopicId::from_uuid(id))
+                        .await;
                     if code == ErrorCode::None {
                         if let Some(groups) = broker.groups.get() {
                             groups.topic_deleted(name.clone()).await;

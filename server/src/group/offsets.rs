@@ -406,13 +406,15 @@ impl Coordinator {
         let mut records = Vec::new();
         let ids: Vec<String> = self.offsets.keys().cloned().collect();
         for id in ids {
-            // A KIP-848 group's offsets expire only while it has no members (from their commit time).
-            if self.consumer.contains(&id) && !self.consumer.is_empty(&id) {
-                continue;
-            }
             let group = self.groups.get(&id);
             // The base time of an offset, or None when it never expires in this state.
             let (base_state_time, subscribed): (Option<Ms>, Option<HashSet<String>>) = match group {
+                // A KIP-848 group's offsets of topics its members subscribe to never expire; the others
+                // expire from their commit time (Kafka's `ConsumerGroup.offsetExpirationCondition`).
+                None if self.consumer.contains(&id) => (
+                    None,
+                    self.consumer.subscribed_topics(&id).map(|t| t.into_iter().collect()),
+                ),
                 None => (None, None),
                 Some(g) if g.protocol_type().is_empty() => (None, None),
                 Some(g) if g.state() == GroupState::Empty => (Some(g.state_timestamp()), None),

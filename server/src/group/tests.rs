@@ -770,12 +770,17 @@ fn an_empty_kip848_group_expires_with_its_last_offset() {
         instance_id: None,
         retention_ms: -1,
         version: 9,
-        partitions: vec![("t".into(), 0, 3, -1, None)],
+        partitions: vec![("t".into(), 0, 3, -1, None), ("other".into(), 0, 7, -1, None)],
     };
-    assert_eq!(s.c.commit(&commit, s.now).0, vec![ErrorCode::None]);
+    assert_eq!(s.c.commit(&commit, s.now).0, vec![ErrorCode::None; 2]);
     let retention = 60_000;
-    // Not while it has a member.
-    assert!(s.c.expire(s.now + 2 * retention, retention).is_empty());
+    // While it has a member: only the offsets of topics nobody subscribes to expire.
+    let expired = s.c.expire(s.now + 2 * retention, retention);
+    assert!(
+        matches!(&expired[..], [Record::Offset { topic, value: None, .. }] if topic == "other"),
+        "{expired:?}"
+    );
+    assert!(s.c.fetch("old", "t", 0).is_some());
     kip848_leave(&mut s, "old", "m1");
     let records = s.c.expire(s.now + 2 * retention, retention);
     assert!(records.iter().any(|r| matches!(r, Record::Offset { value: None, .. })));

@@ -344,6 +344,15 @@ async fn topics_are_found_by_id_and_forgotten_with_their_topic() {
     assert_eq!(&*rm.topic_by_id(id).unwrap().name, "byid");
     assert_eq!(rm.delete_topic("byid").await, ErrorCode::None);
     assert!(rm.topic_by_id(id).is_none());
+    // Deleting by an id that a re-created topic of the same name no longer has deletes nothing.
+    rm.create_topic("byid", 1, TopicConfig::default()).await.unwrap();
+    let new_id = rm.topic("byid").unwrap().id;
+    assert_eq!(
+        rm.delete_topic_checked("byid", Some(id)).await,
+        ErrorCode::UnknownTopicId
+    );
+    assert!(rm.topic("byid").is_some());
+    assert_eq!(rm.delete_topic_checked("byid", Some(new_id)).await, ErrorCode::None);
 }
 
 #[tokio::test]
