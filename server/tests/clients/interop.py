@@ -1266,12 +1266,41 @@ def bench_groups():
         feeder.close()
 
 
+def kip848_static():
+    """KIP-848 static membership: a member with group.instance.id that closes (a -2 heartbeat: a temporary
+    leave) and comes back within the session timeout gets its partitions back under a new member id, and
+    the other member sees no revocation and keeps its assignment."""
+    topic, group = fresh("static848"), fresh("static848-g")
+    create_topic(topic, 4)
+    fill(topic, range(4), 10, "r")
+
+    def static(name):
+        return NewMember(group, topic, {"group.instance.id": name})
+
+    a = static("static-a")
+    pump([a], lambda: a.parts() == {0, 1, 2, 3}, 30, "a gets all four partitions")
+    b = static("static-b")
+    pump([a, b], lambda: split([a, b], 4), 30, "a split between a and b")
+    hold([a, b], 1.5, lambda: split([a, b], 4), "the split")
+    mine, theirs, calls = b.parts(), a.parts(), a.callbacks()
+    old_id = b.c.memberid()
+    b.c.close()
+    new = static("static-b")
+    took = pump([a, new], lambda: new.parts() == mine, 30, f"the restarted member gets {sorted(mine)} back")
+    hold([a, new], 2.0, lambda: a.parts() == theirs and a.callbacks() == calls,
+         f"a keeps {sorted(theirs)} without a rebalance")
+    assert new.c.memberid() != old_id, "the restarted member kept its member id"
+    print(f"static member restarted: {sorted(mine)} back after {took:.2f}s; the other kept {sorted(theirs)}")
+    a.c.close()
+    new.c.close()
+
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, admin_apis, negotiated,
                                      kafka_python_negotiated, size_limits, produce_n, consume_n, tls,
                                      topic_configs, alive, groups, group_restart, group_reset,
                                      group_cooperative, group_first_record, group_kafka_python,
                                      group_member, group_kill, group_static, group_five, kip848_groups,
-                                     kip848_restart, kip848_regex, kip848_member, kip848_kill,
+                                     kip848_restart, kip848_regex, kip848_member, kip848_kill, kip848_static,
                                      bench_groups]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n

@@ -162,6 +162,15 @@ fn kip848_regex_subscription_picks_up_a_new_topic_and_a_killed_member_is_fenced(
 }
 
 #[test]
+fn kip848_static_member_comes_back_to_its_partitions_without_a_rebalance() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(kip848(dir.path()));
+    run(&py, &broker, "kip848_static", &[]);
+    broker.stop().unwrap();
+}
+
+#[test]
 fn kip848_commits_resume_after_a_broker_restart() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
