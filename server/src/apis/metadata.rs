@@ -3,8 +3,9 @@
 //! ApiVersions advertises exactly the dispatch table's APIs. Metadata answers with the address of the
 //! listener the request came in on (as Kafka's per-listener advertised addresses do), each partition's
 //! leader, leader epoch and replicas from its `Partition`, each topic's id (v10+), and auto-creates
-//! topics named (not those asked by id) when allowed. A topic asked by an id no topic has is answered
-//! `UNKNOWN_TOPIC_ID` with a null name. Authorized operations, when asked, are every operation the
+//! topics named (not those asked by id) when allowed. From v12 a request naming any topic by id is read
+//! by id (names ignored), and an id no topic has is answered `UNKNOWN_TOPIC_ID` with a null name; below
+//! v12 a null name or an id is `INVALID_REQUEST`, as Kafka answers. Authorized operations, when asked, are every operation the
 //! resource supports (no authorizer: Kafka's answer).
 
 use protocol::{
@@ -51,8 +52,8 @@ pub(super) fn api_versions(broker: &Broker, request: &Request, _: &Listener) -> 
 enum Wanted {
     Name(String),
     Id(TopicId),
-    /// Neither a name nor an id.
-    Invalid,
+    /// Not a valid way to name a topic at this version (the name given, if any).
+    Invalid(Option<String>),
 }
 
 pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
@@ -63,15 +64,27 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             // v0: an empty list means every topic; v1+: null means every topic.
             None => all_topics(broker),
             Some(t) if t.is_empty() && version == 0 => all_topics(broker),
+            // Below v12 topics are named by name only (Kafka refuses a null name or an id there).
+            Some(t) if version < 12 => t
+                .iter()
+                .map(|t| match &t.name {
+                    Some(name) if t.topic_id.is_zero() => Wanted::Name(name.clone()),
+                    _ => Wanted::Invalid(t.name.clone()),
+                })
+                .collect(),
+            // v12+: if any topic is named by id, the request is by id and names are ignored, as Kafka
+            // reads it.
+            Some(t) if t.iter().any(|t| !t.topic_id.is_zero()) => {
+                let mut ids: Vec<TopicId> = t.iter().filter_map(|t| TopicId::from_uuid(t.topic_id)).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                ids.into_iter().map(Wanted::Id).collect()
+            }
             Some(t) => t
                 .iter()
-                .map(|t| match (&t.name, TopicId::from_uuid(t.topic_id)) {
-                    // By id from v10 (Kafka documents ids as usable from v12; an id sent earlier is
-                    // resolved the same way rather than ignored).
-                    (Some(name), _) if !name.is_empty() => Wanted::Name(name.clone()),
-                    (_, Some(id)) => Wanted::Id(id),
-                    (Some(name), None) => Wanted::Name(name.clone()),
-                    (None, None) => Wanted::Invalid,
+                .map(|t| match &t.name {
+                    Some(name) => Wanted::Name(name.clone()),
+                    None => Wanted::Invalid(None),
                 })
                 .collect(),
         };
@@ -99,7 +112,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                         continue;
                     }
                 },
-                Wanted::Invalid => (Err(ErrorCode::InvalidRequest), None),
+                Wanted::Invalid(name) => (Err(ErrorCode::InvalidRequest), name),
             };
             topics.push(match found {
                 Ok(topic) => MetadataResponseTopic {

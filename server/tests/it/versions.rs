@@ -2251,6 +2251,19 @@ fn topic_ids_survive_a_restart_and_change_with_a_recreation() {
         (id, Some("kept".into())),
         "the same id after a restart"
     );
+    // Below v12 topics are named by name only: an id there is INVALID_REQUEST, as Kafka answers.
+    let by_id_v11 = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic {
+            topic_id: id,
+            name: Some("kept".into()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    };
+    let ResponseBody::Metadata(m) = c.call(11, by_id_v11.into()) else {
+        panic!("not a Metadata answer")
+    };
+    assert_eq!(m.topics[0].error_code, ErrorCode::InvalidRequest.code());
     let delete = DeleteTopicsRequest {
         topics: vec![DeleteTopicState {
             name: None,
