@@ -44,6 +44,16 @@ fn spawn(cmd: &mut Command, addr: &str) -> Server {
     server
 }
 
+/// `127.0.0.1:PORT` with a port free right now.
+fn free_addr() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
+
 #[test]
 fn bad_config_stops_start_up_with_the_key_named() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,12 +72,7 @@ fn bad_config_stops_start_up_with_the_key_named() {
 #[test]
 fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let data = dir.path().join("data");
     let mut server = spawn(
         Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
@@ -90,12 +95,7 @@ fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
 fn acknowledged_messages_survive_kill_9() {
     let Some(py) = crate::support::python() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let data = dir.path().join("data");
     let config = dir.path().join("kzero.toml");
     std::fs::write(
@@ -129,12 +129,7 @@ fn acknowledged_offset_commits_survive_kill_9() {
     use protocol::{ApiKey, ResponseBody};
 
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = free_addr();
     let data = dir.path().join("data");
     let mut server = spawn(
         Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
@@ -165,4 +160,105 @@ fn acknowledged_offset_commits_survive_kill_9() {
         (acknowledged, Some(format!("m{acknowledged}")))
     );
     broker.stop().unwrap();
+}
+
+/// A KIP-848 group survives SIGKILL: its member, epoch and assignment (records acknowledged with the
+/// heartbeat answers) and its committed offset come back, and the member carries on at its epoch without
+/// rejoining.
+#[test]
+fn a_kip848_group_and_its_commits_survive_kill_9() {
+    use protocol::{
+        ConsumerGroupDescribeRequest, ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatTopicPartitions, ErrorCode,
+        OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic, OffsetFetchRequest,
+        OffsetFetchRequestGroup, OffsetFetchRequestTopic, ResponseBody,
+    };
+
+    use crate::support::RawClient;
+
+    const MEMBER: &str = "kill9-member-000000001";
+    let heartbeat = |epoch: i32, owned: Vec<ConsumerGroupHeartbeatTopicPartitions>| ConsumerGroupHeartbeatRequest {
+        group_id: "g".into(),
+        member_id: MEMBER.into(),
+        member_epoch: epoch,
+        rebalance_timeout_ms: if epoch == 0 { 30_000 } else { -1 },
+        subscribed_topic_names: (epoch == 0).then(|| vec!["t".into()]),
+        topic_partitions: Some(owned),
+        ..Default::default()
+    };
+    // Heartbeats until the coordinator (loading, then creating its topic) answers without an error.
+    let beat = |c: &mut RawClient, req: &ConsumerGroupHeartbeatRequest| loop {
+        let ResponseBody::ConsumerGroupHeartbeat(r) = c.call(1, req.clone().into()) else { panic!() };
+        if r.error_code == ErrorCode::CoordinatorLoadInProgress.code() {
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        assert_eq!(r.error_code, 0, "{r:?}");
+        return r;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let data = dir.path().join("data");
+    let mut server = spawn(
+        Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
+        &addr,
+    );
+    let mut c = RawClient::connect(addr.parse().unwrap());
+    c.create("t");
+    let joined = beat(&mut c, &heartbeat(0, Vec::new()));
+    let owned = joined.assignment.expect("the only member gets the partition").topic_partitions;
+    let epoch = joined.member_epoch;
+    let commit = OffsetCommitRequest {
+        group_id: "g".into(),
+        generation_id_or_member_epoch: epoch,
+        member_id: MEMBER.into(),
+        topics: vec![OffsetCommitRequestTopic {
+            name: "t".into(),
+            partitions: vec![OffsetCommitRequestPartition {
+                partition_index: 0,
+                committed_offset: 42,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::OffsetCommit(r) = c.call(9, commit.into()) else { panic!() };
+    assert_eq!(r.topics[0].partitions[0].error_code, 0);
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+
+    let _server = spawn(
+        Command::new(BIN).args(["--listen", &addr, "--data-dir"]).arg(&data),
+        &addr,
+    );
+    let mut c = RawClient::connect(addr.parse().unwrap());
+    // The member heartbeats at the epoch it had: accepted, not fenced, nothing to rejoin.
+    let again = beat(&mut c, &heartbeat(epoch, owned.clone()));
+    assert_eq!(again.member_epoch, epoch);
+    let describe = ConsumerGroupDescribeRequest {
+        group_ids: vec!["g".into()],
+        ..Default::default()
+    };
+    let ResponseBody::ConsumerGroupDescribe(d) = c.call(1, describe.into()) else { panic!() };
+    let g = &d.groups[0];
+    assert_eq!((g.error_code, g.group_state.as_str(), g.group_epoch), (0, "Stable", epoch));
+    assert_eq!(g.members[0].member_id, MEMBER);
+    assert_eq!(g.members[0].assignment.topic_partitions[0].partitions, vec![0]);
+    let fetch = OffsetFetchRequest {
+        groups: vec![OffsetFetchRequestGroup {
+            group_id: "g".into(),
+            member_id: Some(MEMBER.into()),
+            member_epoch: epoch,
+            topics: Some(vec![OffsetFetchRequestTopic {
+                name: "t".into(),
+                partition_indexes: vec![0],
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let ResponseBody::OffsetFetch(f) = c.call(9, fetch.into()) else { panic!() };
+    assert_eq!(f.groups[0].error_code, 0, "{f:?}");
+    assert_eq!(f.groups[0].topics[0].partitions[0].committed_offset, 42);
 }
