@@ -615,7 +615,7 @@ impl Log {
     /// Checks a producer's batch as Kafka does for client appends (no decompression):
     /// one v2 batch, base offset 0, size limits, CRC, record count, no control batch, sequence set with a
     /// producer id.
-    fn check_client_batch(&self, batch: &[u8]) -> Result<()> {
+    fn check_client_batch(&self, batch: &[u8], config: &LogConfig) -> Result<()> {
         let (parsed, size) = RecordBatch::parse(batch)?;
         let h = parsed.header();
         if size != batch.len() {
@@ -628,7 +628,6 @@ impl Log {
                 reason: format!("the base offset must be 0, not {}", h.base_offset()),
             });
         }
-        let config = self.config();
         if batch.len() > config.max_message_bytes {
             return Err(Error::MessageTooLarge {
                 size: batch.len(),
@@ -672,7 +671,9 @@ impl Log {
     /// offset (see [`Log::end_offset_for_epoch`]) and `leader-epoch-checkpoint` is rewritten, not synced.
     /// An equal epoch costs one comparison; a lower one is ignored (and logged), as Kafka's recovery does.
     pub fn append(&self, batch: &[u8], leader_epoch: i32) -> Result<AppendInfo> {
-        self.check_client_batch(batch)?;
+        // One look at the config for the whole append (it may be replaced meanwhile: the next append sees it).
+        let config = self.config();
+        self.check_client_batch(batch, &config)?;
         let mut header = [0u8; BATCH_HEADER_SIZE];
         header.copy_from_slice(&batch[..BATCH_HEADER_SIZE]);
         let h = protocol::record::BatchHeader::parse(batch)?;
@@ -687,10 +688,9 @@ impl Log {
         let last = base + delta;
         set_base_offset(&mut header, base);
         set_partition_leader_epoch(&mut header, leader_epoch);
-        self.maybe_roll(&mut st, batch.len() as u64, base, last, now)?;
-        let config = &self.config();
+        self.maybe_roll(&mut st, &config, batch.len() as u64, base, last, now)?;
         st.active()
-            .append(&[&header, &batch[BATCH_HEADER_SIZE..]], last, max_ts, config, now)?;
+            .append(&[&header, &batch[BATCH_HEADER_SIZE..]], last, max_ts, &config, now)?;
         if st.epochs.latest_epoch() != Some(leader_epoch) {
             self.assign_epoch(&mut st, leader_epoch, base);
         }
@@ -699,7 +699,7 @@ impl Log {
             last_offset: last,
             log_start_offset: st.log_start_offset,
         };
-        self.after_append(st, count, now)?;
+        self.after_append(st, &config, count, now)?;
         Ok(info)
     }
 
@@ -731,6 +731,7 @@ impl Log {
             return Ok(None);
         }
         let now = now_ms();
+        let config = self.config();
         let mut st = self.write_state()?;
         let mut expected = st.log_end_offset();
         for &(_, _, base, last, _, _) in &parts {
@@ -745,14 +746,14 @@ impl Log {
         let mut i = 0;
         while i < parts.len() {
             let (start, size, base, mut last, mut max_ts, mut n) = parts[i];
-            self.maybe_roll(&mut st, size as u64, base, last, now)?;
+            self.maybe_roll(&mut st, &config, size as u64, base, last, now)?;
             let mut end = start + size;
             let mut j = i + 1;
             while j < parts.len() {
                 let (s2, z2, _, l2, t2, n2) = parts[j];
                 let seg = st.segments.last().expect("non-empty");
                 let group = (end - start + z2) as u64;
-                if seg.size + group > self.config().segment_bytes || seg.should_roll(group, l2, &self.config(), now) {
+                if seg.size + group > config.segment_bytes || seg.should_roll(group, l2, &config, now) {
                     break;
                 }
                 end = s2 + z2;
@@ -761,8 +762,8 @@ impl Log {
                 n += n2;
                 j += 1;
             }
-            let config = &self.config();
-            st.active().append(&[&batches[start..end]], last, max_ts, config, now)?;
+            st.active()
+                .append(&[&batches[start..end]], last, max_ts, &config, now)?;
             // Only what is in the log counts: the epochs of this group, once it is written.
             for &(epoch, base) in &epochs[i..j] {
                 if st.epochs.latest_epoch() != Some(epoch) {
@@ -777,12 +778,12 @@ impl Log {
             last_offset: expected - 1,
             log_start_offset: st.log_start_offset,
         };
-        self.after_append(st, count, now)?;
+        self.after_append(st, &config, count, now)?;
         Ok(Some(info))
     }
 
-    fn maybe_roll(&self, st: &mut State, size: u64, base: i64, last: i64, now: i64) -> Result<()> {
-        if !st.active().should_roll(size, last, &self.config(), now) {
+    fn maybe_roll(&self, st: &mut State, config: &LogConfig, size: u64, base: i64, last: i64, now: i64) -> Result<()> {
+        if !st.active().should_roll(size, last, config, now) {
             return Ok(());
         }
         // The rolled segment's sync may raise the recovery point only once these are synced too (a flush
@@ -792,7 +793,7 @@ impl Log {
             .filter_map(|s| s.synced.clone())
             .filter(|s| !s.load(Ordering::Acquire))
             .collect();
-        let new = Segment::create(&self.cache, &self.dir, base, &self.config(), now)?;
+        let new = Segment::create(&self.cache, &self.dir, base, config, now)?;
         let old = st.active();
         let log = old.seal()?;
         // Sealing just wrote its indexes: even a segment whose log a flush synced is not on disk whole.
@@ -822,9 +823,14 @@ impl Log {
     }
 
     /// Applies the flush policy after an append, syncing outside the lock.
-    fn after_append(&self, mut st: RwLockWriteGuard<'_, State>, count: i64, now: i64) -> Result<()> {
+    fn after_append(
+        &self,
+        mut st: RwLockWriteGuard<'_, State>,
+        config: &LogConfig,
+        count: i64,
+        now: i64,
+    ) -> Result<()> {
         st.unflushed_messages = st.unflushed_messages.saturating_add(count);
-        let config = self.config();
         let due =
             st.unflushed_messages >= config.flush_messages || now.saturating_sub(st.last_flush_ms) >= config.flush_ms;
         if !due {

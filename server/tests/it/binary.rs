@@ -187,7 +187,9 @@ fn a_kip848_group_and_its_commits_survive_kill_9() {
     };
     // Heartbeats until the coordinator (loading, then creating its topic) answers without an error.
     let beat = |c: &mut RawClient, req: &ConsumerGroupHeartbeatRequest| loop {
-        let ResponseBody::ConsumerGroupHeartbeat(r) = c.call(1, req.clone().into()) else { panic!() };
+        let ResponseBody::ConsumerGroupHeartbeat(r) = c.call(1, req.clone().into()) else {
+            panic!()
+        };
         if r.error_code == ErrorCode::CoordinatorLoadInProgress.code() {
             std::thread::sleep(Duration::from_millis(50));
             continue;
@@ -205,7 +207,10 @@ fn a_kip848_group_and_its_commits_survive_kill_9() {
     let mut c = RawClient::connect(addr.parse().unwrap());
     c.create("t");
     let joined = beat(&mut c, &heartbeat(0, Vec::new()));
-    let owned = joined.assignment.expect("the only member gets the partition").topic_partitions;
+    let owned = joined
+        .assignment
+        .expect("the only member gets the partition")
+        .topic_partitions;
     let epoch = joined.member_epoch;
     let commit = OffsetCommitRequest {
         group_id: "g".into(),
@@ -222,7 +227,9 @@ fn a_kip848_group_and_its_commits_survive_kill_9() {
         }],
         ..Default::default()
     };
-    let ResponseBody::OffsetCommit(r) = c.call(9, commit.into()) else { panic!() };
+    let ResponseBody::OffsetCommit(r) = c.call(9, commit.into()) else {
+        panic!()
+    };
     assert_eq!(r.topics[0].partitions[0].error_code, 0);
     server.0.kill().unwrap();
     server.0.wait().unwrap();
@@ -239,9 +246,14 @@ fn a_kip848_group_and_its_commits_survive_kill_9() {
         group_ids: vec!["g".into()],
         ..Default::default()
     };
-    let ResponseBody::ConsumerGroupDescribe(d) = c.call(1, describe.into()) else { panic!() };
+    let ResponseBody::ConsumerGroupDescribe(d) = c.call(1, describe.into()) else {
+        panic!()
+    };
     let g = &d.groups[0];
-    assert_eq!((g.error_code, g.group_state.as_str(), g.group_epoch), (0, "Stable", epoch));
+    assert_eq!(
+        (g.error_code, g.group_state.as_str(), g.group_epoch),
+        (0, "Stable", epoch)
+    );
     assert_eq!(g.members[0].member_id, MEMBER);
     assert_eq!(g.members[0].assignment.topic_partitions[0].partitions, vec![0]);
     let fetch = OffsetFetchRequest {
@@ -258,7 +270,9 @@ fn a_kip848_group_and_its_commits_survive_kill_9() {
         }],
         ..Default::default()
     };
-    let ResponseBody::OffsetFetch(f) = c.call(9, fetch.into()) else { panic!() };
+    let ResponseBody::OffsetFetch(f) = c.call(9, fetch.into()) else {
+        panic!()
+    };
     assert_eq!(f.groups[0].error_code, 0, "{f:?}");
     assert_eq!(f.groups[0].topics[0].partitions[0].committed_offset, 42);
 }
