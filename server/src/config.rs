@@ -118,7 +118,7 @@ impl GroupSection {
             heartbeat_interval_ms: heartbeat,
             min_heartbeat_interval_ms: heartbeat.min(5_000),
             max_heartbeat_interval_ms: heartbeat.max(15_000),
-            max_size: usize::try_from(self.consumer_max_size).unwrap_or(usize::MAX),
+            max_size: usize::try_from(self.consumer_max_size).unwrap_or(0),
             assignors: self
                 .consumer_assignors
                 .iter()
@@ -339,17 +339,19 @@ impl Config {
         if g.offsets_retention_check_interval_ms < 1 {
             return bad("group.offsets_retention_check_interval_ms", "must be at least 1");
         }
-        if g.consumer_heartbeat_interval_ms < 1 || g.consumer_session_timeout_ms <= g.consumer_heartbeat_interval_ms {
-            return bad(
-                "group.consumer_session_timeout_ms",
-                "must be more than group.consumer_heartbeat_interval_ms, which must be at least 1",
-            );
-        }
-        if g.consumer_max_size < 1 {
-            return bad("group.consumer_max_size", "must be at least 1");
-        }
+        // Kafka's own checks of these settings (bounds, heartbeat below session, a size of at least 1).
         if let Err(why) = g.consumer().validate() {
-            return bad("group.consumer_session_timeout_ms", &why);
+            // The message names Kafka's key first; name the TOML key it comes from.
+            let key = if why.starts_with("group.consumer.max.size") {
+                "group.consumer_max_size"
+            } else if why.starts_with("group.consumer.heartbeat") {
+                "group.consumer_heartbeat_interval_ms"
+            } else if why.starts_with("group.consumer.assignors") {
+                "group.consumer_assignors"
+            } else {
+                "group.consumer_session_timeout_ms"
+            };
+            return bad(key, &why);
         }
         if g.consumer_assignors.is_empty()
             || g.consumer_assignors

@@ -63,11 +63,10 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
             is_fenced: false,
             ..DescribeClusterBroker::default()
         }],
-        cluster_authorized_operations: if r.include_cluster_authorized_operations {
-            operations::CLUSTER
-        } else {
-            operations::NOT_ASKED
-        },
+        cluster_authorized_operations: operations::if_asked(
+            r.include_cluster_authorized_operations,
+            operations::CLUSTER,
+        ),
         ..DescribeClusterResponse::default()
     })
 }

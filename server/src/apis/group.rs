@@ -21,7 +21,7 @@ use protocol::{
     OffsetFetchResponseTopic, Request, SyncGroupResponse,
 };
 
-use super::{body, Pending};
+use super::{body, operations, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::group::classic::{JoinRequest, SyncRequest};
 use crate::group::consumer;
@@ -42,8 +42,6 @@ fn count_error(broker: &Broker, api: ApiKey, code: ErrorCode) -> i16 {
     broker.metrics.error(api, code);
     code.code()
 }
-
-use super::operations::GROUP as GROUP_OPERATIONS;
 
 pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
@@ -533,11 +531,7 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &
     Box::pin(async move {
         let r = body!(request, DescribeGroups);
         let version = request.header.api_version;
-        let operations = if r.include_authorized_operations {
-            GROUP_OPERATIONS
-        } else {
-            i32::MIN
-        };
+        let authorized = operations::if_asked(r.include_authorized_operations, operations::GROUP);
         let described = match coordinator(broker) {
             Ok(c) => c
                 .describe(r.groups.clone(), version >= 6)
@@ -552,7 +546,7 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &
                 .map(|g| DescribedGroup {
                     error_code: count_error(broker, ApiKey::DescribeGroups, code),
                     group_id: g.clone(),
-                    authorized_operations: operations,
+                    authorized_operations: authorized,
                     ..DescribedGroup::default()
                 })
                 .collect(),
@@ -578,7 +572,7 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &
                             ..DescribedGroupMember::default()
                         })
                         .collect(),
-                    authorized_operations: operations,
+                    authorized_operations: authorized,
                     ..DescribedGroup::default()
                 })
                 .collect(),
@@ -738,11 +732,7 @@ fn described_partitions(tps: Vec<consumer::DescribedTopicPartitions>) -> Consume
 pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ConsumerGroupDescribe);
-        let operations = if r.include_authorized_operations {
-            GROUP_OPERATIONS
-        } else {
-            i32::MIN
-        };
+        let authorized = operations::if_asked(r.include_authorized_operations, operations::GROUP);
         let described = match coordinator(broker) {
             Ok(c) => c
                 .consumer_describe(r.group_ids.clone())
@@ -757,7 +747,7 @@ pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Reque
                 .map(|g| ConsumerGroupDescribedGroup {
                     error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, code),
                     group_id: g.clone(),
-                    authorized_operations: operations,
+                    authorized_operations: authorized,
                     ..ConsumerGroupDescribedGroup::default()
                 })
                 .collect(),
@@ -792,7 +782,7 @@ pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Reque
                             ..ConsumerGroupDescribeMember::default()
                         })
                         .collect(),
-                    authorized_operations: operations,
+                    authorized_operations: authorized,
                     ..ConsumerGroupDescribedGroup::default()
                 })
                 .collect(),

@@ -90,11 +90,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
         };
         let allow_create = r.topics.is_some() && (version < 4 || r.allow_auto_topic_creation);
         let node = broker.config.node_id;
-        let topic_operations = if r.include_topic_authorized_operations {
-            operations::TOPIC
-        } else {
-            operations::NOT_ASKED
-        };
+        let topic_operations = operations::if_asked(r.include_topic_authorized_operations, operations::TOPIC);
         let mut topics = Vec::with_capacity(wanted.len());
         for w in wanted {
             let (found, name) = match w {
@@ -158,11 +154,10 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             controller_id: node,
             topics,
             // Only v8-10 carry it (v11+ moved it to DescribeCluster).
-            cluster_authorized_operations: if r.include_cluster_authorized_operations {
-                operations::CLUSTER
-            } else {
-                operations::NOT_ASKED
-            },
+            cluster_authorized_operations: operations::if_asked(
+                r.include_cluster_authorized_operations,
+                operations::CLUSTER,
+            ),
             ..MetadataResponse::default()
         })
     })

@@ -259,7 +259,16 @@ pub(crate) mod operations {
     /// IDEMPOTENT_WRITE.
     pub(crate) const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
     /// The value when the request did not ask.
-    pub(crate) const NOT_ASKED: i32 = i32::MIN;
+    const NOT_ASKED: i32 = i32::MIN;
+
+    /// What a response carries: `operations` if the request asked for them, else Kafka's "not asked".
+    pub(crate) fn if_asked(asked: bool, operations: i32) -> i32 {
+        if asked {
+            operations
+        } else {
+            NOT_ASKED
+        }
+    }
 }
 
 /// The request's body as the handler's type; a body that does not match the table entry (impossible:

@@ -66,6 +66,21 @@ fn unknown_keys_and_bad_values_name_the_key() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("mode"), "{err}");
+    for (toml, key) in [
+        ("[group]\nconsumer_max_size = -1", "group.consumer_max_size"),
+        (
+            "[group]\nconsumer_heartbeat_interval_ms = 50000",
+            "group.consumer_heartbeat_interval_ms",
+        ),
+        (
+            "[group]\nconsumer_session_timeout_ms = 100",
+            "group.consumer_heartbeat_interval_ms",
+        ),
+        ("[group]\nconsumer_assignors = [\"sticky\"]", "group.consumer_assignors"),
+    ] {
+        let err = Config::from_toml(toml).unwrap_err().to_string();
+        assert!(err.contains(key), "{toml}: {err}");
+    }
 }
 
 #[test]
