@@ -383,6 +383,32 @@ impl ReplicaManager {
             .collect()
     }
 
+    /// Partitions `first..` of a topic led by this broker over newly created logs.
+    fn new_partitions(&self, name: &Arc<str>, first: i32, logs: Vec<Arc<storage::Log>>) -> Vec<Arc<Partition>> {
+        let topic_metrics = self.metrics.topic(name);
+        logs.into_iter()
+            .zip(first..)
+            .map(|(log, p)| {
+                Arc::new(Partition::new(
+                    Arc::clone(name),
+                    p,
+                    log,
+                    self.local_id,
+                    &[self.local_id],
+                    Arc::clone(&topic_metrics),
+                ))
+            })
+            .collect()
+    }
+
+    /// Publishes a new snapshot with `topic` added or replacing the topic of its name (callers hold the
+    /// admin lock, so no other change is lost).
+    fn publish(&self, topic: Topic) {
+        let mut next = TopicMap::clone(&self.topics.load());
+        next.insert(Arc::new(topic));
+        self.topics.store(Arc::new(next));
+    }
+
     /// Creates a topic: its config file and partition logs on a blocking thread, then publishes it.
     pub(crate) async fn create_topic(
         self: &Arc<Self>,
@@ -410,30 +436,12 @@ impl ReplicaManager {
             .await
             .map_err(blocking_failed)??;
         let name: Arc<str> = name.into();
-        let topic_metrics = self.metrics.topic(&name);
-        let topic = Topic {
+        self.publish(Topic {
             name: Arc::clone(&name),
             id,
-            partitions: logs
-                .into_iter()
-                .enumerate()
-                .map(|(p, log)| {
-                    Arc::new(Partition::new(
-                        Arc::clone(&name),
-                        p as i32,
-                        log,
-                        self.local_id,
-                        &[self.local_id],
-                        Arc::clone(&topic_metrics),
-                    ))
-                })
-                .collect(),
+            partitions: self.new_partitions(&name, 0, logs),
             config,
-        };
-        let id = topic.id;
-        let mut next = TopicMap::clone(&self.topics.load());
-        next.insert(Arc::new(topic));
-        self.topics.store(Arc::new(next));
+        });
         tracing::info!(topic = %name, %id, partitions, "created topic");
         Ok(())
     }
@@ -527,26 +535,14 @@ impl ReplicaManager {
         })
         .await
         .map_err(blocking_failed)??;
-        let topic_metrics = self.metrics.topic(&topic.name);
         let mut partitions = topic.partitions.clone();
-        partitions.extend(logs.into_iter().enumerate().map(|(i, log)| {
-            Arc::new(Partition::new(
-                Arc::clone(&topic.name),
-                current + i as i32,
-                log,
-                self.local_id,
-                &[self.local_id],
-                Arc::clone(&topic_metrics),
-            ))
-        }));
-        let mut next = TopicMap::clone(&self.topics.load());
-        next.insert(Arc::new(Topic {
+        partitions.extend(self.new_partitions(&topic.name, current, logs));
+        self.publish(Topic {
             name: Arc::clone(&topic.name),
             id: topic.id,
             partitions,
             config: topic.config.clone(),
-        }));
-        self.topics.store(Arc::new(next));
+        });
         tracing::info!(topic = name, from = current, to = count, "added partitions");
         Ok(())
     }
@@ -587,14 +583,12 @@ impl ReplicaManager {
         })
         .await
         .map_err(blocking_failed)??;
-        let mut next = TopicMap::clone(&self.topics.load());
-        next.insert(Arc::new(Topic {
+        self.publish(Topic {
             name: Arc::clone(&topic.name),
             id: topic.id,
             partitions: topic.partitions.clone(),
             config,
-        }));
-        self.topics.store(Arc::new(next));
+        });
         tracing::info!(topic = name, "changed the topic's configs");
         Ok(())
     }
