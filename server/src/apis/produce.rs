@@ -32,33 +32,28 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
         } else {
             Vec::new()
         };
-        // Per partition in request order: `None` when it goes to the log, or why it does not.
-        let mut refused: Vec<Option<ErrorCode>> = Vec::new();
+        // Where topic `i`'s batches go, or why they do not.
+        let target = |i: usize| -> Result<&str, ErrorCode> {
+            let name = if version >= 13 {
+                by_id[i].as_deref().map(|t| &*t.name).ok_or(ErrorCode::UnknownTopicId)?
+            } else {
+                r.topic_data[i].name.as_str()
+            };
+            // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to internal
+            // topic"); the other partitions of the request go ahead.
+            if name == OFFSETS_TOPIC {
+                return Err(ErrorCode::InvalidTopicException);
+            }
+            Ok(name)
+        };
         let mut entries: Vec<ProduceEntry<'_>> = Vec::new();
         for (i, t) in r.topic_data.iter().enumerate() {
-            let name = if version >= 13 {
-                by_id[i].as_deref().map(|t| &*t.name).ok_or(ErrorCode::UnknownTopicId)
-            } else {
-                Ok(t.name.as_str())
-            };
-            let name = match name {
-                // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to
-                // internal topic"); the other partitions of the request go ahead.
-                Ok(OFFSETS_TOPIC) => Err(ErrorCode::InvalidTopicException),
-                other => other,
-            };
-            for p in &t.partition_data {
-                match name {
-                    Ok(topic) => {
-                        refused.push(None);
-                        entries.push(ProduceEntry {
-                            topic,
-                            partition: p.index,
-                            records: p.records.as_ref(),
-                        });
-                    }
-                    Err(code) => refused.push(Some(code)),
-                }
+            if let Ok(topic) = target(i) {
+                entries.extend(t.partition_data.iter().map(|p| ProduceEntry {
+                    topic,
+                    partition: p.index,
+                    records: p.records.as_ref(),
+                }));
             }
         }
         let (appended, remote) = if !(-1..=1).contains(&r.acks) {
@@ -76,22 +71,14 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
             broker.replicas.append_records(r.acks, timeout, version, entries).await
         };
+        // The appended results, in request order, between the partitions that were refused.
         let mut appended = appended.into_iter();
-        let results: Vec<ProduceResult> = refused
-            .into_iter()
-            .map(|refused| match refused {
-                Some(code) => ProduceResult::failed(code),
-                None => appended
-                    .next()
-                    .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError)),
-            })
-            .collect();
-        let mut results = results.into_iter();
         let mut failed = false;
         let responses = r
             .topic_data
             .iter()
-            .map(|topic| TopicProduceResponse {
+            .enumerate()
+            .map(|(i, topic)| TopicProduceResponse {
                 // v13 answers by id (the name is not on the wire).
                 name: if version >= 13 { String::new() } else { topic.name.clone() },
                 topic_id: topic.topic_id,
@@ -99,9 +86,12 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                     .partition_data
                     .iter()
                     .map(|p| {
-                        let result = results
-                            .next()
-                            .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError));
+                        let result = match target(i) {
+                            Err(code) => ProduceResult::failed(code),
+                            Ok(_) => appended
+                                .next()
+                                .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError)),
+                        };
                         if result.error != ErrorCode::None {
                             failed = true;
                             broker.metrics.error(ApiKey::Produce, result.error);
