@@ -102,6 +102,7 @@ error_codes! {
     InvalidTransactionTimeout = 50, "INVALID_TRANSACTION_TIMEOUT", false;
     ConcurrentTransactions = 51, "CONCURRENT_TRANSACTIONS", true;
     TransactionalIdAuthorizationFailed = 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", false;
+    OperationNotAttempted = 55, "OPERATION_NOT_ATTEMPTED", false;
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", true;
     SaslAuthenticationFailed = 58, "SASL_AUTHENTICATION_FAILED", false;
     UnknownProducerId = 59, "UNKNOWN_PRODUCER_ID", false;
@@ -122,9 +123,15 @@ error_codes! {
     UnstableOffsetCommit = 88, "UNSTABLE_OFFSET_COMMIT", true;
     ThrottlingQuotaExceeded = 89, "THROTTLING_QUOTA_EXCEEDED", true;
     ProducerFenced = 90, "PRODUCER_FENCED", false;
+    InvalidUpdateVersion = 95, "INVALID_UPDATE_VERSION", false;
     UnknownTopicId = 100, "UNKNOWN_TOPIC_ID", true;
+    DuplicateBrokerRegistration = 101, "DUPLICATE_BROKER_REGISTRATION", false;
+    BrokerIdNotRegistered = 102, "BROKER_ID_NOT_REGISTERED", false;
     InconsistentTopicId = 103, "INCONSISTENT_TOPIC_ID", true;
+    InconsistentClusterId = 104, "INCONSISTENT_CLUSTER_ID", false;
     FetchSessionTopicIdError = 106, "FETCH_SESSION_TOPIC_ID_ERROR", true;
+    IneligibleReplica = 107, "INELIGIBLE_REPLICA", false;
+    NewLeaderElected = 108, "NEW_LEADER_ELECTED", false;
     OffsetMovedToTieredStorage = 109, "OFFSET_MOVED_TO_TIERED_STORAGE", false;
     FencedMemberEpoch = 110, "FENCED_MEMBER_EPOCH", false;
     UnreleasedInstanceId = 111, "UNRELEASED_INSTANCE_ID", false;

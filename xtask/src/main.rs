@@ -329,13 +329,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("transfer", &[]),
     ("storage", &["protocol"]),
     ("replication", &[]),
+    ("metadata", &["protocol"]),
     ("server", &["protocol", "storage", "transfer", "replication"]),
     ("cli", &["protocol", "transfer"]),
     ("xtask", &[]),
 ];
 
 /// Libraries must not pull in these crates (they belong to binaries).
-const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication"];
+const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication", "metadata"];
 const BINARY_ONLY: &[&str] = &["anyhow", "clap", "tracing-subscriber"];
 
 fn deps(_: &Path) -> Result<()> {
