@@ -73,7 +73,8 @@ fn config(opts: &Options) -> Result<Config, Error> {
         election_timeout_min: millis(opts.election_timeout.0),
         election_timeout_max: millis(opts.election_timeout.1),
         snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_every),
-        max_in_snapshot_log_to_keep: 100,
+        // Keep at most one snapshot interval of entries after a snapshot, and never more than 100.
+        max_in_snapshot_log_to_keep: opts.snapshot_every.min(100),
         ..Config::default()
     };
     config.validate().map_err(|e| Error::Config(e.to_string()))

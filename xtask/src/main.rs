@@ -370,7 +370,9 @@ fn deps(_: &Path) -> Result<()> {
             if workspace.contains(dep) && !allowed.contains(dep) {
                 problems.push(format!("{krate} depends on {dep}: a forbidden edge"));
             }
-            let excepted = EXCEPTIONS.iter().any(|(library, name, _)| library == krate && name == dep);
+            let excepted = EXCEPTIONS
+                .iter()
+                .any(|(library, name, _)| library == krate && name == dep);
             if LIBRARIES.contains(krate) && BINARY_ONLY.contains(dep) && !excepted {
                 problems.push(format!("library {krate} depends on {dep}, which only binaries may use"));
             }
