@@ -15,6 +15,7 @@ const WORKSPACE_CRATES: &[&str] = &[
     "storage",
     "transfer",
     "replication",
+    "quorum",
     "server",
     "cli",
     "xtask",
