@@ -339,3 +339,53 @@ async fn a_single_voter_leads_at_once_and_survives_a_restart() {
     assert!(next > last);
     member.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_only_learner_follows_the_log() {
+    let (mut members, _) = cluster(1, 1000).await;
+    let leader = agreed_leader(&members, None).await;
+    let first = write_all(member(&members, leader).node(), 0, 3).await;
+
+    // The learner knows only the voters; it never initializes the cluster on its own.
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let applied = Applied::default();
+    let voters = BTreeMap::from([(leader, member(&members, leader).addr.clone())]);
+    let mut opts = Options::new(9, dir.path(), voters);
+    opts.voter = false;
+    opts.heartbeat_interval = Duration::from_millis(30);
+    opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
+    let learner = Node::start(
+        opts,
+        Recorder {
+            applied: applied.clone(),
+        },
+        listener,
+        Arc::new(Reverse),
+    )
+    .await
+    .expect("start learner");
+    assert_eq!(learner.status().leader, None);
+
+    member(&members, leader)
+        .node()
+        .add_learner(9, addr)
+        .await
+        .expect("add learner");
+    let last = write_all(member(&members, leader).node(), 3, 6).await;
+    assert!(last > first);
+    learner.wait_applied(last, WAIT).await.expect("learner caught up");
+    assert_eq!(*applied.lock().expect("lock"), member(&members, leader).applied());
+    let status = member(&members, leader).node().status();
+    assert_eq!(status.learners, vec![9]);
+    assert_eq!(status.voters, vec![1]);
+    assert!(matches!(
+        learner.write(b"no".to_vec()).await,
+        Err(Error::NotLeader { leader: Some((1, _)) })
+    ));
+    learner.shutdown().await.expect("shutdown learner");
+    for m in &mut members {
+        m.stop().await;
+    }
+}
