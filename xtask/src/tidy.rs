@@ -15,6 +15,8 @@ const WORKSPACE_CRATES: &[&str] = &[
     "storage",
     "transfer",
     "replication",
+    "metadata",
+    "quorum",
     "server",
     "cli",
     "xtask",
