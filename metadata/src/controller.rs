@@ -418,7 +418,7 @@ pub fn create_partitions(
     if count < current {
         return Err((
             ErrorCode::InvalidPartitions,
-            format!("Topic currently has {current} partitions, which is higher than the requested {count}."),
+            format!("Topic currently has {current} partitions, which is higher than the requested {count}: partitions cannot be removed."),
         ));
     }
     if count == current {

@@ -31,7 +31,7 @@ pub struct Node {
     node_id: NodeId,
     raft: Raft,
     shutdown: watch::Sender<bool>,
-    listener: JoinHandle<()>,
+    listener: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -108,7 +108,7 @@ impl Node {
             node_id: opts.node_id,
             raft,
             shutdown,
-            listener,
+            listener: std::sync::Mutex::new(Some(listener)),
         };
         if opts.voter && pristine {
             let members: BTreeMap<NodeId, BasicNode> = opts
@@ -219,11 +219,15 @@ impl Node {
     }
 
     /// Stops openraft and the listener; the storage is left consistent.
-    pub async fn shutdown(self) -> Result<(), Error> {
+    /// A second call does nothing.
+    pub async fn shutdown(&self) -> Result<(), Error> {
+        let Some(listener) = self.listener.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Ok(());
+        };
         let _ = self.shutdown.send(true);
         let raft = self.raft.shutdown().await.map_err(raft_err);
         // The listener task ends on the signal; waiting for it releases the listening socket.
-        let listener = self.listener.await.map_err(|_| Error::ShuttingDown);
+        let listener = listener.await.map_err(|_| Error::ShuttingDown);
         raft.and(listener)
     }
 }

@@ -7,14 +7,13 @@
 //! connection writes them straight from the segment files (zero-copy).
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocol::{Request, ResponseBody};
 use storage::Slice;
 
+use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::replica_manager::ReplicaManager;
@@ -31,6 +30,19 @@ pub struct Listener {
     pub port: i32,
     /// The client's address, when known.
     pub peer: Option<SocketAddr>,
+    /// The TLS listener (Metadata then gives every broker's SSL endpoint).
+    pub tls: bool,
+}
+
+impl Listener {
+    /// The name of the listener's endpoints.
+    pub(crate) fn name(&self) -> &'static str {
+        if self.tls {
+            SSL
+        } else {
+            PLAINTEXT
+        }
+    }
 }
 
 /// A response body plus the file regions its external records refer to.
@@ -80,8 +92,13 @@ pub struct Broker {
     pub(crate) cluster_id: String,
     /// The partitions, and the produce and fetch paths over them.
     pub(crate) replicas: Arc<ReplicaManager>,
-    pub(crate) next_producer_id: AtomicI64,
     pub(crate) metrics: Arc<Metrics>,
+    /// This node's seat in the metadata quorum: the image, the active controller, producer-id blocks.
+    pub(crate) cluster: Arc<Cluster>,
+    /// The metadata offset the local partitions have caught up with.
+    pub(crate) metadata_applied: tokio::sync::watch::Sender<u64>,
+    /// The TLS listener's advertised address, when there is one.
+    pub(crate) tls_advertised: Option<(String, i32)>,
     /// The group coordinator, once `run` started it.
     pub(crate) groups: std::sync::OnceLock<crate::group::GroupCoordinator>,
 }
@@ -90,28 +107,150 @@ impl Broker {
     /// Opens the data directory (recovering logs if needed) and builds the broker state; `metrics` says
     /// whether metrics are recorded (they are when there is a metrics listener). Blocking: run it on a
     /// blocking thread.
-    pub fn open(config: Config, bound: SocketAddr, metrics: bool) -> Result<Broker, Error> {
+    pub(crate) fn open(
+        config: Config,
+        bound: SocketAddr,
+        tls_advertised: Option<(String, i32)>,
+        metrics: bool,
+        cluster: Arc<Cluster>,
+    ) -> Result<Broker, Error> {
         let metrics = Arc::new(Metrics::new(metrics));
         let replicas = Arc::new(ReplicaManager::open(&config, Arc::clone(&metrics))?);
         metrics.attach(&replicas);
-        let cluster_id = cluster_id(&config.data_dir, config.node_id)?;
+        let cluster_id = cluster_id(&config)?;
         let advertised = config.advertised(bound);
-        // Producer ids must not repeat across restarts: start above anything handed out before.
-        let start_pid = storage_now_ms() * 1000;
         Ok(Broker {
             advertised,
             cluster_id,
             replicas,
-            next_producer_id: AtomicI64::new(start_pid),
             metrics,
+            cluster,
+            metadata_applied: tokio::sync::watch::channel(0).0,
+            tls_advertised,
             groups: std::sync::OnceLock::new(),
             config,
         })
     }
 
+    /// The listeners this broker registers with the controller (Kafka's `RegisterBrokerRecord.EndPoints`).
+    pub(crate) fn endpoints(&self) -> Vec<metadata::records::Endpoint> {
+        let endpoint = |name: &str, (host, port): &(String, i32), security_protocol| metadata::records::Endpoint {
+            name: name.into(),
+            host: host.clone(),
+            port: u16::try_from(*port).unwrap_or(0),
+            security_protocol,
+        };
+        let mut endpoints = vec![endpoint(PLAINTEXT, &self.advertised, 0)];
+        if let Some(tls) = &self.tls_advertised {
+            endpoints.push(endpoint(SSL, tls, 1));
+        }
+        endpoints
+    }
+
+    /// Sends a request to the active controller and, once it is answered, waits until the local partitions
+    /// reflect what it wrote (so a created topic can be produced to as soon as its creation is answered).
+    pub(crate) async fn controller_request(
+        &self,
+        request: crate::cluster::rpc::Request,
+    ) -> Result<crate::cluster::rpc::Response, (protocol::ErrorCode, String)> {
+        use crate::cluster::rpc::Response;
+        let response = self.cluster.submit(request).await?;
+        if let Response::Results { offset, .. } | Response::AlterPartition { offset, .. } = &response {
+            let mut applied = self.metadata_applied.subscribe();
+            let caught_up = tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|a| *a >= *offset)).await;
+            if !matches!(caught_up, Ok(Ok(_))) {
+                tracing::warn!(
+                    offset,
+                    "the local partitions did not catch up with the controller's write in 10 s"
+                );
+            }
+        }
+        Ok(response)
+    }
+
+    /// Creates topics through the active controller: one outcome per topic (its id), in order.
+    pub(crate) async fn create_topics(
+        &self,
+        topics: Vec<crate::cluster::rpc::TopicSpec>,
+        validate_only: bool,
+    ) -> Vec<Result<Option<metadata::TopicId>, (protocol::ErrorCode, String)>> {
+        use crate::cluster::rpc::{Request, Response};
+        let n = topics.len();
+        match self
+            .controller_request(Request::CreateTopics { topics, validate_only })
+            .await
+        {
+            Ok(Response::Results { results, .. }) if results.len() == n => results
+                .into_iter()
+                .map(|r| {
+                    r.map_err(|(code, m)| {
+                        (
+                            protocol::ErrorCode::from_code(code).unwrap_or(protocol::ErrorCode::UnknownServerError),
+                            m,
+                        )
+                    })
+                })
+                .collect(),
+            Ok(other) => vec![Err(unexpected(&other)); n],
+            Err(e) => vec![Err(e); n],
+        }
+    }
+
+    /// Changes a topic's config overrides through the active controller: `change` computes the new set
+    /// from the current one (or refuses with a reason: `INVALID_CONFIG`); the differences are written as
+    /// config records. With `validate_only` nothing changes.
+    pub(crate) async fn alter_topic_config(
+        &self,
+        name: &str,
+        validate_only: bool,
+        change: impl FnOnce(&crate::topic_config::TopicConfig) -> Result<crate::topic_config::TopicConfig, String>,
+    ) -> Result<(), (protocol::ErrorCode, String)> {
+        use crate::cluster::rpc::{Request, Response};
+        let Some(topic) = self.replicas.topic(name) else {
+            return Err((
+                protocol::ErrorCode::UnknownTopicOrPartition,
+                format!("the topic {name:?} does not exist"),
+            ));
+        };
+        let next = change(&topic.config).map_err(|reason| (protocol::ErrorCode::InvalidConfig, reason))?;
+        let changes = topic.config.changes_to(&next);
+        if validate_only || changes.is_empty() {
+            return Ok(());
+        }
+        let request = Request::AlterConfigs {
+            topics: vec![(name.to_string(), changes)],
+            validate_only,
+        };
+        match self.controller_request(request).await? {
+            Response::Results { results, .. } => match results.into_iter().next() {
+                Some(Ok(_)) => Ok(()),
+                Some(Err((code, message))) => Err((
+                    protocol::ErrorCode::from_code(code).unwrap_or(protocol::ErrorCode::UnknownServerError),
+                    message,
+                )),
+                None => Err((protocol::ErrorCode::UnknownServerError, "no answer".into())),
+            },
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Handles one request that came in through `listener`.
     pub async fn handle(&self, request: &Request, listener: &Listener) -> Reply {
         crate::apis::dispatch(self, request, listener).await
+    }
+}
+
+/// An answer of the wrong kind (or a refusal) from the controller, as a Kafka error.
+pub(crate) fn unexpected(response: &crate::cluster::rpc::Response) -> (protocol::ErrorCode, String) {
+    match response {
+        crate::cluster::rpc::Response::Error { code, message } => (
+            protocol::ErrorCode::from_code(*code).unwrap_or(protocol::ErrorCode::UnknownServerError),
+            message.clone(),
+        ),
+        other => (
+            protocol::ErrorCode::UnknownServerError,
+            format!("unexpected controller answer {other:?}"),
+        ),
     }
 }
 
@@ -121,16 +260,34 @@ pub(crate) fn storage_now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Reads `meta.properties` (Kafka's file) for the cluster id, creating it on first start.
-fn cluster_id(data_dir: &Path, node_id: i32) -> Result<String, Error> {
+/// The listener names of the endpoints (Kafka's defaults for the security protocols).
+pub(crate) const PLAINTEXT: &str = "PLAINTEXT";
+/// The TLS listener's name.
+pub(crate) const SSL: &str = "SSL";
+
+/// Reads `meta.properties` (Kafka's file) for the cluster id, creating it on first start. Every node of a
+/// configured quorum derives the same id from the voter list (Kafka formats each node's storage with one
+/// id); a single node draws a random one.
+fn cluster_id(config: &Config) -> Result<String, Error> {
+    let (data_dir, node_id) = (&config.data_dir, config.node_id);
     let path = data_dir.join("meta.properties");
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Some(id) = text.lines().find_map(|l| l.strip_prefix("cluster.id=")) {
             return Ok(id.trim().to_string());
         }
     }
-    // 16 bytes from the clock and the process, base64url without padding like Kafka's 22-character ids.
-    let seed = (storage_now_ms() as u128) << 32 ^ u128::from(std::process::id()) ^ (&path as *const _ as u128);
+    // 16 bytes from the voters, or the clock and the process; base64url without padding like Kafka's
+    // 22-character ids.
+    let seed = match &config.controller {
+        Some(c) => {
+            let mut voters = c.quorum_voters.clone();
+            voters.sort();
+            voters.join(",").bytes().fold(0xcbf2_9ce4_8422_2325_u128, |h, b| {
+                (h ^ u128::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+        }
+        None => (storage_now_ms() as u128) << 32 ^ u128::from(std::process::id()) ^ (&path as *const _ as u128),
+    };
     let mut x = seed | 1;
     let mut bytes = [0u8; 16];
     for b in &mut bytes {

@@ -14,6 +14,9 @@ use serde::Deserialize;
 pub struct Config {
     /// This broker's id (`node.id`).
     pub node_id: i32,
+    /// What this node is (`process.roles`): `broker` (serves clients), `controller` (votes in the metadata
+    /// quorum), or both (the default).
+    pub process_roles: Vec<ProcessRole>,
     /// The plaintext listener.
     pub listen: SocketAddr,
     /// The `host:port` clients are told to connect to (Metadata); defaults to `listen`.
@@ -46,6 +49,74 @@ pub struct Config {
     pub group: GroupSection,
     /// An optional TLS listener.
     pub tls: Option<TlsSection>,
+    /// The metadata quorum. Without it this node is a single combined broker and controller with a
+    /// one-voter quorum on an ephemeral loopback port.
+    pub controller: Option<ControllerSection>,
+    /// `default.replication.factor`: replicas of an auto-created topic, or of CreateTopics with -1.
+    pub default_replication_factor: i16,
+    /// `offsets.topic.replication.factor`: replicas of `__consumer_offsets` (fewer when fewer brokers are
+    /// registered when it is created).
+    pub offsets_topic_replication_factor: i16,
+}
+
+/// A node's role (`process.roles`).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessRole {
+    /// Serves clients and hosts partitions.
+    Broker,
+    /// Votes in the metadata quorum (an active controller is the Raft leader).
+    Controller,
+}
+
+/// The `[controller]` section: the metadata quorum (Kafka's `controller.*` and `broker.*` settings).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerSection {
+    /// The controller listener: Raft and broker-to-controller traffic (`controller.listener.names`).
+    pub listen: SocketAddr,
+    /// `controller.quorum.voters`: `id@host:port` of every voter.
+    pub quorum_voters: Vec<String>,
+    /// `broker.session.timeout.ms`: a broker without a heartbeat for this long is fenced.
+    #[serde(default = "default_session_timeout")]
+    pub broker_session_timeout_ms: u64,
+    /// `broker.heartbeat.interval.ms`.
+    #[serde(default = "default_heartbeat_interval")]
+    pub broker_heartbeat_interval_ms: u64,
+}
+
+fn default_session_timeout() -> u64 {
+    9000
+}
+
+fn default_heartbeat_interval() -> u64 {
+    2000
+}
+
+impl ControllerSection {
+    /// The voters as (id, `host:port`).
+    pub fn voters(&self) -> Result<Vec<(i32, String)>, ConfigError> {
+        self.quorum_voters
+            .iter()
+            .map(|v| {
+                let (id, addr) = v.split_once('@').ok_or_else(|| ConfigError::Value {
+                    key: "controller.quorum_voters",
+                    reason: format!("{v:?} is not id@host:port"),
+                })?;
+                let id: i32 = id.parse().ok().filter(|i| *i >= 0).ok_or_else(|| ConfigError::Value {
+                    key: "controller.quorum_voters",
+                    reason: format!("{v:?} has no valid node id"),
+                })?;
+                if parse_host_port(addr).is_none() {
+                    return Err(ConfigError::Value {
+                        key: "controller.quorum_voters",
+                        reason: format!("{v:?} has no valid host:port"),
+                    });
+                }
+                Ok((id, addr.to_string()))
+            })
+            .collect()
+    }
 }
 
 /// The `[log]` section: Kafka's `log.*` settings.
@@ -208,6 +279,10 @@ impl Default for Config {
             transfer: TransferSection::default(),
             group: GroupSection::default(),
             tls: None,
+            controller: None,
+            process_roles: vec![ProcessRole::Broker, ProcessRole::Controller],
+            default_replication_factor: 1,
+            offsets_topic_replication_factor: 3,
         }
     }
 }
@@ -304,6 +379,49 @@ impl Config {
         if self.node_id < 0 {
             return bad("node_id", "must be 0 or more");
         }
+        if self.process_roles.is_empty() {
+            return bad("process_roles", "must name broker, controller or both");
+        }
+        if self.default_replication_factor < 1 {
+            return bad("default_replication_factor", "must be at least 1");
+        }
+        if self.offsets_topic_replication_factor < 1 {
+            return bad("offsets_topic_replication_factor", "must be at least 1");
+        }
+        match &self.controller {
+            None if !self.is_controller() => {
+                return bad(
+                    "process_roles",
+                    "a broker-only node needs a [controller] section naming the voters",
+                )
+            }
+            None => {}
+            Some(c) => {
+                let voters = c.voters()?;
+                if voters.is_empty() {
+                    return bad("controller.quorum_voters", "must name at least one voter");
+                }
+                let mut ids: Vec<i32> = voters.iter().map(|(id, _)| *id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.len() != voters.len() {
+                    return bad("controller.quorum_voters", "names a node id twice");
+                }
+                if self.is_controller() != ids.contains(&self.node_id) {
+                    return bad(
+                        "controller.quorum_voters",
+                        "must include this node's id exactly when process_roles includes controller",
+                    );
+                }
+                if c.broker_heartbeat_interval_ms == 0 || c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms
+                {
+                    return bad(
+                        "controller.broker_heartbeat_interval_ms",
+                        "must be above 0 and below broker_session_timeout_ms",
+                    );
+                }
+            }
+        }
         if self.num_partitions < 1 {
             return bad("num_partitions", "must be at least 1");
         }
@@ -384,6 +502,16 @@ impl Config {
             flush_ms: self.log.flush_ms,
             max_message_bytes: self.message_max_bytes,
         }
+    }
+
+    /// Does this node serve clients?
+    pub fn is_broker(&self) -> bool {
+        self.process_roles.contains(&ProcessRole::Broker)
+    }
+
+    /// Does this node vote in the metadata quorum?
+    pub fn is_controller(&self) -> bool {
+        self.process_roles.contains(&ProcessRole::Controller)
     }
 
     /// The host and port that Metadata advertises for the plaintext listener, given its bound address.

@@ -25,7 +25,7 @@ use crate::metrics::RequestTimes;
 /// the request being handled is finished and its response written first).
 pub(crate) async fn serve<R, T>(
     broker: Arc<Broker>,
-    listener: Arc<(String, i32)>,
+    listener: Arc<(String, i32, bool)>,
     mut read: R,
     transport: T,
     peer: SocketAddr,
@@ -39,6 +39,7 @@ pub(crate) async fn serve<R, T>(
         host: listener.0.clone(),
         port: listener.1,
         peer: Some(peer),
+        tls: listener.2,
     };
     let (sender, writer) = transfer::response_queue(transport, 32);
     let writer = tokio::spawn(writer.run());

@@ -33,6 +33,9 @@ pub enum Error {
     /// The TLS certificate or key is unusable.
     #[error("tls: {0}")]
     Tls(String),
+    /// The metadata quorum could not be joined.
+    #[error("metadata quorum: {0}")]
+    Quorum(String),
     /// A blocking task (opening or closing the logs) panicked or was cancelled.
     #[error("{0} did not finish: {1}")]
     Task(&'static str, String),

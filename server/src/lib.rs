@@ -10,8 +10,9 @@
 //! dispatched from one table that is also what ApiVersions advertises); handlers call the
 //! `replica_manager`, which owns the topics and their `partition`s (log, leader epoch, high watermark,
 //! producer state, waiting operations) and does appends and fetches; requests that wait do so as
-//! `delayed` operations keyed by partition. A group coordinator and the controller will be peers of the
-//! replica manager.
+//! `delayed` operations keyed by partition. The group coordinator (`group`) and the node's seat in the
+//! metadata quorum (`cluster`: the image every partition's role comes from, the active controller, the
+//! broker's registration and heartbeats) are peers of the replica manager.
 //!
 //! It must never: parse wire formats by hand (that is `protocol`'s job), read record bytes into memory on
 //! the fetch path, let one connection's error affect another, or block an async worker thread (file
@@ -25,6 +26,7 @@
 
 mod apis;
 mod broker;
+mod cluster;
 pub mod config;
 mod connection;
 mod delayed;
@@ -161,6 +163,31 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     raise_fd_limit();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
+    // The metadata quorum first: the partitions' roles come from it.
+    let cluster = cluster::Cluster::start(&config).await?;
+    if config.is_controller() {
+        let c = Arc::clone(&cluster);
+        let mut s = stop_rx.clone();
+        background.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(250));
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => c.tick().await,
+                    _ = s.changed() => return,
+                }
+            }
+        });
+    }
+    if !config.is_broker() {
+        tracing::info!(node_id = config.node_id, controller_listener = %cluster.controller_addr, "kzero controller started");
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        background.abort_all();
+        while background.join_next().await.is_some() {}
+        cluster.shutdown().await;
+        tracing::info!("kzero controller stopped");
+        return Ok(());
+    }
     // The metrics listener answers /health while the data directory loads; /ready once the broker serves.
     // It keeps answering (/ready with 503) while connections drain, and stops after them.
     let http_state = Arc::new(http::HttpState::default());
@@ -169,26 +196,125 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     if let Some(metrics) = listeners.metrics {
         background.spawn(http::serve(metrics, Arc::clone(&http_state), http_stop_rx));
     }
+    let tls_bound = match listeners.tls.as_ref().map(|l| l.local_addr()) {
+        Some(Ok(addr)) => Some(
+            config
+                .tls
+                .as_ref()
+                .and_then(|t| t.advertised_listen.as_deref())
+                .and_then(config::parse_host_port)
+                .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
+        ),
+        _ => None,
+    };
+    let opened_cluster = Arc::clone(&cluster);
+    let tls_for_broker = tls_bound.clone();
     let broker = Arc::new(
         blocking("opening the data directory", move || {
-            Broker::open(config, bound, metrics_enabled)
+            Broker::open(config, bound, tls_for_broker, metrics_enabled, opened_cluster)
         })
         .await??,
     );
     let _ = http_state.broker.set(Arc::clone(&broker));
-    let plaintext_advertised = Arc::new(broker.advertised.clone());
-    let tls_advertised = Arc::new(match listeners.tls.as_ref().map(|l| l.local_addr()) {
-        Some(Ok(addr)) => broker
-            .config
-            .tls
-            .as_ref()
-            .and_then(|t| t.advertised_listen.as_deref())
-            .and_then(config::parse_host_port)
-            .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
-        _ => broker.advertised.clone(),
+    let plaintext_advertised = Arc::new((broker.advertised.0.clone(), broker.advertised.1, false));
+    let tls_advertised = Arc::new(match tls_bound {
+        Some((host, port)) => (host, port, true),
+        None => (broker.advertised.0.clone(), broker.advertised.1, true),
+    });
+    // The metadata publisher: every applied entry is brought to the local partitions, in order.
+    {
+        let b = Arc::clone(&broker);
+        let mut applied = cluster.applied();
+        let mut s = stop_rx.clone();
+        background.spawn(async move {
+            loop {
+                let image = b.cluster.image();
+                let deleted = b.replicas.apply_image(&image).await;
+                if let Some(groups) = b.groups.get() {
+                    for topic in deleted {
+                        groups.topic_deleted(topic).await;
+                    }
+                }
+                b.metadata_applied.send_replace(image.offset);
+                tokio::select! {
+                    changed = applied.changed() => if changed.is_err() { return },
+                    _ = s.changed() => return,
+                }
+            }
+        });
+    }
+    // Registration and heartbeats.
+    {
+        let registration = metadata::records::RegisterBroker {
+            broker_id: broker.config.node_id,
+            incarnation_id: [0; 16],
+            endpoints: broker.endpoints(),
+            rack: None,
+            observer_addr: (!broker.config.is_controller()).then(|| cluster.controller_addr.to_string()),
+        };
+        let replicas = Arc::clone(&broker.replicas);
+        let adopt = move || {
+            replicas
+                .unregistered_topics()
+                .into_iter()
+                .map(|t| cluster::rpc::AdoptTopic {
+                    configs: t.config.entries(),
+                    name: t.name,
+                    id: t.id.0,
+                    partitions: t.partitions,
+                    epochs: t.epochs,
+                })
+                .collect()
+        };
+        background.spawn(Arc::clone(&cluster).run_broker(
+            registration,
+            adopt,
+            broker.metadata_applied.subscribe(),
+            stop_rx.clone(),
+        ));
+    }
+    // Serve once unfenced (the controller says this broker caught up with the metadata), so clients that
+    // connect at once see it in Metadata, leading its partitions.
+    let mut fenced = cluster.broker.fenced();
+    let unfenced = tokio::time::timeout(Duration::from_secs(60), fenced.wait_for(|f| !*f))
+        .await
+        .is_ok();
+    if unfenced {
+        // The unfencing elected this broker where it can lead: wait until the local partitions took it.
+        let target = *cluster.applied().borrow();
+        let mut local = broker.metadata_applied.subscribe();
+        let _ = tokio::time::timeout(Duration::from_secs(10), local.wait_for(|a| *a >= target)).await;
+    } else {
+        tracing::warn!("still fenced after 60 s (no active controller, or behind the metadata); serving anyway");
+    }
+    let weak = Arc::downgrade(&broker);
+    let create_topic: group::CreateTopic = Arc::new(move |partitions, configs| {
+        let weak = weak.clone();
+        Box::pin(async move {
+            let Some(broker) = weak.upgrade() else {
+                return Err((protocol::ErrorCode::CoordinatorNotAvailable, "shutting down".into()));
+            };
+            // Kafka's offsets.topic.replication.factor, capped at the registered brokers so that a single
+            // broker (or a small cluster) can still coordinate groups.
+            let brokers = broker.cluster.image().brokers.len().max(1);
+            let replication_factor = broker.config.offsets_topic_replication_factor.min(brokers as i16);
+            let spec = cluster::rpc::TopicSpec {
+                name: group::OFFSETS_TOPIC.to_string(),
+                partitions,
+                replication_factor,
+                assignments: Vec::new(),
+                configs,
+            };
+            match broker.create_topics(vec![spec], false).await.into_iter().next() {
+                Some(Ok(_)) => Ok(()),
+                Some(Err(e)) => Err(e),
+                None => Err((protocol::ErrorCode::UnknownServerError, "no answer".into())),
+            }
+        })
     });
     let (coordinator, coordinator_task) = group::GroupCoordinator::start(
         Arc::clone(&broker.replicas),
+        create_topic,
         &broker.config.group,
         Arc::clone(&broker.metrics.groups),
         stop_rx.clone(),
@@ -270,6 +396,8 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     }
 
     http_state.ready.store(false, std::sync::atomic::Ordering::Release);
+    // Controlled shutdown: the controller moves this broker's leaderships away before it stops serving.
+    cluster.controlled_shutdown(Duration::from_secs(5)).await;
     tracing::info!(
         connections = connections.len(),
         "shutting down: finishing in-flight requests"
@@ -297,6 +425,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     }
     let replicas = Arc::clone(&broker.replicas);
     blocking("closing the logs", move || replicas.close()).await??;
+    cluster.shutdown().await;
     tracing::info!("kzero broker stopped cleanly");
     Ok(())
 }

@@ -53,6 +53,12 @@ pub(crate) struct Partition {
     pub(crate) index: i32,
     log: Arc<Log>,
     leader_epoch: AtomicI32,
+    /// This broker's id.
+    local_id: i32,
+    /// The leader the metadata names (-1: none, or not known yet); only the leader serves produce and fetch.
+    leader_id: AtomicI32,
+    /// The partition epoch of the metadata applied last (-1: none yet); older states are ignored.
+    partition_epoch: AtomicI32,
     /// Published by `leader`; read without a lock by every reader.
     high_watermark: AtomicI64,
     leader: Mutex<Leader>,
@@ -68,22 +74,17 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
-    /// A partition led by this broker (`local_id`), whose replicas are `replicas`, over an opened log.
+    /// A partition hosted by this broker (`local_id`) over an opened log. It serves nothing until the
+    /// metadata gives it a role ([`Partition::apply_state`]).
     pub(crate) fn new(
         topic: Arc<str>,
         index: i32,
         log: Arc<Log>,
         local_id: i32,
-        replicas: &[i32],
         metrics: Arc<TopicMetrics>,
     ) -> Partition {
-        let leader = Leader::new(local_id, replicas, log.log_end_offset());
-        // Until a controller assigns epochs, this broker keeps leading at the epoch its log last had (0 for
-        // a new log), and records that epoch's start as Kafka's `makeLeader` does.
+        let leader = Leader::new(local_id, &[local_id], log.log_end_offset());
         let epoch = log.latest_epoch().unwrap_or(0).max(0);
-        if let Err(e) = log.assign_epoch_start(epoch) {
-            tracing::warn!(%topic, partition = index, error = %e, "cannot record the leader epoch's start");
-        }
         Partition {
             topic,
             index,
@@ -91,6 +92,9 @@ impl Partition {
             leader: Mutex::new(leader),
             log,
             leader_epoch: AtomicI32::new(epoch),
+            local_id,
+            leader_id: AtomicI32::new(-1),
+            partition_epoch: AtomicI32::new(-1),
             producers: Mutex::new(None),
             watchers: Watchers::default(),
             deleted: AtomicBool::new(false),
@@ -98,18 +102,59 @@ impl Partition {
         }
     }
 
-    /// Makes this broker the leader at `epoch` for `replicas` (Kafka's `Partition.makeLeader`): followers
-    /// start from offset 0 until they fetch. The controller will call this when the metadata says so;
-    /// until it exists only tests do.
+    /// Makes this broker the leader at `epoch` with `followers` fetching (tests of the follower paths;
+    /// the metadata path is [`Partition::apply_state`]).
     #[cfg(test)]
     pub(crate) fn make_leader(&self, local_id: i32, epoch: i32, replicas: &[i32]) {
-        let leader = Leader::new(local_id, replicas, self.log.log_end_offset());
+        self.lead(epoch, replicas);
+        self.leader_id.store(local_id, Ordering::Release);
+    }
+
+    /// Kafka's `Partition.makeLeader`: records the epoch's start offset in the log's epoch cache (when it
+    /// is newer than the log's last epoch) and resets the followers' fetch state; the high watermark never
+    /// goes back.
+    fn lead(&self, epoch: i32, replicas: &[i32]) {
+        let leader = Leader::new(self.local_id, replicas, self.log.log_end_offset());
         let mut guard = self.lock_leader();
-        self.log.assign_epoch_start(epoch).expect("an open log");
+        if self.log.latest_epoch().is_none_or(|latest| epoch > latest) {
+            if let Err(e) = self.log.assign_epoch_start(epoch) {
+                tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot record the leader epoch's start");
+            }
+        }
         self.leader_epoch.store(epoch, Ordering::Release);
-        // The high watermark never goes back.
         self.high_watermark.fetch_max(leader.high_watermark(), Ordering::AcqRel);
         *guard = leader;
+    }
+
+    /// Applies the partition's registration from the metadata (`makeLeader`/`makeFollower` of Kafka's
+    /// `ReplicaManager.applyDelta`): a state with an older partition epoch than the one applied is
+    /// ignored. Becoming leader, or leading at a newer epoch, starts the epoch; a follower records the
+    /// leader and its epoch. Waiting operations are woken to see the change. Until followers replicate,
+    /// the high watermark waits for the leader alone.
+    pub(crate) fn apply_state(&self, leader: i32, leader_epoch: i32, partition_epoch: i32) {
+        if partition_epoch < self.partition_epoch.load(Ordering::Acquire) {
+            return;
+        }
+        self.partition_epoch.store(partition_epoch, Ordering::Release);
+        let was_leader = self.is_leader();
+        if leader == self.local_id {
+            if !was_leader || leader_epoch > self.leader_epoch() {
+                self.lead(leader_epoch, &[self.local_id]);
+                tracing::info!(topic = %self.topic, partition = self.index, leader_epoch, "leading");
+            }
+        } else {
+            if was_leader {
+                tracing::info!(topic = %self.topic, partition = self.index, leader, leader_epoch, "no longer leading");
+            }
+            self.leader_epoch.store(leader_epoch, Ordering::Release);
+        }
+        self.leader_id.store(leader, Ordering::Release);
+        self.watchers.wake();
+    }
+
+    /// Does this broker lead the partition?
+    pub(crate) fn is_leader(&self) -> bool {
+        self.leader_id.load(Ordering::Acquire) == self.local_id
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {
@@ -124,11 +169,6 @@ impl Partition {
         self.leader_epoch.load(Ordering::Acquire)
     }
 
-    /// The partition's replicas (this broker first is not implied: sorted ids).
-    pub(crate) fn replicas(&self) -> Vec<i32> {
-        self.lock_leader().replicas()
-    }
-
     fn lock_leader(&self) -> MutexGuard<'_, Leader> {
         self.leader.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -139,9 +179,12 @@ impl Partition {
         self.watchers.wake();
     }
 
+    /// Only a live partition this broker leads serves produce and fetch.
     fn check_exists(&self) -> Result<(), ErrorCode> {
         if self.deleted.load(Ordering::Acquire) {
             Err(ErrorCode::UnknownTopicOrPartition)
+        } else if !self.is_leader() {
+            Err(ErrorCode::NotLeaderOrFollower)
         } else {
             Ok(())
         }

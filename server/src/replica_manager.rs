@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use protocol::{ErrorCode, Records};
-use storage::{is_valid_topic_name, LogConfig, LogManager, LogManagerOptions, Slice};
+use storage::{LogConfig, LogManager, LogManagerOptions, Slice};
 
 use crate::config::Config;
 use crate::delayed::DelayedOperations;
@@ -27,14 +27,37 @@ use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
 use crate::Error;
 
-/// One topic: its id, its partitions (index = partition id) and its config overrides.
+/// One topic as the metadata has it: its id, its partitions (index = partition id; `None` for a partition
+/// this broker does not host) and its config overrides.
 #[derive(Debug)]
 pub(crate) struct Topic {
     pub(crate) name: Arc<str>,
-    /// Given at creation, kept in each partition's `partition.metadata`.
+    /// Given at creation, kept in each hosted partition's `partition.metadata`.
     pub(crate) id: TopicId,
-    /// INVARIANT: `partitions[i].index == i`.
-    pub(crate) partitions: Vec<Arc<Partition>>,
+    /// INVARIANT: `partitions[i]`, when hosted here, has index `i`.
+    pub(crate) partitions: Vec<Option<Arc<Partition>>>,
+    pub(crate) config: TopicConfig,
+    /// The metadata this was built from (`None` until the metadata named the topic: logs found on disk at
+    /// start-up); an unchanged image topic is skipped by pointer.
+    source: Option<Arc<metadata::Topic>>,
+}
+
+impl Topic {
+    /// The partitions hosted here.
+    pub(crate) fn hosted(&self) -> impl Iterator<Item = &Arc<Partition>> {
+        self.partitions.iter().flatten()
+    }
+}
+
+/// A topic found on disk that the metadata does not name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LocalTopic {
+    pub(crate) name: String,
+    pub(crate) id: TopicId,
+    /// The partition count (one past the highest partition found).
+    pub(crate) partitions: i32,
+    /// (partition, its log's last leader epoch).
+    pub(crate) epochs: Vec<(i32, i32)>,
     pub(crate) config: TopicConfig,
 }
 
@@ -216,6 +239,7 @@ impl ByteBudget {
 /// A topic's id from its partitions' `partition.metadata` files; a topic without one (created before kzero
 /// kept ids) gets a new id, written to every partition, and partitions missing the file get it.
 fn topic_id_of(name: &str, partitions: &[Arc<Partition>]) -> Result<TopicId, Error> {
+    // (Logs found on disk, before the metadata names the topic.)
     let found: Vec<Option<TopicId>> = partitions.iter().map(|p| TopicId::read(p.log().dir())).collect();
     let id = match found.iter().flatten().next() {
         Some(id) => *id,
@@ -241,13 +265,6 @@ fn topic_id_of(name: &str, partitions: &[Arc<Partition>]) -> Result<TopicId, Err
 /// for billions of partitions.
 pub(crate) const MAX_PARTITIONS_PER_REQUEST: i32 = 10_000;
 
-fn too_many(n: i64) -> (ErrorCode, String) {
-    (
-        ErrorCode::PolicyViolation,
-        format!("unable to perform excessively large batch operation: {n} partitions in one request, at most {MAX_PARTITIONS_PER_REQUEST}"),
-    )
-}
-
 /// Owns the partitions.
 #[derive(Debug)]
 pub(crate) struct ReplicaManager {
@@ -264,6 +281,9 @@ pub(crate) struct ReplicaManager {
     pub(crate) delayed_fetch: DelayedOperations,
     /// `acks=all` produces waiting for the high watermark (Kafka's produce purgatory).
     pub(crate) delayed_produce: DelayedOperations,
+    /// The metadata the unit tests' topic changes build (production gets it from the quorum).
+    #[cfg(test)]
+    test_image: std::sync::Mutex<metadata::Image>,
 }
 
 fn blocking_failed(e: tokio::task::JoinError) -> (ErrorCode, String) {
@@ -303,36 +323,30 @@ impl ReplicaManager {
         }
         let local = config.node_id;
         let mut topics = TopicMap::default();
-        for (name, mut found) in by_topic {
+        for (name, found) in by_topic {
             let count = found.keys().next_back().map_or(0, |p| p + 1);
             let topic_config = topic_configs.get(&name).cloned().unwrap_or_default();
             let name: Arc<str> = name.into();
-            let mut partitions = Vec::with_capacity(count as usize);
             let topic_metrics = metrics.topic(&name);
-            for p in 0..count {
-                let log = match found.remove(&p) {
-                    Some(log) => log,
-                    None => {
-                        // A partition directory went missing: recreate it empty rather than serve a hole.
-                        tracing::warn!(topic = %name, partition = p, "partition directory missing; recreating it empty");
-                        logs.create(&name, p, topic_config.apply(defaults.clone()))?
-                    }
-                };
-                partitions.push(Arc::new(Partition::new(
+            // Partitions this broker does not host (any more) are holes until the metadata says more.
+            let mut partitions: Vec<Option<Arc<Partition>>> = vec![None; count as usize];
+            for (p, log) in found {
+                partitions[p as usize] = Some(Arc::new(Partition::new(
                     Arc::clone(&name),
                     p,
                     log,
                     local,
-                    &[local],
                     Arc::clone(&topic_metrics),
                 )));
             }
-            let id = topic_id_of(&name, &partitions)?;
+            let hosted: Vec<Arc<Partition>> = partitions.iter().flatten().cloned().collect();
+            let id = topic_id_of(&name, &hosted)?;
             let topic = Topic {
                 name: Arc::clone(&name),
                 id,
                 partitions,
                 config: topic_config,
+                source: None,
             };
             topics.insert(Arc::new(topic));
         }
@@ -346,6 +360,8 @@ impl ReplicaManager {
             admin: tokio::sync::Mutex::new(()),
             delayed_fetch: DelayedOperations::default(),
             delayed_produce: DelayedOperations::default(),
+            #[cfg(test)]
+            test_image: std::sync::Mutex::new(metadata::Image::default()),
         })
     }
 
@@ -363,40 +379,53 @@ impl ReplicaManager {
         self.topics.load().by_id(id).cloned()
     }
 
-    /// A partition, or `UNKNOWN_TOPIC_OR_PARTITION`.
+    /// A partition this broker leads: `UNKNOWN_TOPIC_OR_PARTITION` for a topic or partition the metadata
+    /// does not have, `NOT_LEADER_OR_FOLLOWER` for one another broker leads (Kafka's
+    /// `getPartitionOrError` then `leaderLogIfLocal`).
     pub(crate) fn partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
+        let partition = self.local_partition(topic, index)?;
+        if partition.is_leader() {
+            Ok(partition)
+        } else {
+            Err(ErrorCode::NotLeaderOrFollower)
+        }
+    }
+
+    /// A partition hosted here, leader or not.
+    pub(crate) fn local_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, ErrorCode> {
         let topics = self.topics.load();
         let topic = topics.get(topic).ok_or(ErrorCode::UnknownTopicOrPartition)?;
-        usize::try_from(index)
+        let slot = usize::try_from(index)
             .ok()
             .and_then(|i| topic.partitions.get(i))
-            .cloned()
-            .ok_or(ErrorCode::UnknownTopicOrPartition)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        slot.clone().ok_or(ErrorCode::NotLeaderOrFollower)
     }
 
-    /// Every partition, sorted by topic and index.
+    /// Every partition hosted here, sorted by topic and index.
     pub(crate) fn partitions(&self) -> Vec<Arc<Partition>> {
-        self.topics
-            .load()
-            .values()
-            .flat_map(|t| t.partitions.iter().cloned())
-            .collect()
+        self.topics.load().values().flat_map(|t| t.hosted().cloned()).collect()
     }
 
-    /// Partitions `first..` of a topic led by this broker over newly created logs.
-    fn new_partitions(&self, name: &Arc<str>, first: i32, logs: Vec<Arc<storage::Log>>) -> Vec<Arc<Partition>> {
+    /// Partition objects over newly created logs, with their states from the metadata applied.
+    fn new_partitions(
+        &self,
+        name: &Arc<str>,
+        created: Vec<(Arc<storage::Log>, &metadata::PartitionState, i32)>,
+    ) -> Vec<(i32, Arc<Partition>)> {
         let topic_metrics = self.metrics.topic(name);
-        logs.into_iter()
-            .zip(first..)
-            .map(|(log, p)| {
-                Arc::new(Partition::new(
+        created
+            .into_iter()
+            .map(|(log, state, p)| {
+                let partition = Arc::new(Partition::new(
                     Arc::clone(name),
                     p,
                     log,
                     self.local_id,
-                    &[self.local_id],
                     Arc::clone(&topic_metrics),
-                ))
+                ));
+                partition.apply_state(state.leader, state.leader_epoch, state.partition_epoch);
+                (p, partition)
             })
             .collect()
     }
@@ -409,57 +438,118 @@ impl ReplicaManager {
         self.topics.store(Arc::new(next));
     }
 
-    /// Creates a topic: its config file and partition logs on a blocking thread, then publishes it.
-    pub(crate) async fn create_topic(
-        self: &Arc<Self>,
-        name: &str,
-        partitions: i32,
-        config: TopicConfig,
-    ) -> Result<(), (ErrorCode, String)> {
-        if !is_valid_topic_name(name) {
-            return Err((ErrorCode::InvalidTopicException, format!("invalid topic name {name:?}")));
-        }
-        if partitions < 1 {
-            return Err((ErrorCode::InvalidPartitions, format!("{partitions} partitions")));
-        }
-        if partitions > MAX_PARTITIONS_PER_REQUEST {
-            return Err(too_many(partitions.into()));
-        }
+    /// Brings the local partitions in line with the metadata (Kafka's `ReplicaManager.applyDelta`), under
+    /// the admin lock: topics gone from the metadata (or re-created with a new id) are deleted here;
+    /// every topic is published with the partitions this broker hosts (logs created on blocking threads
+    /// with the topic's id and config; partitions no longer assigned here are deleted), each hosted
+    /// partition takes its leader and epochs, and config changes are saved and applied to the live logs.
+    /// Topics whose metadata did not change are skipped. Returns the names of the deleted topics.
+    pub(crate) async fn apply_image(self: &Arc<Self>, image: &metadata::Image) -> Vec<String> {
         let _admin = self.admin.lock().await;
-        if self.topic(name).is_some() {
-            return Err((ErrorCode::TopicAlreadyExists, format!("topic {name:?} already exists")));
+        let mut deleted = Vec::new();
+        let current = self.topics();
+        for topic in current.values() {
+            let keep = image.topics.get(&*topic.name).is_some_and(|t| t.id == topic.id.0);
+            if !keep {
+                self.remove_topic(topic).await;
+                deleted.push(topic.name.to_string());
+            }
         }
-        let this = Arc::clone(self);
-        let (owned_name, owned_config) = (name.to_string(), config.clone());
-        let id = TopicId::random();
-        let logs = tokio::task::spawn_blocking(move || this.create_logs(&owned_name, id, partitions, &owned_config))
-            .await
-            .map_err(blocking_failed)??;
-        let name: Arc<str> = name.into();
-        self.publish(Topic {
-            name: Arc::clone(&name),
-            id,
-            partitions: self.new_partitions(&name, 0, logs),
-            config,
-        });
-        tracing::info!(topic = %name, %id, partitions, "created topic");
-        Ok(())
+        for source in image.topics.values() {
+            let local = self.topic(&source.name).filter(|l| l.id.0 == source.id);
+            if local
+                .as_ref()
+                .and_then(|l| l.source.as_ref())
+                .is_some_and(|s| Arc::ptr_eq(s, source))
+            {
+                continue;
+            }
+            if let Err((code, e)) = self.apply_topic(source, local).await {
+                tracing::error!(topic = %source.name, ?code, error = %e, "cannot apply the topic's metadata");
+            }
+        }
+        deleted
     }
 
-    fn create_logs(
-        &self,
-        name: &str,
-        id: TopicId,
-        partitions: i32,
-        config: &TopicConfig,
-    ) -> Result<Vec<Arc<storage::Log>>, (ErrorCode, String)> {
-        if let Err(e) = config.save(&self.data_dir, name) {
-            return Err((ErrorCode::KafkaStorageError, e.to_string()));
+    /// Applies one topic's metadata (see [`ReplicaManager::apply_image`]).
+    async fn apply_topic(
+        self: &Arc<Self>,
+        source: &Arc<metadata::Topic>,
+        local: Option<Arc<Topic>>,
+    ) -> Result<(), (ErrorCode, String)> {
+        let name: Arc<str> = local
+            .as_ref()
+            .map_or_else(|| source.name.as_str().into(), |l| Arc::clone(&l.name));
+        let id = TopicId(source.id);
+        let config = TopicConfig::parse(source.configs.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))))
+            .unwrap_or_else(|reason| {
+                tracing::warn!(topic = %name, %reason, "the metadata holds configs this broker does not take; using the defaults");
+                TopicConfig::default()
+            });
+        let mut partitions: Vec<Option<Arc<Partition>>> =
+            local.as_ref().map_or_else(Vec::new, |l| l.partitions.clone());
+        partitions.resize(source.partitions.len(), None);
+        let mut create = Vec::new();
+        let mut remove = Vec::new();
+        for (i, state) in source.partitions.iter().enumerate() {
+            let hosted = state.replicas.contains(&self.local_id);
+            match (&partitions[i], hosted) {
+                (Some(p), true) => p.apply_state(state.leader, state.leader_epoch, state.partition_epoch),
+                (None, true) => create.push(i as i32),
+                (Some(p), false) => {
+                    remove.push(Arc::clone(p));
+                    partitions[i] = None;
+                }
+                (None, false) => {}
+            }
         }
-        self.create_partition_logs(name, id, 0..partitions, config)
-            .inspect_err(|_| {
-                let _ = TopicConfig::remove(&self.data_dir, name);
+        let config_changed = local.as_ref().is_none_or(|l| l.config != config);
+        let hosts_any = !create.is_empty() || partitions.iter().any(Option::is_some);
+        if hosts_any && (config_changed || !create.is_empty()) || !remove.is_empty() {
+            let this = Arc::clone(self);
+            let (owned_name, owned_config, live) = (Arc::clone(&name), config.clone(), partitions.clone());
+            let indexes = create.clone();
+            let removing = remove.clone();
+            let logs = tokio::task::spawn_blocking(move || {
+                if config_changed {
+                    owned_config
+                        .save(&this.data_dir, &owned_name)
+                        .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
+                    let log_config = owned_config.apply(this.defaults.clone());
+                    for p in live.iter().flatten() {
+                        p.log().set_config(log_config.clone());
+                    }
+                }
+                for p in &removing {
+                    p.mark_deleted();
+                    if let Err(e) = this.logs.delete(&owned_name, p.index) {
+                        tracing::error!(topic = %owned_name, partition = p.index, error = %e, "cannot delete a partition no longer assigned here");
+                    }
+                }
+                this.create_partition_logs(&owned_name, id, &indexes, &owned_config)
             })
+            .await
+            .map_err(blocking_failed)??;
+            let created = logs
+                .into_iter()
+                .zip(&create)
+                .map(|(log, p)| (log, &source.partitions[*p as usize], *p))
+                .collect();
+            for (p, partition) in self.new_partitions(&name, created) {
+                partitions[p as usize] = Some(partition);
+            }
+        }
+        if local.is_none() {
+            tracing::info!(topic = %name, %id, partitions = source.partitions.len(), hosted = partitions.iter().flatten().count(), "topic in the metadata");
+        }
+        self.publish(Topic {
+            name,
+            id,
+            partitions,
+            config,
+            source: Some(Arc::clone(source)),
+        });
+        Ok(())
     }
 
     /// Creates the logs of partitions `indexes` of a topic, each with the topic's id; on a failure the
@@ -468,129 +558,29 @@ impl ReplicaManager {
         &self,
         name: &str,
         id: TopicId,
-        indexes: std::ops::Range<i32>,
+        indexes: &[i32],
         config: &TopicConfig,
     ) -> Result<Vec<Arc<storage::Log>>, (ErrorCode, String)> {
         let log_config = config.apply(self.defaults.clone());
         let mut logs = Vec::with_capacity(indexes.len());
-        for p in indexes.clone() {
+        for (n, p) in indexes.iter().enumerate() {
             let created = self
                 .logs
-                .create(name, p, log_config.clone())
+                .create(name, *p, log_config.clone())
                 .map_err(|e| e.to_string())
                 .and_then(|log| id.write(log.dir()).map(|()| log).map_err(|e| e.to_string()));
             match created {
                 Ok(log) => logs.push(log),
                 Err(e) => {
                     tracing::error!(topic = name, partition = p, error = %e, "cannot create partition log");
-                    for q in indexes.start..=p {
-                        let _ = self.logs.delete(name, q);
+                    for q in &indexes[..=n] {
+                        let _ = self.logs.delete(name, *q);
                     }
                     return Err((ErrorCode::KafkaStorageError, e));
                 }
             }
         }
         Ok(logs)
-    }
-
-    /// Adds partitions to a topic so that it has `count` (Kafka's CreatePartitions): their logs on a
-    /// blocking thread (with the topic's id and config), then a new snapshot. Fewer or as many as it
-    /// has is `INVALID_PARTITIONS`, with Kafka's messages. With `validate_only` nothing changes.
-    pub(crate) async fn create_partitions(
-        self: &Arc<Self>,
-        name: &str,
-        count: i32,
-        validate_only: bool,
-    ) -> Result<(), (ErrorCode, String)> {
-        let _admin = self.admin.lock().await;
-        let Some(topic) = self.topic(name) else {
-            return Err((
-                ErrorCode::UnknownTopicOrPartition,
-                format!("the topic {name:?} does not exist"),
-            ));
-        };
-        let current = topic.partitions.len() as i32;
-        if count == current {
-            return Err((
-                ErrorCode::InvalidPartitions,
-                format!("topic {name:?} already has {current} partitions"),
-            ));
-        }
-        if count < current {
-            return Err((
-                ErrorCode::InvalidPartitions,
-                format!("topic {name:?} has {current} partitions, more than the requested {count}; partitions cannot be removed"),
-            ));
-        }
-        if i64::from(count) - i64::from(current) > i64::from(MAX_PARTITIONS_PER_REQUEST) {
-            return Err(too_many(i64::from(count) - i64::from(current)));
-        }
-        if validate_only {
-            return Ok(());
-        }
-        let this = Arc::clone(self);
-        let adding = Arc::clone(&topic);
-        let logs = tokio::task::spawn_blocking(move || {
-            this.create_partition_logs(&adding.name, adding.id, current..count, &adding.config)
-        })
-        .await
-        .map_err(blocking_failed)??;
-        let mut partitions = topic.partitions.clone();
-        partitions.extend(self.new_partitions(&topic.name, current, logs));
-        self.publish(Topic {
-            name: Arc::clone(&topic.name),
-            id: topic.id,
-            partitions,
-            config: topic.config.clone(),
-        });
-        tracing::info!(topic = name, from = current, to = count, "added partitions");
-        Ok(())
-    }
-
-    /// Replaces a topic's config overrides (AlterConfigs, IncrementalAlterConfigs): `change` computes the
-    /// new overrides from the current ones (or refuses with a reason), under the admin lock so that
-    /// concurrent changes do not lose each other. The file is written first (synced), then every
-    /// partition's log takes the new settings, then the snapshot is published. With `validate_only`
-    /// nothing changes.
-    pub(crate) async fn alter_topic_config(
-        self: &Arc<Self>,
-        name: &str,
-        validate_only: bool,
-        change: impl FnOnce(&TopicConfig) -> Result<TopicConfig, String>,
-    ) -> Result<(), (ErrorCode, String)> {
-        let _admin = self.admin.lock().await;
-        let Some(topic) = self.topic(name) else {
-            return Err((
-                ErrorCode::UnknownTopicOrPartition,
-                format!("the topic {name:?} does not exist"),
-            ));
-        };
-        let config = change(&topic.config).map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
-        if validate_only || config == topic.config {
-            return Ok(());
-        }
-        let this = Arc::clone(self);
-        let (owned, saved) = (Arc::clone(&topic), config.clone());
-        tokio::task::spawn_blocking(move || {
-            saved
-                .save(&this.data_dir, &owned.name)
-                .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
-            let log_config = saved.apply(this.defaults.clone());
-            for p in &owned.partitions {
-                p.log().set_config(log_config.clone());
-            }
-            Ok::<(), (ErrorCode, String)>(())
-        })
-        .await
-        .map_err(blocking_failed)??;
-        self.publish(Topic {
-            name: Arc::clone(&topic.name),
-            id: topic.id,
-            partitions: topic.partitions.clone(),
-            config,
-        });
-        tracing::info!(topic = name, "changed the topic's configs");
-        Ok(())
     }
 
     /// Raises a partition's log start offset to `offset` (Kafka's DeleteRecords; -1 means the high
@@ -628,54 +618,135 @@ impl ReplicaManager {
         .map_err(|e| blocking_failed(e).0)?
     }
 
-    /// Deletes a topic by name (tests; the handler uses [`ReplicaManager::delete_topic_checked`]).
-    #[cfg(test)]
-    pub(crate) async fn delete_topic(self: &Arc<Self>, name: &str) -> ErrorCode {
-        self.delete_topic_checked(name, None).await
-    }
-
-    /// Deletes a topic: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on and
-    /// their waiting operations are woken), then removes its files on a blocking thread. A topic named by
-    /// id (DeleteTopics v6) is deleted only if the topic of that name still has that id under the admin
-    /// lock (one deleted and re-created meanwhile is another topic: UNKNOWN_TOPIC_ID).
-    pub(crate) async fn delete_topic_checked(self: &Arc<Self>, name: &str, id: Option<TopicId>) -> ErrorCode {
-        let _admin = self.admin.lock().await;
-        let Some(topic) = self.topic(name) else {
-            return if id.is_some() {
-                ErrorCode::UnknownTopicId
-            } else {
-                ErrorCode::UnknownTopicOrPartition
-            };
-        };
-        if id.is_some_and(|id| id != topic.id) {
-            return ErrorCode::UnknownTopicId;
-        }
+    /// Deletes a topic here: unpublishes it (its partitions answer `UNKNOWN_TOPIC_OR_PARTITION` from then on
+    /// and their waiting operations are woken), then removes its files on a blocking thread. The caller
+    /// holds the admin lock.
+    async fn remove_topic(self: &Arc<Self>, topic: &Arc<Topic>) {
         let mut next = TopicMap::clone(&self.topics.load());
-        next.remove(name);
+        next.remove(&topic.name);
         self.topics.store(Arc::new(next));
-        for p in &topic.partitions {
+        for p in topic.hosted() {
             p.mark_deleted();
         }
-        self.metrics.remove_topic(name);
+        self.metrics.remove_topic(&topic.name);
         let this = Arc::clone(self);
-        let deleting = Arc::clone(&topic);
-        let code = tokio::task::spawn_blocking(move || {
-            let mut code = ErrorCode::None;
-            for p in &deleting.partitions {
+        let deleting = Arc::clone(topic);
+        let _ = tokio::task::spawn_blocking(move || {
+            for p in deleting.hosted() {
                 if let Err(e) = this.logs.delete(&deleting.name, p.index) {
                     tracing::error!(topic = %deleting.name, partition = p.index, error = %e, "cannot delete partition log");
-                    code = ErrorCode::KafkaStorageError;
                 }
             }
             if let Err(e) = TopicConfig::remove(&this.data_dir, &deleting.name) {
                 tracing::error!(topic = %deleting.name, error = %e, "cannot remove the topic's config file");
             }
-            code
         })
         .await
-        .unwrap_or_else(|e| blocking_failed(e).0);
-        tracing::info!(topic = name, "deleted topic");
-        code
+        .map_err(blocking_failed);
+        tracing::info!(topic = %topic.name, "deleted topic");
+    }
+
+    /// Local topics found on disk that the metadata does not name yet, with what the controller needs to
+    /// adopt them.
+    pub(crate) fn unregistered_topics(&self) -> Vec<LocalTopic> {
+        self.topics
+            .load()
+            .values()
+            .filter(|t| t.source.is_none())
+            .map(|t| LocalTopic {
+                name: t.name.to_string(),
+                id: t.id,
+                partitions: t.partitions.len() as i32,
+                epochs: t.hosted().map(|p| (p.index, p.leader_epoch())).collect(),
+                config: t.config.clone(),
+            })
+            .collect()
+    }
+    /// Unit tests change topics the way the controller does: records on a metadata image of their own,
+    /// then [`ReplicaManager::apply_image`].
+    #[cfg(test)]
+    async fn test_change(
+        self: &Arc<Self>,
+        change: impl FnOnce(&metadata::Image) -> Result<Vec<metadata::Record>, (ErrorCode, String)>,
+    ) -> Result<(), (ErrorCode, String)> {
+        let image = {
+            let mut image = self.test_image.lock().unwrap();
+            if image.brokers.is_empty() {
+                let register = metadata::Record::RegisterBroker(metadata::records::RegisterBroker {
+                    broker_id: self.local_id,
+                    incarnation_id: [1; 16],
+                    endpoints: Vec::new(),
+                    rack: None,
+                    observer_addr: None,
+                });
+                image.apply_batch(1, &metadata::Batch(vec![register]));
+                let unfence = metadata::Record::BrokerRegistrationChange {
+                    broker_id: self.local_id,
+                    broker_epoch: 1,
+                    fenced: -1,
+                    in_controlled_shutdown: 0,
+                };
+                image.apply_batch(2, &metadata::Batch(vec![unfence]));
+            }
+            let records = change(&image)?;
+            let next = image.offset + 1;
+            image.apply_batch(next, &metadata::Batch(records));
+            image.clone()
+        };
+        self.apply_image(&image).await;
+        Ok(())
+    }
+
+    /// Creates a topic led here (tests).
+    #[cfg(test)]
+    pub(crate) async fn create_topic(
+        self: &Arc<Self>,
+        name: &str,
+        partitions: i32,
+        config: TopicConfig,
+    ) -> Result<(), (ErrorCode, String)> {
+        let topic = metadata::controller::NewTopic {
+            name: name.into(),
+            id: TopicId::random().0,
+            partitions,
+            replication_factor: 1,
+            assignments: Vec::new(),
+            configs: config.entries(),
+        };
+        self.test_change(|image| metadata::controller::create_topic(image, &topic, 0))
+            .await
+    }
+
+    /// Adds partitions (tests).
+    #[cfg(test)]
+    pub(crate) async fn create_partitions(self: &Arc<Self>, name: &str, count: i32) -> Result<(), (ErrorCode, String)> {
+        self.test_change(|image| metadata::controller::create_partitions(image, name, count, &[], 0))
+            .await
+    }
+
+    /// Replaces a topic's configs (tests).
+    #[cfg(test)]
+    pub(crate) async fn alter_topic_config(
+        self: &Arc<Self>,
+        name: &str,
+        config: &TopicConfig,
+    ) -> Result<(), (ErrorCode, String)> {
+        let current = self.topic(name).map(|t| t.config.clone()).unwrap_or_default();
+        let changes = current.changes_to(config);
+        self.test_change(|image| metadata::controller::alter_configs(image, name, &changes))
+            .await
+    }
+
+    /// Deletes a topic (tests).
+    #[cfg(test)]
+    pub(crate) async fn delete_topic(self: &Arc<Self>, name: &str) -> ErrorCode {
+        match self
+            .test_change(|image| metadata::controller::delete_topic(image, name))
+            .await
+        {
+            Ok(()) => ErrorCode::None,
+            Err((code, _)) => code,
+        }
     }
 
     /// Appends each partition's batch and answers when the acks condition holds: at once for `acks` 0 and

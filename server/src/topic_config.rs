@@ -324,6 +324,28 @@ impl TopicConfig {
         Ok(TopicConfig { overrides })
     }
 
+    /// The overrides as (key, value) pairs, for the metadata's config records.
+    pub(crate) fn entries(&self) -> Vec<(String, String)> {
+        self.overrides.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The config records that turn `self` into `next`: keys set to new values, and removed keys (`None`).
+    pub(crate) fn changes_to(&self, next: &TopicConfig) -> Vec<(String, Option<String>)> {
+        let mut changes: Vec<(String, Option<String>)> = next
+            .overrides
+            .iter()
+            .filter(|(k, v)| self.overrides.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        changes.extend(
+            self.overrides
+                .keys()
+                .filter(|k| !next.overrides.contains_key(*k))
+                .map(|k| (k.clone(), None)),
+        );
+        changes
+    }
+
     /// The log settings of a partition of this topic.
     pub(crate) fn apply(&self, mut log: LogConfig) -> LogConfig {
         for (name, value) in &self.overrides {

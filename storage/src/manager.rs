@@ -53,6 +53,9 @@ pub struct LogManager {
     flusher: Flusher,
 }
 
+/// The metadata quorum's log directory (Kafka's `__cluster_metadata-0`): not a partition of this manager.
+const METADATA_LOG_DIR: &str = "__cluster_metadata";
+
 fn parse_dir_name(name: &str) -> Option<TopicPartition> {
     let (topic, partition) = name.rsplit_once('-')?;
     let partition: i32 = partition.parse().ok().filter(|p: &i32| *p >= 0)?;
@@ -92,8 +95,8 @@ impl LogManager {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                // Not a partition: a directory of the broker's own (for example topic configs).
+            if name.starts_with('.') || name == METADATA_LOG_DIR {
+                // Not a partition: a directory of the broker's own (topic configs, the metadata log).
                 continue;
             } else if name.ends_with("-delete") {
                 // A deletion that a crash interrupted.

@@ -331,7 +331,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("replication", &[]),
     ("metadata", &["protocol"]),
     ("quorum", &[]),
-    ("server", &["protocol", "storage", "transfer", "replication", "metadata", "quorum"]),
+    (
+        "server",
+        &["protocol", "storage", "transfer", "replication", "metadata", "quorum"],
+    ),
     ("cli", &["protocol", "transfer"]),
     ("xtask", &[]),
 ];

@@ -1,11 +1,11 @@
 //! CreateTopics, DeleteTopics and CreatePartitions.
 //!
-//! Topic creation and deletion, and adding partitions, are the `ReplicaManager`'s (files on blocking
-//! threads, then a new topic table). CreateTopics v5+ answers the created topic's partitions, replication
-//! factor and configs (as DescribeConfigs describes them), v7+ its id; DeleteTopics v6+ deletes by name
-//! or by id (an id no topic has is `UNKNOWN_TOPIC_ID`). A single broker has one replica per partition:
-//! a replication factor other than 1 (or -1, the default) and manual assignments naming another broker
-//! are refused with Kafka's errors.
+//! Each broker checks what it can alone (names, the internal topic, configs, repeated topics, the
+//! partition limit) and forwards the rest to the active controller, which places replicas
+//! (`metadata::placement`) and writes the records; the answer waits until this broker's partitions reflect
+//! the write. CreateTopics v5+ answers the created topic's partitions, replication factor and configs (as
+//! DescribeConfigs describes them), v7+ its id; DeleteTopics v6+ deletes by name or by id (an id no
+//! topic has is `UNKNOWN_TOPIC_ID`).
 
 use protocol::{
     ApiKey, CreatableTopicConfigs, CreatableTopicResult, CreatePartitionsResponse, CreatePartitionsTopicResult,
@@ -14,90 +14,144 @@ use protocol::{
 
 use super::configs::topic_configs;
 use super::{body, repeated, Pending};
-use crate::broker::{Broker, Listener, Reply};
+use crate::broker::{unexpected, Broker, Listener, Reply};
+use crate::cluster::rpc::{Request as ControllerRequest, Response as ControllerResponse, TopicSpec};
 use crate::group::OFFSETS_TOPIC;
+use crate::replica_manager::MAX_PARTITIONS_PER_REQUEST;
 use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
+
+type Refusal = (ErrorCode, String);
+
+/// A topic to delete, by name (and the id it must still have), or why not (with the name, if known).
+type ToDelete = Result<(String, Option<TopicId>), (Option<String>, ErrorCode)>;
+
+/// Partitions to add: (topic, new count, manual assignments).
+type ToGrow = (String, i32, Vec<Vec<i32>>);
+
+fn refusal(code: i16, message: String) -> Refusal {
+    (
+        ErrorCode::from_code(code).unwrap_or(ErrorCode::UnknownServerError),
+        message,
+    )
+}
 
 pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, CreateTopics);
-        let mut topics = Vec::with_capacity(r.topics.len());
         let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
-        for t in &r.topics {
-            let result = |code: ErrorCode, message: Option<String>| {
-                broker.metrics.error(ApiKey::CreateTopics, code);
-                CreatableTopicResult {
-                    name: t.name.clone(),
-                    error_code: code.code(),
-                    error_message: message,
-                    ..CreatableTopicResult::default()
+        // What this broker can check alone, then one request to the controller for the rest.
+        let checked: Vec<Result<(TopicSpec, TopicConfig), Refusal>> = r
+            .topics
+            .iter()
+            .map(|t| {
+                let partitions = if t.num_partitions == -1 {
+                    broker.config.num_partitions
+                } else {
+                    t.num_partitions
+                };
+                let replication_factor = if t.replication_factor == -1 {
+                    broker.config.default_replication_factor
+                } else {
+                    t.replication_factor
+                };
+                let mut assignments: Vec<(i32, Vec<i32>)> =
+                    t.assignments.iter().map(|a| (a.partition_index, a.broker_ids.clone())).collect();
+                assignments.sort_by_key(|(p, _)| *p);
+                if t.name == OFFSETS_TOPIC {
+                    return Err((
+                        ErrorCode::InvalidRequest,
+                        format!("creation of internal topic {OFFSETS_TOPIC} is prohibited: the group coordinator creates it"),
+                    ));
                 }
-            };
-            let partitions = if t.num_partitions == -1 {
-                broker.config.num_partitions
-            } else {
-                t.num_partitions
-            };
-            let checked = if t.name == OFFSETS_TOPIC {
-                Err((
-                    ErrorCode::InvalidRequest,
-                    format!(
-                        "creation of internal topic {OFFSETS_TOPIC} is prohibited: the group coordinator creates it"
-                    ),
+                if repeated.contains(t.name.as_str()) {
+                    return Err((
+                        ErrorCode::InvalidRequest,
+                        format!("the request names the topic {:?} more than once", t.name),
+                    ));
+                }
+                if !storage::is_valid_topic_name(&t.name) {
+                    return Err((ErrorCode::InvalidTopicException, format!("invalid topic name {:?}", t.name)));
+                }
+                if !assignments.is_empty() {
+                    if t.num_partitions != -1 || t.replication_factor != -1 {
+                        return Err((
+                            ErrorCode::InvalidRequest,
+                            "both manual assignments and a partition count or replication factor were given".into(),
+                        ));
+                    }
+                    if assignments.iter().zip(0..).any(|((p, _), i)| *p != i) {
+                        return Err((
+                            ErrorCode::InvalidReplicaAssignment,
+                            "the assignments must cover partitions 0..n, each once".into(),
+                        ));
+                    }
+                } else if partitions < 1 {
+                    return Err((ErrorCode::InvalidPartitions, format!("{partitions} partitions")));
+                }
+                let count = if assignments.is_empty() { partitions } else { assignments.len() as i32 };
+                if count > MAX_PARTITIONS_PER_REQUEST {
+                    return Err((
+                        ErrorCode::PolicyViolation,
+                        format!("unable to perform excessively large batch operation: {count} partitions in one request, at most {MAX_PARTITIONS_PER_REQUEST}"),
+                    ));
+                }
+                let config = TopicConfig::parse(t.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref())))
+                    .map_err(|reason| (ErrorCode::InvalidConfig, reason))?;
+                Ok((
+                    TopicSpec {
+                        name: t.name.clone(),
+                        partitions,
+                        replication_factor,
+                        assignments: assignments.into_iter().map(|(_, b)| b).collect(),
+                        configs: config.entries(),
+                    },
+                    config,
                 ))
-            } else if repeated.contains(t.name.as_str()) {
-                Err((
-                    ErrorCode::InvalidRequest,
-                    format!("the request names the topic {:?} more than once", t.name),
-                ))
-            } else if !t.assignments.is_empty() {
-                Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    "manual replica assignments are not supported by a single broker".to_string(),
-                ))
-            } else if t.replication_factor != -1 && t.replication_factor != 1 {
-                Err((
-                    ErrorCode::InvalidReplicationFactor,
-                    format!(
-                        "replication factor {} is larger than the 1 available broker",
-                        t.replication_factor
-                    ),
-                ))
-            } else if partitions < 1 {
-                Err((ErrorCode::InvalidPartitions, format!("{partitions} partitions")))
-            } else {
-                TopicConfig::parse(t.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref())))
-                    .map_err(|reason| (ErrorCode::InvalidConfig, reason))
-            };
-            let outcome = match checked {
-                Err(e) => Err(e),
-                Ok(_) if r.validate_only => match broker.replicas.topic(&t.name) {
-                    Some(_) => Err((
-                        ErrorCode::TopicAlreadyExists,
-                        format!("topic {:?} already exists", t.name),
-                    )),
-                    None => Ok(()),
-                },
-                Ok(config) => broker.replicas.create_topic(&t.name, partitions, config).await,
-            };
+            })
+            .collect();
+        let specs: Vec<TopicSpec> = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .map(|(s, _)| s.clone())
+            .collect();
+        let mut outcomes = if specs.is_empty() {
+            Vec::new()
+        } else {
+            broker.create_topics(specs, r.validate_only).await
+        }
+        .into_iter();
+        let image = broker.cluster.image();
+        let mut topics = Vec::with_capacity(r.topics.len());
+        for (t, checked) in r.topics.iter().zip(checked) {
+            let outcome = checked.and_then(|(spec, config)| {
+                let id = outcomes
+                    .next()
+                    .unwrap_or_else(|| Err((ErrorCode::UnknownServerError, "no answer".into())))?;
+                Ok((spec, config, id))
+            });
+            let code = outcome.as_ref().map_or_else(|(c, _)| *c, |_| ErrorCode::None);
+            broker.metrics.error(ApiKey::CreateTopics, code);
             topics.push(match outcome {
-                Ok(()) => {
+                Ok((spec, config, id)) => {
                     // v5+: what was (or would be) created; v7+: its id.
-                    let created = broker.replicas.topic(&t.name).filter(|_| !r.validate_only);
-                    let overrides = match &created {
-                        Some(topic) => topic.config.clone(),
-                        None => TopicConfig::parse(t.configs.iter().map(|c| (c.name.as_str(), c.value.as_deref())))
-                            .unwrap_or_default(),
-                    };
+                    let created = image.topics.get(&t.name).filter(|_| !r.validate_only);
                     CreatableTopicResult {
-                        topic_id: created.as_ref().map_or(Uuid::ZERO, |topic| topic.id.uuid()),
-                        num_partitions: created
-                            .as_ref()
-                            .map_or(partitions, |topic| topic.partitions.len() as i32),
-                        replication_factor: 1,
+                        name: t.name.clone(),
+                        topic_id: Uuid(id.filter(|_| !r.validate_only).unwrap_or([0; 16])),
+                        num_partitions: created.map_or(
+                            if spec.assignments.is_empty() {
+                                spec.partitions
+                            } else {
+                                spec.assignments.len() as i32
+                            },
+                            |c| c.partitions.len() as i32,
+                        ),
+                        replication_factor: created
+                            .and_then(|c| c.partitions.first())
+                            .map_or(spec.replication_factor, |p| p.replicas.len() as i16),
                         configs: Some(
-                            topic_configs(&broker.config, &overrides, |_| true, false, false)
+                            topic_configs(&broker.config, &config, |_| true, false, false)
                                 .into_iter()
                                 .map(|c| CreatableTopicConfigs {
                                     name: c.name,
@@ -109,10 +163,15 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                                 })
                                 .collect(),
                         ),
-                        ..result(ErrorCode::None, None)
+                        ..CreatableTopicResult::default()
                     }
                 }
-                Err((code, message)) => result(code, Some(message)),
+                Err((code, message)) => CreatableTopicResult {
+                    name: t.name.clone(),
+                    error_code: code.code(),
+                    error_message: Some(message),
+                    ..CreatableTopicResult::default()
+                },
             });
         }
         Reply::body(CreateTopicsResponse {
@@ -132,47 +191,67 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         } else {
             r.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()
         };
-        let mut responses = Vec::with_capacity(wanted.len());
-        for (name, id) in wanted {
-            let resolved = match (name, TopicId::from_uuid(id)) {
-                (Some(name), None) => Ok((name, id)),
-                (None, Some(topic_id)) => broker
-                    .replicas
-                    .topic_by_id(topic_id)
-                    .map(|t| (t.name.to_string(), id))
-                    .ok_or((None, ErrorCode::UnknownTopicId)),
+        // Resolve ids to names here (this broker's table has every topic), refuse what is malformed, then
+        // one request to the controller; the id check is repeated there, where it is decided.
+        let resolved: Vec<ToDelete> = wanted
+            .into_iter()
+            .map(|(name, id)| match (name, TopicId::from_uuid(id)) {
+                (Some(name), None) if name == OFFSETS_TOPIC => Err((Some(name), ErrorCode::InvalidRequest)),
+                (Some(name), None) => Ok((name, None)),
+                (None, Some(topic_id)) => match broker.replicas.topic_by_id(topic_id) {
+                    Some(t) if &*t.name == OFFSETS_TOPIC => Err((Some(t.name.to_string()), ErrorCode::InvalidRequest)),
+                    Some(t) => Ok((t.name.to_string(), Some(topic_id))),
+                    None => Err((None, ErrorCode::UnknownTopicId)),
+                },
                 (Some(name), Some(_)) => Err((Some(name), ErrorCode::InvalidRequest)),
                 (None, None) => Err((None, ErrorCode::InvalidRequest)),
-            };
-            let (name, id, code) = match resolved {
-                Ok((name, id)) if name == OFFSETS_TOPIC => (Some(name), id, ErrorCode::InvalidRequest),
-                Ok((name, id)) => {
-                    let deleted_id = broker.replicas.topic(&name).map_or(id, |t| t.id.uuid());
-                    let code = broker
-                        .replicas
-                        .delete_topic_checked(&name, TopicId::from_uuid(id))
-                        .await;
-                    if code == ErrorCode::None {
-                        if let Some(groups) = broker.groups.get() {
-                            groups.topic_deleted(name.clone()).await;
-                        }
-                    }
-                    (Some(name), deleted_id, code)
+            })
+            .collect();
+        let asked: Vec<(String, Option<metadata::TopicId>)> = resolved
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|(name, id)| (name.clone(), id.map(|i| i.0)))
+            .collect();
+        let n = asked.len();
+        let answers: Vec<Result<Option<metadata::TopicId>, Refusal>> = if n == 0 {
+            Vec::new()
+        } else {
+            match broker
+                .controller_request(ControllerRequest::DeleteTopics { topics: asked })
+                .await
+            {
+                Ok(ControllerResponse::Results { results, .. }) if results.len() == n => {
+                    results.into_iter().map(|r| r.map_err(|(c, m)| refusal(c, m))).collect()
                 }
-                Err((name, code)) => (name, id, code),
+                Ok(other) => vec![Err(unexpected(&other)); n],
+                Err(e) => vec![Err(e); n],
+            }
+        };
+        let mut answers = answers.into_iter();
+        let mut responses = Vec::with_capacity(resolved.len());
+        for r in resolved {
+            let (name, id, code, message) = match r {
+                Ok((name, id)) => match answers.next() {
+                    Some(Ok(deleted)) => (Some(name), Uuid(deleted.unwrap_or([0; 16])), ErrorCode::None, None),
+                    Some(Err((code, message))) => {
+                        (Some(name), id.map_or(Uuid::ZERO, |i| i.uuid()), code, Some(message))
+                    }
+                    None => (Some(name), Uuid::ZERO, ErrorCode::UnknownServerError, None),
+                },
+                Err((name, code)) => {
+                    let message = match code {
+                        ErrorCode::UnknownTopicId => "no topic has this id".to_string(),
+                        ErrorCode::InvalidRequest if name.as_deref() == Some(OFFSETS_TOPIC) => {
+                            format!("internal topic {OFFSETS_TOPIC} cannot be deleted")
+                        }
+                        _ => "name either a topic or a topic id".to_string(),
+                    };
+                    (name, Uuid::ZERO, code, Some(message))
+                }
             };
             broker.metrics.error(ApiKey::DeleteTopics, code);
             responses.push(DeletableTopicResult {
-                error_message: match code {
-                    ErrorCode::None => None,
-                    ErrorCode::UnknownTopicId => Some("no topic has this id".into()),
-                    ErrorCode::UnknownTopicOrPartition => Some("the topic does not exist".into()),
-                    ErrorCode::InvalidRequest if name.as_deref() == Some(OFFSETS_TOPIC) => {
-                        Some(format!("internal topic {OFFSETS_TOPIC} cannot be deleted"))
-                    }
-                    ErrorCode::InvalidRequest => Some("name either a topic or a topic id".into()),
-                    other => Some(other.to_string()),
-                },
+                error_message: message,
                 name,
                 topic_id: id,
                 error_code: code.code(),
@@ -189,53 +268,68 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
 pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, CreatePartitions);
-        let node = broker.config.node_id;
         let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
-        let mut results = Vec::with_capacity(r.topics.len());
-        for t in &r.topics {
-            let current = broker
-                .replicas
-                .topic(&t.name)
-                .map(|topic| topic.partitions.len() as i32);
-            let assignments = t.assignments.as_deref().unwrap_or_default();
-            let new_partitions = i64::from(t.count) - i64::from(current.unwrap_or(0));
-            let outcome = if t.name == OFFSETS_TOPIC {
-                Err((
-                    ErrorCode::InvalidRequest,
-                    format!("the partition count of {OFFSETS_TOPIC} is fixed: groups map to its partitions by hash"),
-                ))
-            } else if repeated.contains(t.name.as_str()) {
-                Err((
-                    ErrorCode::InvalidRequest,
-                    format!("the request names the topic {:?} more than once", t.name),
-                ))
-            } else if current.is_none_or(|c| t.count <= c) || assignments.is_empty() {
-                // Kafka's order: an unknown topic, then the count, then the assignments.
-                broker
-                    .replicas
-                    .create_partitions(&t.name, t.count, r.validate_only)
-                    .await
-            } else if i64::try_from(assignments.len()).unwrap_or(i64::MAX) != new_partitions {
-                Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    format!("{} assignments for {new_partitions} new partitions", assignments.len()),
-                ))
-            } else if let Some(a) = assignments.iter().find(|a| a.broker_ids != [node]) {
-                Err((
-                    ErrorCode::InvalidReplicaAssignment,
-                    format!(
-                        "the assignment {:?} names brokers other than the only one, {node}",
-                        a.broker_ids
-                    ),
-                ))
-            } else {
-                broker
-                    .replicas
-                    .create_partitions(&t.name, t.count, r.validate_only)
-                    .await
+        let checked: Vec<Result<ToGrow, Refusal>> = r
+            .topics
+            .iter()
+            .map(|t| {
+                let current = broker.cluster.image().topics.get(&t.name).map(|topic| topic.partitions.len() as i32);
+                if t.name == OFFSETS_TOPIC {
+                    return Err((
+                        ErrorCode::InvalidRequest,
+                        format!("the partition count of {OFFSETS_TOPIC} is fixed: groups map to its partitions by hash"),
+                    ));
+                }
+                if repeated.contains(t.name.as_str()) {
+                    return Err((
+                        ErrorCode::InvalidRequest,
+                        format!("the request names the topic {:?} more than once", t.name),
+                    ));
+                }
+                let added = i64::from(t.count) - i64::from(current.unwrap_or(0));
+                if added > i64::from(MAX_PARTITIONS_PER_REQUEST) {
+                    return Err((
+                        ErrorCode::PolicyViolation,
+                        format!("unable to perform excessively large batch operation: {added} partitions in one request, at most {MAX_PARTITIONS_PER_REQUEST}"),
+                    ));
+                }
+                let assignments = t
+                    .assignments
+                    .as_deref()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| a.broker_ids.clone())
+                    .collect();
+                Ok((t.name.clone(), t.count, assignments))
+            })
+            .collect();
+        let asked: Vec<ToGrow> = checked.iter().filter_map(|c| c.as_ref().ok()).cloned().collect();
+        let n = asked.len();
+        let answers: Vec<Result<Option<metadata::TopicId>, Refusal>> = if n == 0 {
+            Vec::new()
+        } else {
+            let request = ControllerRequest::CreatePartitions {
+                topics: asked,
+                validate_only: r.validate_only,
             };
+            match broker.controller_request(request).await {
+                Ok(ControllerResponse::Results { results, .. }) if results.len() == n => {
+                    results.into_iter().map(|r| r.map_err(|(c, m)| refusal(c, m))).collect()
+                }
+                Ok(other) => vec![Err(unexpected(&other)); n],
+                Err(e) => vec![Err(e); n],
+            }
+        };
+        let mut answers = answers.into_iter();
+        let mut results = Vec::with_capacity(r.topics.len());
+        for (t, c) in r.topics.iter().zip(checked) {
+            let outcome = c.and_then(|_| {
+                answers
+                    .next()
+                    .unwrap_or_else(|| Err((ErrorCode::UnknownServerError, "no answer".into())))
+            });
             let (code, message) = match outcome {
-                Ok(()) => (ErrorCode::None, None),
+                Ok(_) => (ErrorCode::None, None),
                 Err((code, message)) => (code, Some(message)),
             };
             broker.metrics.error(ApiKey::CreatePartitions, code);

@@ -1,9 +1,10 @@
 //! DescribeCluster, DescribeLogDirs, DeleteRecords and DescribeProducers: the cluster and its partitions'
 //! state, as admin tools see them.
 //!
-//! - DescribeCluster lists this broker (the listener's advertised address) and names it the controller;
-//!   a request for the controllers' endpoints (endpoint type 2) is `MISMATCHED_ENDPOINT_TYPE`, as a Kafka
-//!   broker answers.
+//! - DescribeCluster lists the unfenced brokers (v2 with `IncludeFencedBrokers`: all, with `IsFenced`), each
+//!   with its endpoint of the listener the request came in on, and names the active controller; a request
+//!   for the controllers' endpoints (endpoint type 2) is `MISMATCHED_ENDPOINT_TYPE`, as a Kafka broker
+//!   answers.
 //! - DescribeLogDirs describes the one data directory: each partition's size in bytes (lag 0: no future
 //!   replicas), and from v4 the file system's total and usable bytes (`statvfs`).
 //! - DeleteRecords raises partitions' log start offsets (`ReplicaManager::delete_records`).
@@ -26,7 +27,6 @@ const CONTROLLERS: i8 = 2;
 
 pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, DescribeCluster);
-    let node = broker.config.node_id;
     let fail = |code: ErrorCode, message: String| {
         broker.metrics.error(ApiKey::DescribeCluster, code);
         Reply::body(DescribeClusterResponse {
@@ -51,18 +51,28 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
             )
         }
     }
+    let image = broker.cluster.image();
+    let brokers = image
+        .brokers
+        .values()
+        .filter(|b| !b.fenced || r.include_fenced_brokers)
+        .filter_map(|b| {
+            let e = b.endpoints.iter().find(|e| e.name == listener.name())?;
+            Some(DescribeClusterBroker {
+                broker_id: b.id,
+                host: e.host.clone(),
+                port: i32::from(e.port),
+                rack: b.rack.clone(),
+                is_fenced: b.fenced,
+                ..DescribeClusterBroker::default()
+            })
+        })
+        .collect();
     Reply::body(DescribeClusterResponse {
         endpoint_type: BROKERS,
         cluster_id: broker.cluster_id.clone(),
-        controller_id: node,
-        brokers: vec![DescribeClusterBroker {
-            broker_id: node,
-            host: listener.host.clone(),
-            port: listener.port,
-            rack: None,
-            is_fenced: false,
-            ..DescribeClusterBroker::default()
-        }],
+        controller_id: broker.cluster.controller_id().unwrap_or(-1),
+        brokers,
         cluster_authorized_operations: operations::if_asked(
             r.include_cluster_authorized_operations,
             operations::CLUSTER,
@@ -104,7 +114,7 @@ pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener
             .values()
             .map(|t| DescribeLogDirsTopic {
                 name: t.name.to_string(),
-                partitions: t.partitions.iter().map(|p| partition(p)).collect(),
+                partitions: t.hosted().map(|p| partition(p)).collect(),
                 ..DescribeLogDirsTopic::default()
             })
             .collect(),
@@ -117,6 +127,7 @@ pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener
                     .partitions
                     .iter()
                     .filter_map(|i| usize::try_from(*i).ok().and_then(|i| t.partitions.get(i)))
+                    .flatten()
                     .map(|p| partition(p))
                     .collect();
                 (!partitions.is_empty()).then(|| DescribeLogDirsTopic {

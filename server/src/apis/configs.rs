@@ -289,7 +289,6 @@ pub(super) fn alter_configs<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                     .map(|c| (c.name.as_str(), c.value.as_deref()))
                     .collect();
                 broker
-                    .replicas
                     .alter_topic_config(&res.resource_name, r.validate_only, |_| TopicConfig::parse(entries))
                     .await
             };
@@ -390,7 +389,6 @@ pub(super) fn incremental_alter_configs<'a>(broker: &'a Broker, request: &'a Req
                     .collect();
                 let config = &broker.config;
                 broker
-                    .replicas
                     .alter_topic_config(&res.resource_name, r.validate_only, |current| {
                         incremental(current, &ops, config)
                     })

@@ -15,7 +15,6 @@ use protocol::{
 
 use super::{body, operations, Pending, HANDLED_APIS};
 use crate::broker::{Broker, Listener, Reply};
-use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
 
 pub(super) fn api_versions(broker: &Broker, request: &Request, _: &Listener) -> Reply {
@@ -89,13 +88,20 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                 .collect(),
         };
         let allow_create = r.topics.is_some() && (version < 4 || r.allow_auto_topic_creation);
-        let node = broker.config.node_id;
         let topic_operations = operations::if_asked(r.include_topic_authorized_operations, operations::TOPIC);
         let mut topics = Vec::with_capacity(wanted.len());
+        let mut image = broker.cluster.image();
         for w in wanted {
             let (found, name) = match w {
-                Wanted::Name(name) => (topic_or_create(broker, &name, allow_create).await, Some(name)),
-                Wanted::Id(id) => match broker.replicas.topic_by_id(id) {
+                Wanted::Name(name) => {
+                    let found = topic_or_create(broker, &mut image, &name, allow_create).await;
+                    (found, Some(name))
+                }
+                Wanted::Id(id) => match broker
+                    .replicas
+                    .topic_by_id(id)
+                    .and_then(|t| image.topics.get(&*t.name).cloned())
+                {
                     Some(topic) => (Ok(topic), None),
                     None => {
                         broker.metrics.error(ApiKey::Metadata, ErrorCode::UnknownTopicId);
@@ -112,23 +118,14 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             };
             topics.push(match found {
                 Ok(topic) => MetadataResponseTopic {
-                    is_internal: &*topic.name == crate::group::OFFSETS_TOPIC,
-                    name: Some(topic.name.to_string()),
-                    topic_id: topic.id.uuid(),
+                    is_internal: topic.name == crate::group::OFFSETS_TOPIC,
+                    name: Some(topic.name.clone()),
+                    topic_id: protocol::Uuid(topic.id),
                     partitions: topic
                         .partitions
                         .iter()
-                        .map(|p| {
-                            let replicas = p.replicas();
-                            MetadataResponsePartition {
-                                partition_index: p.index,
-                                leader_id: node,
-                                leader_epoch: p.leader_epoch(),
-                                isr_nodes: replicas.clone(),
-                                replica_nodes: replicas,
-                                ..MetadataResponsePartition::default()
-                            }
-                        })
+                        .zip(0..)
+                        .map(|(p, index)| partition(&image, p, index))
                         .collect(),
                     topic_authorized_operations: topic_operations,
                     ..MetadataResponseTopic::default()
@@ -143,15 +140,34 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                 }
             });
         }
+        // Only unfenced brokers are listed, each with its endpoint of the listener the request came in on
+        // (Kafka's `KRaftMetadataCache`).
+        let brokers: Vec<MetadataResponseBroker> = image
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let e = b.endpoints.iter().find(|e| e.name == listener.name())?;
+                Some(MetadataResponseBroker {
+                    node_id: b.id,
+                    host: e.host.clone(),
+                    port: i32::from(e.port),
+                    rack: b.rack.clone(),
+                    ..MetadataResponseBroker::default()
+                })
+            })
+            .collect();
+        // Clients send admin requests to the "controller"; any broker forwards them, so this is the active
+        // controller when it is a live broker, else this broker (KRaft answers a random live broker).
+        let controller_id = broker
+            .cluster
+            .controller_id()
+            .filter(|id| brokers.iter().any(|b| b.node_id == *id))
+            .unwrap_or(broker.config.node_id);
         Reply::body(MetadataResponse {
-            brokers: vec![MetadataResponseBroker {
-                node_id: node,
-                host: listener.host.clone(),
-                port: listener.port,
-                ..MetadataResponseBroker::default()
-            }],
+            brokers,
             cluster_id: Some(broker.cluster_id.clone()),
-            controller_id: node,
+            controller_id,
             topics,
             // Only v8-10 carry it (v11+ moved it to DescribeCluster).
             cluster_authorized_operations: operations::if_asked(
@@ -163,6 +179,30 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
     })
 }
 
+/// A partition as Metadata describes it: a partition without a leader is `LEADER_NOT_AVAILABLE`, replicas
+/// on brokers that are not live are offline.
+pub(super) fn partition(
+    image: &metadata::Image,
+    p: &metadata::PartitionState,
+    index: i32,
+) -> MetadataResponsePartition {
+    let live = |b: &i32| image.brokers.get(b).is_some_and(|b| !b.fenced);
+    MetadataResponsePartition {
+        error_code: if p.leader < 0 {
+            ErrorCode::LeaderNotAvailable.code()
+        } else {
+            ErrorCode::None.code()
+        },
+        partition_index: index,
+        leader_id: p.leader,
+        leader_epoch: p.leader_epoch,
+        replica_nodes: p.replicas.clone(),
+        isr_nodes: p.isr.clone(),
+        offline_replicas: p.replicas.iter().copied().filter(|b| !live(b)).collect(),
+        ..MetadataResponsePartition::default()
+    }
+}
+
 fn all_topics(broker: &Broker) -> Vec<Wanted> {
     broker
         .replicas
@@ -172,14 +212,16 @@ fn all_topics(broker: &Broker) -> Vec<Wanted> {
         .collect()
 }
 
-/// The topic, auto-created (with the broker's `num_partitions`) if allowed.
+/// The topic, auto-created (with the broker's `num_partitions` and `default_replication_factor`) if
+/// allowed; `image` is refreshed after a creation.
 async fn topic_or_create(
     broker: &Broker,
+    image: &mut std::sync::Arc<metadata::Image>,
     name: &str,
     allow: bool,
-) -> Result<std::sync::Arc<crate::replica_manager::Topic>, ErrorCode> {
-    if let Some(topic) = broker.replicas.topic(name) {
-        return Ok(topic);
+) -> Result<std::sync::Arc<metadata::Topic>, ErrorCode> {
+    if let Some(topic) = image.topics.get(name) {
+        return Ok(std::sync::Arc::clone(topic));
     }
     if !storage::is_valid_topic_name(name) {
         return Err(ErrorCode::InvalidTopicException);
@@ -188,14 +230,29 @@ async fn topic_or_create(
     if !(allow && broker.config.auto_create_topics) || name == crate::group::OFFSETS_TOPIC {
         return Err(ErrorCode::UnknownTopicOrPartition);
     }
-    match broker
-        .replicas
-        .create_topic(name, broker.config.num_partitions, TopicConfig::default())
-        .await
-    {
-        Ok(()) | Err((ErrorCode::TopicAlreadyExists, _)) => {
-            broker.replicas.topic(name).ok_or(ErrorCode::UnknownTopicOrPartition)
+    let spec = crate::cluster::rpc::TopicSpec {
+        name: name.to_string(),
+        partitions: broker.config.num_partitions,
+        replication_factor: broker.config.default_replication_factor,
+        assignments: Vec::new(),
+        configs: Vec::new(),
+    };
+    let created = broker.create_topics(vec![spec], false).await;
+    match created.into_iter().next() {
+        Some(Ok(_)) | Some(Err((ErrorCode::TopicAlreadyExists, _))) => {
+            *image = broker.cluster.image();
+            image
+                .topics
+                .get(name)
+                .cloned()
+                .ok_or(ErrorCode::UnknownTopicOrPartition)
         }
-        Err((code, _)) => Err(code),
+        // Kafka answers LEADER_NOT_AVAILABLE while an auto-created topic is being made.
+        Some(Err((ErrorCode::InvalidReplicationFactor, message))) => {
+            tracing::warn!(topic = name, %message, "cannot auto-create the topic");
+            Err(ErrorCode::LeaderNotAvailable)
+        }
+        Some(Err((code, _))) => Err(code),
+        None => Err(ErrorCode::UnknownServerError),
     }
 }

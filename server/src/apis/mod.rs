@@ -97,7 +97,7 @@ pub(crate) const APIS: &[Api] = &[
     },
     Api {
         key: ApiKey::InitProducerId,
-        handler: Handler::Now(produce::init_producer_id),
+        handler: Handler::Later(produce::init_producer_id),
     },
     Api {
         key: ApiKey::DescribeConfigs,

@@ -5,7 +5,6 @@
 //! affects the other partitions of the request. The appends and the wait for the acks condition are the
 //! `ReplicaManager`'s; the sequence rules are in `producer_state.rs`.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -129,31 +128,42 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
     })
 }
 
-pub(super) fn init_producer_id(broker: &Broker, request: &Request, _: &Listener) -> Reply {
-    let r = body!(request, InitProducerId);
-    if r.transactional_id.is_some() {
-        // No transaction coordinator: refuse clearly rather than pretend.
-        tracing::warn!("InitProducerId with a transactional id: transactions are not supported");
-        broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
-        return Reply::body(InitProducerIdResponse {
-            error_code: ErrorCode::InvalidRequest.code(),
-            ..InitProducerIdResponse::default()
-        });
-    }
-    // v3+ may carry the producer's current id and epoch (KIP-360). Both or neither (Kafka:
-    // INVALID_REQUEST otherwise). For a producer without a transactional id Kafka always answers a new
-    // id with epoch 0, whatever it had, and so does kzero.
-    if (r.producer_id == -1) != (r.producer_epoch == -1) {
-        broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
-        return Reply::body(InitProducerIdResponse {
-            error_code: ErrorCode::InvalidRequest.code(),
-            ..InitProducerIdResponse::default()
-        });
-    }
-    let id = broker.next_producer_id.fetch_add(1, Ordering::SeqCst);
-    Reply::body(InitProducerIdResponse {
-        producer_id: id,
-        producer_epoch: 0,
-        ..InitProducerIdResponse::default()
+pub(super) fn init_producer_id<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        let r = body!(request, InitProducerId);
+        if r.transactional_id.is_some() {
+            // No transaction coordinator: refuse clearly rather than pretend.
+            tracing::warn!("InitProducerId with a transactional id: transactions are not supported");
+            broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
+            return Reply::body(InitProducerIdResponse {
+                error_code: ErrorCode::InvalidRequest.code(),
+                ..InitProducerIdResponse::default()
+            });
+        }
+        // v3+ may carry the producer's current id and epoch (KIP-360). Both or neither (Kafka:
+        // INVALID_REQUEST otherwise). For a producer without a transactional id Kafka always answers a new
+        // id with epoch 0, whatever it had, and so does kzero.
+        if (r.producer_id == -1) != (r.producer_epoch == -1) {
+            broker.metrics.error(ApiKey::InitProducerId, ErrorCode::InvalidRequest);
+            return Reply::body(InitProducerIdResponse {
+                error_code: ErrorCode::InvalidRequest.code(),
+                ..InitProducerIdResponse::default()
+            });
+        }
+        // From this broker's block of ids; a new block comes from the active controller.
+        match broker.cluster.next_producer_id().await {
+            Ok(id) => Reply::body(InitProducerIdResponse {
+                producer_id: id,
+                producer_epoch: 0,
+                ..InitProducerIdResponse::default()
+            }),
+            Err(code) => {
+                broker.metrics.error(ApiKey::InitProducerId, code);
+                Reply::body(InitProducerIdResponse {
+                    error_code: code.code(),
+                    ..InitProducerIdResponse::default()
+                })
+            }
+        }
     })
 }

@@ -57,11 +57,13 @@ async fn advertised_exactly_when_handled() {
         auto_create_topics: false,
         ..crate::Config::default()
     };
-    let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap(), true).unwrap();
+    let cluster = crate::cluster::Cluster::start(&config).await.unwrap();
+    let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap(), None, true, cluster).unwrap();
     let listener = Listener {
         host: "127.0.0.1".into(),
         port: 9092,
         peer: None,
+        tls: false,
     };
     let reply = dispatch(&broker, &request(ApiKey::ApiVersions, 2), &listener).await;
     let Some(ResponseBody::ApiVersions(versions)) = reply.body else {

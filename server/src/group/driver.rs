@@ -97,6 +97,17 @@ enum Command {
 /// A group as ListGroups lists it: id, protocol type, state, and type (`classic` or `consumer`).
 pub(crate) type ListedGroup = (String, String, &'static str, &'static str);
 
+/// Creates a topic (partitions, configs) through the active controller and waits until this broker
+/// has applied it.
+pub(crate) type CreateTopic = Arc<
+    dyn Fn(
+            i32,
+            Vec<(String, String)>,
+        ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), (ErrorCode, String)>> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// The handle the request handlers use.
 #[derive(Debug)]
 pub(crate) struct GroupCoordinator {
@@ -128,6 +139,7 @@ impl GroupCoordinator {
     /// Starts the coordinator's task; it loads `__consumer_offsets` first.
     pub(crate) fn start(
         replicas: Arc<ReplicaManager>,
+        create_topic: CreateTopic,
         config: &GroupSection,
         view: Arc<ArcSwap<GroupView>>,
         stop: watch::Receiver<bool>,
@@ -151,6 +163,7 @@ impl GroupCoordinator {
             ),
             topics: None,
             replicas,
+            create_topic,
             partitions,
             joins: HashMap::new(),
             syncs: HashMap::new(),
@@ -321,6 +334,8 @@ struct Actor {
     /// The topic table the KIP-848 groups last saw, and its view for them.
     topics: Option<(Arc<TopicMap>, Arc<Topics>)>,
     replicas: Arc<ReplicaManager>,
+    /// Creates `__consumer_offsets` through the active controller.
+    create_topic: CreateTopic,
     partitions: i32,
     joins: HashMap<Ticket, oneshot::Sender<JoinResult>>,
     syncs: HashMap<Ticket, oneshot::Sender<SyncResult>>,
@@ -737,7 +752,7 @@ impl Actor {
             tracing::error!(%reason, "bad {OFFSETS_TOPIC} config");
             ErrorCode::CoordinatorNotAvailable
         })?;
-        match self.replicas.create_topic(OFFSETS_TOPIC, self.partitions, config).await {
+        match (self.create_topic)(self.partitions, config.entries()).await {
             Ok(()) | Err((ErrorCode::TopicAlreadyExists, _)) => Ok(()),
             Err((code, message)) => {
                 tracing::error!(%code, %message, "cannot create {OFFSETS_TOPIC}");
@@ -755,7 +770,7 @@ impl Actor {
         let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
             return;
         };
-        for partition in &topic.partitions {
+        for partition in topic.hosted().filter(|p| p.is_leader()) {
             let live: Vec<Record> = self.live_records(partition.index);
             let log = partition.log();
             let stored = log.log_end_offset() - log.log_start_offset();
@@ -912,7 +927,9 @@ impl Actor {
             return Ok(());
         };
         let started = std::time::Instant::now();
-        let partitions = topic.partitions.clone();
+        // The partitions this broker leads: their groups are coordinated here.
+        let partitions: Vec<Arc<crate::partition::Partition>> =
+            topic.hosted().filter(|p| p.is_leader()).cloned().collect();
         let loaded: Vec<(Record, Ms)> = tokio::task::spawn_blocking(move || {
             let mut out = Vec::new();
             for p in &partitions {

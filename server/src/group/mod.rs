@@ -29,7 +29,7 @@ mod driver;
 pub(crate) mod offsets;
 mod records;
 
-pub(crate) use driver::{GroupCoordinator, OFFSETS_TOPIC};
+pub(crate) use driver::{CreateTopic, GroupCoordinator, OFFSETS_TOPIC};
 
 /// The `__consumer_offsets` partition that holds a group (Kafka's `partitionFor`):
 /// `Utils.abs(groupId.hashCode()) % partitions`, with Java's `String.hashCode` over UTF-16 code units.

@@ -1,0 +1,148 @@
+//! Broker-to-controller requests, carried as JSON on the controller listener (the quorum's application
+//! RPCs). They mirror Kafka's BrokerRegistration, BrokerHeartbeat, AlterPartition, AllocateProducerIds and
+//! the forwarded admin requests (CreateTopics, CreatePartitions, DeleteTopics, the config changes), with
+//! Kafka's error codes in the answers.
+
+use metadata::records::RegisterBroker;
+use metadata::TopicId;
+use serde::{Deserialize, Serialize};
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TopicSpec {
+    pub(crate) name: String,
+    pub(crate) partitions: i32,
+    pub(crate) replication_factor: i16,
+    /// Manual assignments (partition `i` at `[i]`), or empty.
+    pub(crate) assignments: Vec<Vec<i32>>,
+    pub(crate) configs: Vec<(String, String)>,
+}
+
+/// A local topic the metadata does not know yet (a single broker upgraded from before the metadata log).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AdoptTopic {
+    pub(crate) name: String,
+    pub(crate) id: TopicId,
+    pub(crate) partitions: i32,
+    /// (partition, its log's last leader epoch), so epochs never go back.
+    pub(crate) epochs: Vec<(i32, i32)>,
+    pub(crate) configs: Vec<(String, String)>,
+}
+
+/// One partition of an AlterPartition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AlterIsrSpec {
+    pub(crate) topic_id: TopicId,
+    pub(crate) partition: i32,
+    pub(crate) leader_epoch: i32,
+    pub(crate) new_isr: Vec<(i32, i64)>,
+    pub(crate) partition_epoch: i32,
+}
+
+/// Config changes: key to a new value, or `None` to delete it.
+pub(crate) type ConfigChanges = Vec<(String, Option<String>)>;
+
+/// A request to the active controller.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Request {
+    Register(RegisterBroker),
+    Heartbeat {
+        broker_id: i32,
+        broker_epoch: i64,
+        metadata_offset: u64,
+        want_fence: bool,
+        want_shutdown: bool,
+    },
+    CreateTopics {
+        topics: Vec<TopicSpec>,
+        validate_only: bool,
+    },
+    CreatePartitions {
+        /// (topic, new count, manual assignments of the new partitions)
+        topics: Vec<(String, i32, Vec<Vec<i32>>)>,
+        validate_only: bool,
+    },
+    DeleteTopics {
+        /// (name, the id it must still have)
+        topics: Vec<(String, Option<TopicId>)>,
+    },
+    AlterConfigs {
+        /// (topic, changes: key to a new value, or `None` to delete it)
+        topics: Vec<(String, ConfigChanges)>,
+        validate_only: bool,
+    },
+    AllocateProducerIds {
+        broker_id: i32,
+        broker_epoch: i64,
+    },
+    AlterPartition {
+        broker_id: i32,
+        broker_epoch: i64,
+        partitions: Vec<AlterIsrSpec>,
+        v2_plus: bool,
+    },
+    Adopt {
+        broker_id: i32,
+        topics: Vec<AdoptTopic>,
+        next_producer_id: i64,
+    },
+}
+
+/// A partition's state after an AlterPartition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PartitionAnswer {
+    pub(crate) leader: i32,
+    pub(crate) leader_epoch: i32,
+    pub(crate) isr: Vec<i32>,
+    pub(crate) partition_epoch: i32,
+}
+
+/// The active controller's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum Response {
+    /// This node is not the active controller (the one it knows, if any).
+    NotController {
+        leader: Option<i32>,
+    },
+    Registered {
+        broker_epoch: i64,
+        offset: u64,
+    },
+    Heartbeat {
+        error: i16,
+        is_caught_up: bool,
+        is_fenced: bool,
+        should_shutdown: bool,
+    },
+    /// One outcome per item, in request order (a created topic's id), and the offset the caller waits
+    /// for before answering its client.
+    Results {
+        offset: u64,
+        results: Vec<Result<Option<TopicId>, (i16, String)>>,
+    },
+    ProducerIds {
+        first: i64,
+        count: i64,
+    },
+    AlterPartition {
+        offset: u64,
+        results: Vec<Result<PartitionAnswer, i16>>,
+    },
+    /// The request itself was refused.
+    Error {
+        code: i16,
+        message: String,
+    },
+}
+
+impl Request {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+impl Response {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
