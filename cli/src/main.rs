@@ -1,5 +1,5 @@
-//! The `kzero` command: topics, consumer groups, produce, consume, dump-log and bench, over the Kafka
-//! protocol only.
+//! The `kzero` command: topics, consumer groups, produce, consume, dump-log, bench and cluster status, over
+//! the Kafka protocol only.
 //!
 //! It must never depend on `server`, `storage` or `replication`: it talks to brokers over the wire,
 //! so it works against any Kafka-compatible broker, Apache Kafka included.
@@ -8,6 +8,7 @@
 
 mod bench;
 mod client;
+mod cluster;
 mod consume;
 mod dump;
 mod group;
@@ -26,7 +27,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::client::Settings;
 
 /// kzero's command-line tool: manage topics and consumer groups, produce and consume records, decode log
-/// files, benchmark.
+/// files, benchmark, see the cluster's state.
 ///
 /// It speaks the Kafka protocol only, so it works against kzero and against Apache Kafka alike.
 #[derive(Debug, Parser)]
@@ -53,6 +54,9 @@ enum Command {
     /// Producer and consumer performance tests.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// The metadata quorum and the brokers: who leads, how far each member is behind, who is fenced.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Where the brokers are; every subcommand that talks to brokers takes these.
@@ -90,6 +94,7 @@ fn main() -> ExitCode {
         Command::Consume(a) => consume::run(a),
         Command::DumpLog(a) => dump::run(a),
         Command::Bench(c) => bench::run(c),
+        Command::Cluster(c) => cluster::run(c),
     };
     match result {
         Ok(code) => code,

@@ -285,6 +285,9 @@ apis! {
     /// OffsetDelete (47); no version is flexible.
     OffsetDelete = 47, "OffsetDelete", "offset_delete", OffsetDeleteRequest, OffsetDeleteResponse,
         advertised 0..=0, implemented 0..=0, flexible 32767; // i16::MAX: none
+    /// DescribeQuorum (55); every version is flexible.
+    DescribeQuorum = 55, "DescribeQuorum", "describe_quorum", DescribeQuorumRequest, DescribeQuorumResponse,
+        advertised 0..=2, implemented 0..=2, flexible 0;
     /// DescribeCluster (60); every version is flexible.
     DescribeCluster = 60, "DescribeCluster", "describe_cluster", DescribeClusterRequest, DescribeClusterResponse,
         advertised 0..=2, implemented 0..=2, flexible 0;

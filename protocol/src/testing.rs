@@ -66,6 +66,16 @@ macro_rules! random_int {
 }
 random_int!(i8, i16, i32, i64);
 
+impl Random for u16 {
+    fn random(g: &mut Gen, _: Cx) -> Self {
+        match g.below(3) {
+            0 => 0,
+            1 => u16::MAX,
+            _ => g.next() as u16,
+        }
+    }
+}
+
 impl Random for bool {
     fn random(g: &mut Gen, _: Cx) -> Self {
         g.chance(2)

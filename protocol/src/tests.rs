@@ -307,6 +307,7 @@ fn the_core_apis_implement_what_kafka_4_1_accepts() {
         (ApiKey::DescribeLogDirs, (1, 4), (1, 4), 2),
         (ApiKey::CreatePartitions, (0, 3), (0, 3), 2),
         (ApiKey::IncrementalAlterConfigs, (0, 1), (0, 1), 1),
+        (ApiKey::DescribeQuorum, (0, 2), (0, 2), 0),
         (ApiKey::DescribeCluster, (0, 2), (0, 2), 0),
         (ApiKey::DescribeProducers, (0, 0), (0, 0), 0),
     ];

@@ -122,6 +122,10 @@ impl<'a> Reader<'a> {
     pub fn i16(&mut self) -> Result<i16> {
         Ok(i16::from_be_bytes(self.array()?))
     }
+    /// Reads a big-endian UINT16.
+    pub fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
     /// Reads a big-endian INT32.
     pub fn i32(&mut self) -> Result<i32> {
         Ok(i32::from_be_bytes(self.array()?))
@@ -353,6 +357,10 @@ impl Writer {
     pub fn i16(&mut self, v: i16) {
         self.buf.put_i16(v);
     }
+    /// Appends a big-endian UINT16.
+    pub fn u16(&mut self, v: u16) {
+        self.buf.put_u16(v);
+    }
     /// Appends a big-endian INT32.
     pub fn i32(&mut self, v: i32) {
         self.buf.put_i32(v);
@@ -486,7 +494,7 @@ macro_rules! fixed_int {
         }
     )*};
 }
-fixed_int!(i8 => i8, i16 => i16, i32 => i32, i64 => i64);
+fixed_int!(i8 => i8, i16 => i16, u16 => u16, i32 => i32, i64 => i64);
 
 impl Field for bool {
     fn read(r: &mut Reader<'_>, _: Cx) -> Result<Self> {

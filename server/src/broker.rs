@@ -116,7 +116,7 @@ impl Broker {
     ) -> Result<Broker, Error> {
         let metrics = Arc::new(Metrics::new(metrics));
         let replicas = Arc::new(ReplicaManager::open(&config, Arc::clone(&metrics))?);
-        metrics.attach(&replicas);
+        metrics.attach(&replicas, &cluster);
         let cluster_id = cluster_id(&config)?;
         let advertised = config.advertised(bound);
         Ok(Broker {

@@ -24,6 +24,11 @@ struct Args {
     node_id: Option<i32>,
 }
 
+/// The log filter without `KZERO_LOG`: openraft's own lines are off (it logs every failed heartbeat to a
+/// stopped voter as an error, ten a second); the quorum's state is in `kzero cluster status` and the
+/// `kzero_quorum_*` metrics, and `KZERO_LOG=info,openraft=info` shows Raft's internals.
+const DEFAULT_LOG: &str = "info,openraft=off";
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = match &args.config {
@@ -41,7 +46,7 @@ fn main() -> anyhow::Result<()> {
     }
     config.validate()?;
 
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KZERO_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KZERO_LOG").unwrap_or_else(|_| DEFAULT_LOG.into());
     match config.log_format {
         server::config::LogFormat::Human => tracing_subscriber::fmt().with_env_filter(filter).init(),
         server::config::LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),

@@ -27,6 +27,7 @@ use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::{Registry, Unit};
 use protocol::{ApiKey, ErrorCode, API_TABLE};
 
+use crate::cluster::Cluster;
 use crate::replica_manager::ReplicaManager;
 
 /// Latency bucket bounds, in seconds (100 µs to 10 s).
@@ -219,6 +220,8 @@ pub struct Metrics {
     replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
     /// The groups, as the coordinator last published them.
     pub(crate) groups: Arc<ArcSwap<GroupView>>,
+    /// The node's seat in the quorum, once attached.
+    cluster: Arc<OnceLock<Weak<Cluster>>>,
 }
 
 impl Metrics {
@@ -356,10 +359,12 @@ impl Metrics {
         let transfer = Arc::new(transfer::Counters::new());
         let replicas = Arc::new(OnceLock::new());
         let groups = Arc::new(ArcSwap::from_pointee(GroupView::default()));
+        let cluster = Arc::new(OnceLock::new());
         registry.register_collector(Box::new(Scrape {
             transfer: Arc::clone(&transfer),
             replicas: Arc::clone(&replicas),
             groups: Arc::clone(&groups),
+            cluster: Arc::clone(&cluster),
         }));
         Metrics {
             enabled,
@@ -375,12 +380,14 @@ impl Metrics {
             transfer,
             replicas,
             groups,
+            cluster,
         }
     }
 
-    /// Gives the scrape its partitions once the data directory is open.
-    pub(crate) fn attach(&self, replicas: &Arc<ReplicaManager>) {
+    /// Gives the scrape its partitions once the data directory is open, and the node's seat in the quorum.
+    pub(crate) fn attach(&self, replicas: &Arc<ReplicaManager>, cluster: &Arc<Cluster>) {
         let _ = self.replicas.set(Arc::downgrade(replicas));
+        let _ = self.cluster.set(Arc::downgrade(cluster));
     }
 
     /// The counters of a topic (created with it; removed by [`Metrics::remove_topic`]).
@@ -481,6 +488,7 @@ struct Scrape {
     transfer: Arc<transfer::Counters>,
     replicas: Arc<OnceLock<Weak<ReplicaManager>>>,
     groups: Arc<ArcSwap<GroupView>>,
+    cluster: Arc<OnceLock<Weak<Cluster>>>,
 }
 
 fn counter(
@@ -497,6 +505,103 @@ fn counter(
 fn gauge(encoder: &mut DescriptorEncoder<'_>, name: &str, help: &str, value: i64) -> fmt::Result {
     let g = ConstGauge::new(value);
     g.encode(encoder.encode_descriptor(name, help, None, g.metric_type())?)
+}
+
+/// The quorum and the cluster as this node sees them (Kafka's controller and raft metrics).
+fn encode_cluster(e: &mut DescriptorEncoder<'_>, cluster: &Cluster) -> fmt::Result {
+    let status = cluster.status();
+    let image = cluster.image();
+    let active = status.leader == Some(cluster.node_id as u64) && cluster.is_controller;
+    gauge(
+        e,
+        "kzero_controller_active",
+        "1 on the active controller, else 0 (ActiveControllerCount)",
+        i64::from(active),
+    )?;
+    gauge(
+        e,
+        "kzero_quorum_leader",
+        "The metadata quorum's leader, the active controller (-1: none known)",
+        status.leader.map_or(-1, |l| l as i64),
+    )?;
+    gauge(
+        e,
+        "kzero_quorum_term",
+        "The quorum's current term (leader epoch)",
+        status.term as i64,
+    )?;
+    gauge(
+        e,
+        "kzero_quorum_log_end_offset",
+        "The next index of this node's metadata log",
+        status.last_log_index.map_or(0, |i| i as i64 + 1),
+    )?;
+    gauge(
+        e,
+        "kzero_quorum_applied_offset",
+        "The last metadata index applied by this node",
+        status.last_applied.map_or(-1, |i| i as i64),
+    )?;
+    {
+        let g = ConstGauge::new(0i64);
+        let mut m = e.encode_descriptor(
+            "kzero_quorum_replica_lag",
+            "Entries each quorum member is behind the leader's log end (on the leader only)",
+            None,
+            g.metric_type(),
+        )?;
+        let end = status.last_log_index.unwrap_or(0) as i64;
+        for (id, matched) in &status.matched {
+            let lag = end - matched.map_or(-1, |m| m as i64);
+            ConstGauge::new(lag.max(0)).encode(m.encode_family(&[("replica", id.to_string())])?)?;
+        }
+    }
+    {
+        let g = ConstGauge::new(0i64);
+        let mut m = e.encode_descriptor(
+            "kzero_cluster_brokers",
+            "Registered brokers by state (unfenced, fenced, controlled_shutdown)",
+            None,
+            g.metric_type(),
+        )?;
+        let count = |f: &dyn Fn(&metadata::Broker) -> bool| image.brokers.values().filter(|b| f(b)).count() as i64;
+        for (state, n) in [
+            ("unfenced", count(&|b| !b.fenced && !b.in_controlled_shutdown)),
+            ("fenced", count(&|b| b.fenced)),
+            ("controlled_shutdown", count(&|b| !b.fenced && b.in_controlled_shutdown)),
+        ] {
+            ConstGauge::new(n).encode(m.encode_family(&[("state", state)])?)?;
+        }
+    }
+    let partitions = image.topics.values().flat_map(|t| t.partitions.iter());
+    let (offline, led) = partitions.fold((0, 0), |(o, l), p| {
+        (o + i64::from(p.leader < 0), l + i64::from(p.leader == cluster.node_id))
+    });
+    gauge(
+        e,
+        "kzero_offline_partitions",
+        "Partitions without a leader (OfflinePartitionsCount)",
+        offline,
+    )?;
+    gauge(
+        e,
+        "kzero_leader_partitions",
+        "Partitions this broker leads (LeaderCount)",
+        led,
+    )?;
+    gauge(
+        e,
+        "kzero_broker_fenced",
+        "1 while this broker is fenced (not serving as a leader), else 0",
+        i64::from(cluster.broker.is_fenced()),
+    )?;
+    counter(
+        e,
+        "kzero_controller_writes",
+        "Metadata entries this node wrote as the active controller",
+        None,
+        cluster.writes.load(std::sync::atomic::Ordering::Relaxed),
+    )
 }
 
 impl Collector for Scrape {
@@ -532,6 +637,9 @@ impl Collector for Scrape {
             t.memory_bytes,
         )?;
         counter(e, "kzero_bytes_tls", "Bytes written through TLS", None, t.tls_bytes)?;
+        if let Some(cluster) = self.cluster.get().and_then(Weak::upgrade) {
+            encode_cluster(e, &cluster)?;
+        }
         let Some(replicas) = self.replicas.get().and_then(Weak::upgrade) else {
             return Ok(());
         };

@@ -122,6 +122,18 @@ pub(crate) fn partitions_only(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench cluster [--quick]`: the cluster row alone, printed.
+pub(crate) fn cluster_only(args: &[&str]) -> Result<()> {
+    let quick = match args {
+        [] => false,
+        ["--quick"] => true,
+        other => bail!("unknown arguments {other:?}: bench cluster [--quick]"),
+    };
+    let bin = build_release()?;
+    print!("{}", crate::cluster_bench::run(&bin, quick));
+    Ok(())
+}
+
 pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     let started = Instant::now();
     let out = crate::target_dir()?.join("bench");
@@ -151,7 +163,7 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     }
 
     if report_only {
-        for step in ["latency", "groups", "partitions"] {
+        for step in ["latency", "groups", "cluster", "partitions"] {
             if let Ok(text) = std::fs::read_to_string(out.join(format!("{step}.rows.tsv"))) {
                 parse_rows(&text, &mut metrics, &mut targets)?;
             }
@@ -166,6 +178,10 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
         parse_rows(&rows, &mut metrics, &mut targets)?;
         let rows = groups_run(&bin, quick)?;
         std::fs::write(out.join("groups.rows.tsv"), &rows).context("writing groups.rows.tsv")?;
+        parse_rows(&rows, &mut metrics, &mut targets)?;
+        // Never an error: a failure is reported as a FAIL row with the error.
+        let rows = crate::cluster_bench::run(&bin, quick);
+        std::fs::write(out.join("cluster.rows.tsv"), &rows).context("writing cluster.rows.tsv")?;
         parse_rows(&rows, &mut metrics, &mut targets)?;
         // Never an error: a failure is reported as FAIL rows with the error.
         let partitions = crate::partitions::run(&bin, partitions_for(quick));
@@ -235,7 +251,7 @@ fn json_number(json: &str, path: &[&str]) -> Option<f64> {
     rest[..end].parse().ok()
 }
 
-fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
+pub(crate) fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }

@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 mod bench;
+mod cluster_bench;
 mod partitions;
 mod tidy;
 
@@ -22,6 +23,8 @@ commands:
   ci <step>       run one step: fmt | clippy | test | deps | tidy | doc
   bench [--quick] run every benchmark (release builds) and write <target>/bench/report.md
   bench --report-only   rebuild report.md and the charts from the last run's files
+  bench cluster [--quick]
+                  run only the cluster row (3 nodes: 1,000 partitions, controller failover)
   bench partitions [--quick] [--partitions N]
                   run only the many-partitions row (N partitions, 100 per topic)
 
@@ -44,6 +47,7 @@ fn main() -> Result<()> {
         ["bench", "--quick"] => bench::run(true, false),
         ["bench", "--report-only"] => bench::run(false, true),
         ["bench", "partitions", rest @ ..] => bench::partitions_only(rest),
+        ["bench", "cluster", rest @ ..] => bench::cluster_only(rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())

@@ -2,6 +2,7 @@
 //! `kzero-server` started on a free port with a temporary data directory.
 
 mod bench;
+mod cluster;
 mod dump_log;
 mod errors;
 mod groups;

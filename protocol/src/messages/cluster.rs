@@ -1,18 +1,25 @@
 //! Cluster and log-directory administration: DeleteRecords (key 21), DescribeLogDirs (key 35),
-//! DescribeCluster (key 60, [KIP-700]) and DescribeProducers (key 61, [KIP-664]).
+//! DescribeQuorum (key 55, [KIP-595]/[KIP-836]/[KIP-853]), DescribeCluster (key 60, [KIP-700]) and
+//! DescribeProducers (key 61, [KIP-664]).
 //!
 //! ```text
 //! DeleteRecords      v0-2, flexible 2+
 //! DescribeLogDirs    v1-4 (v0 was removed in Kafka 4.0), flexible 2+; v3+ top-level ErrorCode,
 //!                    v4+ TotalBytes and UsableBytes per directory
+//! DescribeQuorum     v0-2, always flexible; v1+ LastFetchTimestamp and LastCaughtUpTimestamp, v2+ error
+//!                    messages, ReplicaDirectoryId and Nodes
 //! DescribeCluster    v0-2, always flexible; v1+ EndpointType, v2+ IncludeFencedBrokers and IsFenced
 //! DescribeProducers  v0 only, flexible
 //! ```
 //!
+//! [KIP-595]: https://cwiki.apache.org/confluence/display/KAFKA/KIP-595%3A+A+Raft+Protocol+for+the+Metadata+Quorum
+//! [KIP-836]: https://cwiki.apache.org/confluence/display/KAFKA/KIP-836%3A+Expose+replication+information+of+the+cluster+metadata
+//! [KIP-853]: https://cwiki.apache.org/confluence/display/KAFKA/KIP-853%3A+KRaft+Controller+Membership+Changes
 //! [KIP-700]: https://cwiki.apache.org/confluence/display/KAFKA/KIP-700%3A+Add+Describe+Cluster+API
 //! [KIP-664]: https://cwiki.apache.org/confluence/display/KAFKA/KIP-664%3A+Provide+tooling+to+detect+and+abort+hanging+transactions
 
 use crate::schema::wire_struct;
+use crate::wire::Uuid;
 
 wire_struct! {
     /// DeleteRecords request ([protocol](https://kafka.apache.org/protocol#The_Messages_DeleteRecords)).
@@ -263,5 +270,116 @@ wire_struct! {
         pub coordinator_epoch: i32 [0..=99];
         /// The first offset of the open transaction, -1 if none.
         pub current_txn_start_offset: i64 [0..=99] = -1;
+    }
+}
+
+wire_struct! {
+    /// DescribeQuorum request ([protocol](https://kafka.apache.org/protocol#The_Messages_DescribeQuorum)):
+    /// the metadata quorum's state, as `kafka-metadata-quorum describe` asks for it.
+    pub struct DescribeQuorumRequest {
+        /// The topics (the metadata topic, `__cluster_metadata`).
+        pub topics: Vec<DescribeQuorumTopicData> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A topic of a DescribeQuorum request.
+    pub struct DescribeQuorumTopicData {
+        /// The topic name.
+        pub topic_name: String [0..=99];
+        /// The partitions.
+        pub partitions: Vec<DescribeQuorumPartitionData> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A partition of a DescribeQuorum request.
+    pub struct DescribeQuorumPartitionData {
+        /// The partition index.
+        pub partition_index: i32 [0..=99];
+    }
+}
+
+wire_struct! {
+    /// DescribeQuorum response ([protocol](https://kafka.apache.org/protocol#The_Messages_DescribeQuorum)).
+    pub struct DescribeQuorumResponse {
+        /// The top-level error code.
+        pub error_code: i16 [0..=99];
+        /// The top-level error message (v2+).
+        pub error_message: Option<String> [2..=99];
+        /// The topics.
+        pub topics: Vec<DescribeQuorumTopicResult> [0..=99];
+        /// The quorum's nodes and their listeners (v2+).
+        pub nodes: Vec<DescribeQuorumNode> [2..=99];
+    }
+}
+
+wire_struct! {
+    /// A topic of a DescribeQuorum response.
+    pub struct DescribeQuorumTopicResult {
+        /// The topic name.
+        pub topic_name: String [0..=99];
+        /// The partitions.
+        pub partitions: Vec<DescribeQuorumPartitionResult> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A partition of a DescribeQuorum response: the quorum's leader and each replica's position.
+    pub struct DescribeQuorumPartitionResult {
+        /// The partition index.
+        pub partition_index: i32 [0..=99];
+        /// The partition's error code.
+        pub error_code: i16 [0..=99];
+        /// The partition's error message (v2+).
+        pub error_message: Option<String> [2..=99];
+        /// The leader's id, or -1.
+        pub leader_id: i32 [0..=99];
+        /// The leader epoch (the Raft term).
+        pub leader_epoch: i32 [0..=99];
+        /// The high watermark (the committed offset).
+        pub high_watermark: i64 [0..=99];
+        /// The voters.
+        pub current_voters: Vec<QuorumReplicaState> [0..=99];
+        /// The observers (brokers that follow without voting).
+        pub observers: Vec<QuorumReplicaState> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A replica of the metadata log.
+    pub struct QuorumReplicaState {
+        /// The replica id.
+        pub replica_id: i32 [0..=99];
+        /// The replica's directory id (v2+).
+        pub replica_directory_id: Uuid [2..=99];
+        /// Its log end offset, or -1 if unknown.
+        pub log_end_offset: i64 [0..=99];
+        /// When it last fetched from the leader, or -1 (v1+).
+        pub last_fetch_timestamp: i64 [1..=99] = -1;
+        /// When it was last caught up with the leader, or -1 (v1+).
+        pub last_caught_up_timestamp: i64 [1..=99] = -1;
+    }
+}
+
+wire_struct! {
+    /// A node of the quorum (v2+).
+    pub struct DescribeQuorumNode {
+        /// The node id.
+        pub node_id: i32 [0..=99];
+        /// Its listeners.
+        pub listeners: Vec<DescribeQuorumListener> [0..=99];
+    }
+}
+
+wire_struct! {
+    /// A listener of a quorum node.
+    pub struct DescribeQuorumListener {
+        /// The listener name.
+        pub name: String [0..=99];
+        /// The host.
+        pub host: String [0..=99];
+        /// The port.
+        pub port: u16 [0..=99];
     }
 }

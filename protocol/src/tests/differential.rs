@@ -71,6 +71,7 @@ macro_rules! with_types {
             DescribeLogDirs => DescribeLogDirsRequest, DescribeLogDirsResponse;
             CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
             IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
+            DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
             DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
             DescribeProducers => DescribeProducersRequest, DescribeProducersResponse;
             ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse;

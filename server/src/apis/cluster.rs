@@ -5,6 +5,8 @@
 //!   with its endpoint of the listener the request came in on, and names the active controller; a request
 //!   for the controllers' endpoints (endpoint type 2) is `MISMATCHED_ENDPOINT_TYPE`, as a Kafka broker
 //!   answers.
+//! - DescribeQuorum (what `kafka-metadata-quorum describe` asks) is answered from the active controller's
+//!   view of the metadata quorum: leader, term, committed offset, each voter's and observer's log end.
 //! - DescribeLogDirs describes the one data directory: each partition's size in bytes (lag 0: no future
 //!   replicas), and from v4 the file system's total and usable bytes (`statvfs`).
 //! - DeleteRecords raises partitions' log start offsets (`ReplicaManager::delete_records`).
@@ -15,7 +17,8 @@ use protocol::{
     ApiKey, DeleteRecordsPartitionResult, DeleteRecordsResponse, DeleteRecordsTopicResult, DescribeClusterBroker,
     DescribeClusterResponse, DescribeLogDirsPartition, DescribeLogDirsResponse, DescribeLogDirsResult,
     DescribeLogDirsTopic, DescribeProducersPartitionResponse, DescribeProducersResponse,
-    DescribeProducersTopicResponse, ErrorCode, ProducerState, Request,
+    DescribeProducersTopicResponse, DescribeQuorumListener, DescribeQuorumNode, DescribeQuorumPartitionResult,
+    DescribeQuorumResponse, DescribeQuorumTopicResult, ErrorCode, ProducerState, QuorumReplicaState, Request,
 };
 
 use super::{body, operations, Pending};
@@ -96,6 +99,90 @@ fn disk_space(dir: &std::path::Path) -> (i64, i64) {
             (-1, -1)
         }
     }
+}
+
+/// The metadata log's topic, the one partition DescribeQuorum describes.
+const METADATA_TOPIC: &str = "__cluster_metadata";
+
+pub(super) fn describe_quorum<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+    Box::pin(async move {
+        use crate::cluster::rpc::{Request as ControllerRequest, Response as ControllerResponse};
+        let r = body!(request, DescribeQuorum);
+        let fail = |code: ErrorCode, message: String| {
+            broker.metrics.error(ApiKey::DescribeQuorum, code);
+            Reply::body(DescribeQuorumResponse {
+                error_code: code.code(),
+                error_message: Some(message),
+                ..DescribeQuorumResponse::default()
+            })
+        };
+        // Kafka answers only for its one metadata partition.
+        let asked: Vec<(&str, i32)> = r
+            .topics
+            .iter()
+            .flat_map(|t| {
+                t.partitions
+                    .iter()
+                    .map(move |p| (t.topic_name.as_str(), p.partition_index))
+            })
+            .collect();
+        if asked.as_slice() != [(METADATA_TOPIC, 0)] {
+            return fail(
+                ErrorCode::UnknownTopicOrPartition,
+                format!("DescribeQuorum describes {METADATA_TOPIC} partition 0 only"),
+            );
+        }
+        // The active controller knows every member's position; any broker forwards to it, as Kafka's do.
+        let q = match broker.cluster.submit(ControllerRequest::DescribeQuorum).await {
+            Ok(ControllerResponse::Quorum(q)) => q,
+            Ok(other) => {
+                let (code, message) = crate::broker::unexpected(&other);
+                return fail(code, message);
+            }
+            Err((code, message)) => return fail(code, message),
+        };
+        let now = crate::broker::storage_now_ms();
+        let replica = |(id, end): &(i32, i64)| QuorumReplicaState {
+            replica_id: *id,
+            log_end_offset: *end,
+            // The leader is caught up with itself now; the others' fetch times are not tracked.
+            last_caught_up_timestamp: if *id == q.leader { now } else { -1 },
+            ..QuorumReplicaState::default()
+        };
+        Reply::body(DescribeQuorumResponse {
+            topics: vec![DescribeQuorumTopicResult {
+                topic_name: METADATA_TOPIC.into(),
+                partitions: vec![DescribeQuorumPartitionResult {
+                    partition_index: 0,
+                    leader_id: q.leader,
+                    leader_epoch: i32::try_from(q.term).unwrap_or(i32::MAX),
+                    high_watermark: q.high_watermark,
+                    current_voters: q.voters.iter().map(replica).collect(),
+                    observers: q.observers.iter().map(replica).collect(),
+                    ..DescribeQuorumPartitionResult::default()
+                }],
+                ..DescribeQuorumTopicResult::default()
+            }],
+            nodes: q
+                .addresses
+                .iter()
+                .filter_map(|(id, addr)| {
+                    let (host, port) = crate::config::parse_host_port(addr)?;
+                    Some(DescribeQuorumNode {
+                        node_id: *id,
+                        listeners: vec![DescribeQuorumListener {
+                            name: "CONTROLLER".into(),
+                            host,
+                            port: u16::try_from(port).ok()?,
+                            ..DescribeQuorumListener::default()
+                        }],
+                        ..DescribeQuorumNode::default()
+                    })
+                })
+                .collect(),
+            ..DescribeQuorumResponse::default()
+        })
+    })
 }
 
 pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener) -> Reply {

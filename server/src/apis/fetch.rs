@@ -24,13 +24,13 @@ use protocol::{
 };
 use storage::Slice;
 
-use super::{body, Pending};
+use super::{body, LeaderHints, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::error::storage_error_code;
 use crate::replica_manager::{FetchParams, FetchPartitionParams, Topic};
 use crate::topic_id::TopicId;
 
-pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Fetch);
         let version = request.header.api_version;
@@ -82,6 +82,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
             .await;
         let mut fetched = fetched.into_iter();
         let mut regions: Vec<Slice> = Vec::new();
+        let hints = std::cell::RefCell::new(LeaderHints::new(broker, listener));
         let responses = r
             .topics
             .iter()
@@ -97,10 +98,14 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
                         // (`FetchResponse.partitionResponse`: librdkafka rejects null records at v12+).
                         let failed = |code: ErrorCode| {
                             broker.metrics.error(ApiKey::Fetch, code);
+                            let current_leader = topic_name(i)
+                                .map(|name| hints.borrow_mut().hint(name, p.partition, code))
+                                .unwrap_or_default();
                             PartitionData {
                                 partition_index: p.partition,
                                 error_code: code.code(),
                                 high_watermark: -1,
+                                current_leader,
                                 records: Some(Records::Inline(bytes::Bytes::new())),
                                 ..PartitionData::default()
                             }
@@ -150,6 +155,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listene
             body: Some(
                 FetchResponse {
                     responses,
+                    node_endpoints: hints.into_inner().endpoints(),
                     ..FetchResponse::default()
                 }
                 .into(),

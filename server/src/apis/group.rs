@@ -26,7 +26,7 @@ use crate::broker::{Broker, Listener, Reply};
 use crate::group::classic::{JoinRequest, SyncRequest};
 use crate::group::consumer;
 use crate::group::offsets::CommitRequest;
-use crate::group::GroupCoordinator;
+use crate::group::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::topic_id::TopicId;
 
 /// The coordinator, or the error a group request gets when it cannot be served yet.
@@ -47,16 +47,34 @@ pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, lis
     Box::pin(async move {
         let r = body!(request, FindCoordinator);
         let version = request.header.api_version;
-        // Per key: this broker for a group (it leads every `__consumer_offsets` partition), or why not.
-        let answer = |key_type: i8| -> Result<(), (ErrorCode, String)> {
+        // Per key: the broker leading the key's `__consumer_offsets` partition (this broker while the topic
+        // does not exist yet: its first commit creates it), or why not.
+        let image = broker.cluster.image();
+        let answer = |key_type: i8, key: &str| -> Result<(i32, String, i32), (ErrorCode, String)> {
             match key_type {
-                0 => match broker.groups.get() {
-                    Some(_) => Ok(()),
-                    None => Err((
-                        ErrorCode::CoordinatorNotAvailable,
-                        "the group coordinator is not running".into(),
-                    )),
-                },
+                0 => {
+                    if broker.groups.get().is_none() {
+                        return Err((
+                            ErrorCode::CoordinatorNotAvailable,
+                            "the group coordinator is not running".into(),
+                        ));
+                    }
+                    let Some(topic) = image.topics.get(OFFSETS_TOPIC) else {
+                        return Ok((broker.config.node_id, listener.host.clone(), listener.port));
+                    };
+                    let partition = crate::group::partition_for(key, topic.partitions.len() as i32);
+                    let leader = topic.partitions.get(partition as usize).map_or(-1, |p| p.leader);
+                    image
+                        .brokers
+                        .get(&leader)
+                        .filter(|b| !b.fenced)
+                        .and_then(|b| b.endpoints.iter().find(|e| e.name == listener.name()))
+                        .map(|e| (leader, e.host.clone(), i32::from(e.port)))
+                        .ok_or((
+                            ErrorCode::CoordinatorNotAvailable,
+                            format!("{OFFSETS_TOPIC} partition {partition} has no live leader"),
+                        ))
+                }
                 1 => Err((
                     ErrorCode::CoordinatorNotAvailable,
                     "kzero has no transaction coordinator".into(),
@@ -65,17 +83,16 @@ pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, lis
                 other => Err((ErrorCode::InvalidRequest, format!("unknown coordinator type {other}"))),
             }
         };
-        let node = broker.config.node_id;
         if version >= 4 {
             let coordinators = r
                 .coordinator_keys
                 .iter()
-                .map(|key| match answer(r.key_type) {
-                    Ok(()) => Coordinator {
+                .map(|key| match answer(r.key_type, key) {
+                    Ok((node_id, host, port)) => Coordinator {
                         key: key.clone(),
-                        node_id: node,
-                        host: listener.host.clone(),
-                        port: listener.port,
+                        node_id,
+                        host,
+                        port,
                         ..Coordinator::default()
                     },
                     Err((code, message)) => Coordinator {
@@ -94,11 +111,11 @@ pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, lis
                 ..FindCoordinatorResponse::default()
             });
         }
-        Reply::body(match answer(r.key_type) {
-            Ok(()) => FindCoordinatorResponse {
-                node_id: node,
-                host: listener.host.clone(),
-                port: listener.port,
+        Reply::body(match answer(r.key_type, &r.key) {
+            Ok((node_id, host, port)) => FindCoordinatorResponse {
+                node_id,
+                host,
+                port,
                 ..FindCoordinatorResponse::default()
             },
             Err((code, message)) => FindCoordinatorResponse {

@@ -124,6 +124,10 @@ pub(crate) const APIS: &[Api] = &[
         handler: Handler::Now(cluster::describe_cluster),
     },
     Api {
+        key: ApiKey::DescribeQuorum,
+        handler: Handler::Later(cluster::describe_quorum),
+    },
+    Api {
         key: ApiKey::DescribeLogDirs,
         handler: Handler::Now(cluster::describe_log_dirs),
     },
@@ -241,6 +245,65 @@ pub(crate) fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> std::collect
 /// `AclEntry.supportedOperations`), and so does kzero until ACLs exist. Codes: READ 3, WRITE 4, CREATE 5,
 /// DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
 /// IDEMPOTENT_WRITE 12.
+/// KIP-951's leader hints: a partition answered `NOT_LEADER_OR_FOLLOWER` or `FENCED_LEADER_EPOCH` carries the
+/// leader the metadata names (Produce v10+, Fetch v12+), and the response the endpoints of those leaders on
+/// the request's listener (Produce v10+, Fetch v16+), so the client goes there without a Metadata round trip.
+pub(super) struct LeaderHints<'a> {
+    image: std::sync::Arc<::metadata::Image>,
+    listener: &'a Listener,
+    endpoints: std::collections::BTreeMap<i32, protocol::NodeEndpoint>,
+}
+
+impl<'a> LeaderHints<'a> {
+    pub(super) fn new(broker: &Broker, listener: &'a Listener) -> LeaderHints<'a> {
+        LeaderHints {
+            image: broker.cluster.image(),
+            listener,
+            endpoints: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// The leader to name for a partition answered `code` (the default, "unknown", for other codes).
+    pub(super) fn hint(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        code: protocol::ErrorCode,
+    ) -> protocol::LeaderIdAndEpoch {
+        use protocol::ErrorCode;
+        if !matches!(code, ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch) {
+            return protocol::LeaderIdAndEpoch::default();
+        }
+        let Some(p) = self.image.partition(topic, partition).filter(|p| p.leader >= 0) else {
+            return protocol::LeaderIdAndEpoch::default();
+        };
+        if let Some(b) = self.image.brokers.get(&p.leader).filter(|b| !b.fenced) {
+            if let Some(e) = b.endpoints.iter().find(|e| e.name == self.listener.name()) {
+                self.endpoints.insert(
+                    b.id,
+                    protocol::NodeEndpoint {
+                        node_id: b.id,
+                        host: e.host.clone(),
+                        port: i32::from(e.port),
+                        rack: b.rack.clone(),
+                        ..protocol::NodeEndpoint::default()
+                    },
+                );
+            }
+        }
+        protocol::LeaderIdAndEpoch {
+            leader_id: p.leader,
+            leader_epoch: p.leader_epoch,
+            ..protocol::LeaderIdAndEpoch::default()
+        }
+    }
+
+    /// The endpoints of the leaders named.
+    pub(super) fn endpoints(self) -> Vec<protocol::NodeEndpoint> {
+        self.endpoints.into_values().collect()
+    }
+}
+
 pub(crate) mod operations {
     const fn bits(codes: &[u8]) -> i32 {
         let mut v = 0;

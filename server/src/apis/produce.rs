@@ -12,13 +12,13 @@ use protocol::{
     ApiKey, ErrorCode, InitProducerIdResponse, PartitionProduceResponse, ProduceResponse, Request, TopicProduceResponse,
 };
 
-use super::{body, Pending};
+use super::{body, LeaderHints, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::group::OFFSETS_TOPIC;
 use crate::replica_manager::{ProduceEntry, ProduceResult, Topic};
 use crate::topic_id::TopicId;
 
-pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Produce);
         let version = request.header.api_version;
@@ -73,6 +73,7 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
         // The appended results, in request order, between the partitions that were refused.
         let mut appended = appended.into_iter();
         let mut failed = false;
+        let mut hints = LeaderHints::new(broker, listener);
         let responses = r
             .topic_data
             .iter()
@@ -96,11 +97,16 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
                             broker.metrics.error(ApiKey::Produce, result.error);
                             tracing::debug!(topic = %topic.name, partition = p.index, error = %result.error, "produce rejected");
                         }
+                        let current_leader = match target(i) {
+                            Ok(name) => hints.hint(name, p.index, result.error),
+                            Err(_) => Default::default(),
+                        };
                         PartitionProduceResponse {
                             index: p.index,
                             error_code: result.error.code(),
                             base_offset: result.base_offset,
                             log_start_offset: result.log_start_offset,
+                            current_leader,
                             ..PartitionProduceResponse::default()
                         }
                     })
@@ -122,6 +128,7 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, _: &'a Liste
             remote,
             ..Reply::body(ProduceResponse {
                 responses,
+                node_endpoints: hints.endpoints(),
                 ..ProduceResponse::default()
             })
         }

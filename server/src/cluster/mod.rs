@@ -180,6 +180,11 @@ impl Cluster {
         let voter_map: BTreeMap<u64, String> = voters.iter().map(|(id, a)| (*id as u64, a.clone())).collect();
         let mut options = quorum::Options::new(config.node_id as u64, &dir, voter_map);
         options.voter = config.is_controller();
+        // openraft's default timeouts, for failover within a second: the leader heartbeats every 50 ms, and a
+        // voter that heard nothing for its leader lease (the maximum, 300 ms) plus a random 150-300 ms stands
+        // for election (Kafka's KRaft waits 1-2 s: controller.quorum.election.timeout.ms 1000 plus backoff).
+        options.heartbeat_interval = Duration::from_millis(50);
+        options.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
         let shared = Arc::new(ArcSwap::from_pointee(Image::default()));
         let (applied_tx, applied) = watch::channel(0);
         let app = MetadataApp {
@@ -234,6 +239,11 @@ impl Cluster {
     /// The active controller's id, if known.
     pub(crate) fn controller_id(&self) -> Option<i32> {
         self.node.leader().map(|(id, _)| id as i32)
+    }
+
+    /// The quorum as this node sees it.
+    pub(crate) fn status(&self) -> quorum::Status {
+        self.node.status()
     }
 
     fn is_active(&self) -> bool {
@@ -531,6 +541,19 @@ impl Cluster {
                     })
                     .collect();
                 Ok(Response::AlterPartition { offset, results })
+            }
+            Request::DescribeQuorum => {
+                let status = self.node.status();
+                let end = |id: &u64| status.matched.get(id).copied().flatten().map_or(-1, |m| m as i64 + 1);
+                Ok(Response::Quorum(rpc::QuorumState {
+                    leader: self.node_id,
+                    term: status.term,
+                    log_end_offset: status.last_log_index.map_or(0, |i| i as i64 + 1),
+                    high_watermark: status.last_applied.map_or(0, |i| i as i64 + 1),
+                    voters: status.voters.iter().map(|id| (*id as i32, end(id))).collect(),
+                    observers: status.learners.iter().map(|id| (*id as i32, end(id))).collect(),
+                    addresses: self.voters.clone(),
+                }))
             }
             Request::Adopt {
                 broker_id,

@@ -86,6 +86,8 @@ pub(crate) enum Request {
         topics: Vec<AdoptTopic>,
         next_producer_id: i64,
     },
+    /// The quorum as the active controller sees it (DescribeQuorum).
+    DescribeQuorum,
 }
 
 /// A partition's state after an AlterPartition.
@@ -95,6 +97,23 @@ pub(crate) struct PartitionAnswer {
     pub(crate) leader_epoch: i32,
     pub(crate) isr: Vec<i32>,
     pub(crate) partition_epoch: i32,
+}
+
+/// The metadata quorum as its leader sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct QuorumState {
+    pub(crate) leader: i32,
+    pub(crate) term: u64,
+    /// The next index of the leader's log.
+    pub(crate) log_end_offset: i64,
+    /// The last committed (and applied) index.
+    pub(crate) high_watermark: i64,
+    /// (voter, its log end offset or -1).
+    pub(crate) voters: Vec<(i32, i64)>,
+    /// (observer, its log end offset or -1).
+    pub(crate) observers: Vec<(i32, i64)>,
+    /// (voter, controller listener address).
+    pub(crate) addresses: Vec<(i32, String)>,
 }
 
 /// The active controller's answer.
@@ -128,6 +147,7 @@ pub(crate) enum Response {
         offset: u64,
         results: Vec<Result<PartitionAnswer, i16>>,
     },
+    Quorum(QuorumState),
     /// The request itself was refused.
     Error {
         code: i16,

@@ -33,16 +33,17 @@ use protocol::{
     DeleteGroupsRequest, DeleteRecordsPartition, DeleteRecordsRequest, DeleteRecordsTopic, DeleteTopicState,
     DeleteTopicsRequest, DescribableLogDirTopic, DescribeClusterRequest, DescribeConfigsRequest,
     DescribeConfigsResource, DescribeConfigsResourceResult, DescribeGroupsRequest, DescribeLogDirsRequest,
-    DescribeProducersRequest, DescribeProducersTopic, ErrorCode, FetchPartition, FetchRequest, FetchTopic,
-    FindCoordinatorRequest, HeartbeatRequest, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResource,
-    IncrementalAlterableConfig, InitProducerIdRequest, JoinGroupRequest, JoinGroupRequestProtocol, LeaveGroupRequest,
-    ListGroupsRequest, ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, MemberIdentity, MetadataRequest,
-    MetadataRequestTopic, MetadataResponseTopic, OffsetCommitRequest, OffsetCommitRequestPartition,
-    OffsetCommitRequestTopic, OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic,
-    OffsetFetchRequest, OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchResponseTopic,
-    OffsetForLeaderEpochRequest, OffsetForLeaderPartition, OffsetForLeaderTopic, PartitionProduceData, ProduceRequest,
-    Records, Request, RequestBody, RequestHeader, Response, ResponseBody, SyncGroupRequest, SyncGroupRequestAssignment,
-    TopicProduceData, Uuid, API_TABLE,
+    DescribeProducersRequest, DescribeProducersTopic, DescribeQuorumPartitionData, DescribeQuorumRequest,
+    DescribeQuorumTopicData, ErrorCode, FetchPartition, FetchRequest, FetchTopic, FindCoordinatorRequest,
+    HeartbeatRequest, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResource, IncrementalAlterableConfig,
+    InitProducerIdRequest, JoinGroupRequest, JoinGroupRequestProtocol, LeaveGroupRequest, ListGroupsRequest,
+    ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic, MemberIdentity, MetadataRequest, MetadataRequestTopic,
+    MetadataResponseTopic, OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+    OffsetDeleteRequest, OffsetDeleteRequestPartition, OffsetDeleteRequestTopic, OffsetFetchRequest,
+    OffsetFetchRequestGroup, OffsetFetchRequestTopic, OffsetFetchResponseTopic, OffsetForLeaderEpochRequest,
+    OffsetForLeaderPartition, OffsetForLeaderTopic, PartitionProduceData, ProduceRequest, Records, Request,
+    RequestBody, RequestHeader, Response, ResponseBody, SyncGroupRequest, SyncGroupRequestAssignment, TopicProduceData,
+    Uuid, API_TABLE,
 };
 
 use crate::support::{config, TestBroker};
@@ -69,6 +70,7 @@ const ORDER: &[ApiKey] = &[
     ApiKey::ApiVersions,
     ApiKey::Metadata,
     ApiKey::DescribeCluster,
+    ApiKey::DescribeQuorum,
     ApiKey::DescribeConfigs,
     ApiKey::InitProducerId,
     ApiKey::Produce,
@@ -778,6 +780,18 @@ fn sample(api: ApiKey, version: i16, ctx: &Ctx) -> RequestBody {
             ..Default::default()
         }
         .into(),
+        ApiKey::DescribeQuorum => DescribeQuorumRequest {
+            topics: vec![DescribeQuorumTopicData {
+                topic_name: "__cluster_metadata".into(),
+                partitions: vec![DescribeQuorumPartitionData {
+                    partition_index: 0,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .into(),
         ApiKey::DescribeConfigs => describe_configs_request(TOPIC, None),
         ApiKey::InitProducerId => InitProducerIdRequest {
             transactional_id: None,
@@ -1166,6 +1180,32 @@ fn check(api: ApiKey, version: i16, body: &ResponseBody, ctx: &mut Ctx) -> Resul
                 r.cluster_authorized_operations,
                 i32::MIN,
             )?;
+        }
+        ApiKey::DescribeQuorum => {
+            // A one-voter quorum: this node leads it and is its only voter, caught up.
+            let r = answer!(body, DescribeQuorum);
+            no_error("error", r.error_code)?;
+            let t = only("topics", &r.topics)?;
+            eq("topic", t.topic_name.as_str(), "__cluster_metadata")?;
+            let p = only("partitions", &t.partitions)?;
+            no_error("partition error", p.error_code)?;
+            eq("leader", p.leader_id, ctx.node_id)?;
+            let voter = only("voters", &p.current_voters)?;
+            eq("voter", voter.replica_id, ctx.node_id)?;
+            eq("voter caught up", voter.log_end_offset, p.high_watermark)?;
+            eq("observers", p.observers.len(), 0)?;
+            if v >= 1 {
+                eq("leader caught up now", voter.last_caught_up_timestamp > 0, true)?;
+            }
+            if v >= 2 {
+                let node = only("nodes", &r.nodes)?;
+                eq("node", node.node_id, ctx.node_id)?;
+                eq(
+                    "listener",
+                    only("listeners", &node.listeners)?.name.as_str(),
+                    "CONTROLLER",
+                )?;
+            }
         }
         ApiKey::DescribeConfigs => {
             let r = answer!(body, DescribeConfigs);
