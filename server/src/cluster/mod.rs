@@ -260,12 +260,26 @@ impl Cluster {
         let deadline = Instant::now() + REQUEST_TIMEOUT;
         let bytes = request.encode();
         let mut last = String::from("no active controller");
+        // Where to ask when the leader is not known here (a broker-only node before it is an observer):
+        // the voters in turn, following the leader a voter names.
+        let mut next_voter = 0;
+        let mut named: Option<i32> = None;
         loop {
-            let answer = match self.node.leader() {
-                Some((id, _)) if id as i32 == self.node_id && self.is_controller => {
-                    Some(self.handle_active(request.clone()).await)
+            let target = match self.node.leader() {
+                Some((id, _)) if id as i32 == self.node_id && self.is_controller => None,
+                Some((_, addr)) if !addr.is_empty() => Some(addr),
+                _ => {
+                    let by_name = named.take().and_then(|id| self.voters.iter().find(|(v, _)| *v == id));
+                    let voter = by_name.or_else(|| {
+                        next_voter += 1;
+                        self.voters.get(next_voter % self.voters.len().max(1))
+                    });
+                    voter.map(|(_, addr)| addr.clone())
                 }
-                Some((_, addr)) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT).await {
+            };
+            let answer = match target {
+                None => Some(self.handle_active(request.clone()).await),
+                Some(addr) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT).await {
                     Ok(reply) => match serde_json::from_slice::<Response>(&reply) {
                         Ok(r) => Some(r),
                         Err(e) => {
@@ -280,10 +294,10 @@ impl Cluster {
                         None
                     }
                 },
-                None => None,
             };
             match answer {
-                Some(Response::NotController { .. }) | None => {}
+                Some(Response::NotController { leader }) => named = leader,
+                None => {}
                 Some(response) => return Ok(response),
             }
             if Instant::now() >= deadline {
