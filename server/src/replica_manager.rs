@@ -430,14 +430,6 @@ impl ReplicaManager {
             .collect()
     }
 
-    /// Publishes a new snapshot with `topic` added or replacing the topic of its name (callers hold the
-    /// admin lock, so no other change is lost).
-    fn publish(&self, topic: Topic) {
-        let mut next = TopicMap::clone(&self.topics.load());
-        next.insert(Arc::new(topic));
-        self.topics.store(Arc::new(next));
-    }
-
     /// Brings the local partitions in line with the metadata (Kafka's `ReplicaManager.applyDelta`), under
     /// the admin lock: topics gone from the metadata (or re-created with a new id) are deleted here;
     /// every topic is published with the partitions this broker hosts (logs created on blocking threads
@@ -455,6 +447,7 @@ impl ReplicaManager {
                 deleted.push(topic.name.to_string());
             }
         }
+        let mut changed = Vec::new();
         for source in image.topics.values() {
             let local = self.topic(&source.name).filter(|l| l.id.0 == source.id);
             if local
@@ -464,9 +457,20 @@ impl ReplicaManager {
             {
                 continue;
             }
-            if let Err((code, e)) = self.apply_topic(source, local).await {
-                tracing::error!(topic = %source.name, ?code, error = %e, "cannot apply the topic's metadata");
+            match self.apply_topic(source, local).await {
+                Ok(topic) => changed.push(Arc::new(topic)),
+                Err((code, e)) => {
+                    tracing::error!(topic = %source.name, ?code, error = %e, "cannot apply the topic's metadata")
+                }
             }
+        }
+        // One new table for every changed topic (a start with thousands of topics publishes once).
+        if !changed.is_empty() {
+            let mut next = TopicMap::clone(&self.topics.load());
+            for topic in changed {
+                next.insert(topic);
+            }
+            self.topics.store(Arc::new(next));
         }
         deleted
     }
@@ -476,7 +480,7 @@ impl ReplicaManager {
         self: &Arc<Self>,
         source: &Arc<metadata::Topic>,
         local: Option<Arc<Topic>>,
-    ) -> Result<(), (ErrorCode, String)> {
+    ) -> Result<Topic, (ErrorCode, String)> {
         let name: Arc<str> = local
             .as_ref()
             .map_or_else(|| source.name.as_str().into(), |l| Arc::clone(&l.name));
@@ -542,14 +546,13 @@ impl ReplicaManager {
         if local.is_none() {
             tracing::info!(topic = %name, %id, partitions = source.partitions.len(), hosted = partitions.iter().flatten().count(), "topic in the metadata");
         }
-        self.publish(Topic {
+        Ok(Topic {
             name,
             id,
             partitions,
             config,
             source: Some(Arc::clone(source)),
-        });
-        Ok(())
+        })
     }
 
     /// Creates the logs of partitions `indexes` of a topic, each with the topic's id; on a failure the
