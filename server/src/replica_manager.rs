@@ -431,7 +431,8 @@ impl ReplicaManager {
     }
 
     /// Brings the local partitions in line with the metadata (Kafka's `ReplicaManager.applyDelta`), under
-    /// the admin lock: topics gone from the metadata (or re-created with a new id) are deleted here;
+    /// the admin lock: topics gone from the metadata (or re-created with a new id) are deleted here (a topic
+    /// found on disk that the metadata never named is left alone, not served);
     /// every topic is published with the partitions this broker hosts (logs created on blocking threads
     /// with the topic's id and config; partitions no longer assigned here are deleted), each hosted
     /// partition takes its leader and epochs, and config changes are saved and applied to the live logs.
@@ -441,8 +442,14 @@ impl ReplicaManager {
         let mut deleted = Vec::new();
         let current = self.topics();
         for topic in current.values() {
-            let keep = image.topics.get(&*topic.name).is_some_and(|t| t.id == topic.id.0);
-            if !keep {
+            // Deleted: a topic the metadata named before and no longer does, or one whose name the metadata
+            // gives to another incarnation (another id). A topic found on disk that the metadata does not
+            // name (yet) stays: the metadata may still be replaying, or it is offered for adoption.
+            let stale = match image.topics.get(&*topic.name) {
+                Some(t) => t.id != topic.id.0,
+                None => topic.source.is_some(),
+            };
+            if stale {
                 self.remove_topic(topic).await;
                 deleted.push(topic.name.to_string());
             }

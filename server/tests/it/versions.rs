@@ -2328,3 +2328,38 @@ fn topic_ids_survive_a_restart_and_change_with_a_recreation() {
     drop(c);
     broker.stop().unwrap();
 }
+
+#[test]
+fn a_data_directory_from_before_the_metadata_log_keeps_its_topics() {
+    // A single broker upgraded from a kzero without a metadata quorum: its partition logs (and ids, epochs,
+    // configs) are adopted into the new metadata log, leaders and all, and it serves them at once.
+    use crate::support::{config, RawClient, TestBroker};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(config(dir.path()));
+    let mut c = RawClient::new(&broker);
+    c.create("old");
+    let (id, _) = topic_id_by_metadata(&mut c, "old");
+    drop(c);
+    broker.stop().unwrap();
+    // What an older broker left: the partition directories, no `__cluster_metadata`.
+    std::fs::remove_dir_all(dir.path().join("__cluster_metadata")).unwrap();
+
+    let broker = TestBroker::start(config(dir.path()));
+    let mut c = RawClient::new(&broker);
+    assert_eq!(topic_id_by_metadata(&mut c, "old"), (id, Some("old".into())), "adopted with its id");
+    let by_name = MetadataRequest {
+        topics: Some(vec![MetadataRequestTopic {
+            name: Some("old".into()),
+            ..Default::default()
+        }]),
+        allow_auto_topic_creation: false,
+        ..Default::default()
+    };
+    let ResponseBody::Metadata(m) = c.call(12, by_name.into()) else {
+        panic!("not a Metadata answer")
+    };
+    let p = &m.topics[0].partitions[0];
+    assert_eq!((p.error_code, p.leader_id, &p.replica_nodes), (0, 0, &vec![0]), "led here again");
+    drop(c);
+    broker.stop().unwrap();
+}
