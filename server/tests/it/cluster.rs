@@ -8,6 +8,7 @@
 //! times are printed with `eprintln!` (`cargo test -p server --test it -- cluster:: --nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::BuildHasher;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -30,8 +31,24 @@ const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
 const SESSION_TIMEOUT_MS: u64 = 3000;
 const HEARTBEAT_MS: u64 = 500;
 
-/// `127.0.0.1:PORT` with a port free right now.
+/// `127.0.0.1:PORT` with a port free right now, below the kernel's ephemeral range when there is room: a
+/// node restarted by a test binds its ports again, and while it is down any outgoing connection on the
+/// machine may be given one of them as its local port (seen as `binding the controller listener
+/// 127.0.0.1:P: Address already in use` on restart). Outside the range the kernel never hands it out.
 fn free_addr() -> String {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(0);
+    if low > 12_000 {
+        for _ in 0..200 {
+            let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+            let port = 10_000 + (random % u64::from(low - 10_000)) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return format!("127.0.0.1:{port}");
+            }
+        }
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -54,7 +71,7 @@ struct Node {
 }
 
 impl Node {
-    /// Starts the process (its stderr appended to its log); does not wait for it.
+    /// Starts the process (its output appended to its log); does not wait for it.
     fn start(&mut self) {
         assert!(self.child.is_none(), "node {} already runs", self.id);
         let log = std::fs::OpenOptions::new()
@@ -65,8 +82,12 @@ impl Node {
         let child = Command::new(BIN)
             .arg("--config")
             .arg(&self.config)
-            .env("KZERO_LOG", "warn")
-            .stdout(Stdio::null())
+            // The broker logs to stdout; `KZERO_CLUSTER_LOG` (e.g. `info`) overrides the level for a diagnosis.
+            .env(
+                "KZERO_LOG",
+                std::env::var("KZERO_CLUSTER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
@@ -98,6 +119,9 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for n in &mut self.nodes {
             if let Some(mut c) = n.child.take() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    eprintln!("node {} had exited on its own: {status}", n.id);
+                }
                 let _ = c.kill();
                 let _ = c.wait();
             }
