@@ -1295,13 +1295,35 @@ def kip848_static():
     new.c.close()
 
 
+def cluster_roundtrip():
+    """Through BOOT alone: N keyed records to a multi-partition topic whose leaders are spread over the
+    cluster's brokers, then every record back from every partition (the client finds each leader itself).
+    With ROUND r (default 0) the topic already holds rounds 0..r-1 of this scenario: they are read too."""
+    topic, n = ARGS[0], int(ARGS[1])
+    rnd = int(ARGS[2]) if len(ARGS) > 2 else 0
+    md = AdminClient({"bootstrap.servers": BOOT}).list_topics(topic, timeout=10)
+    parts = md.topics[topic].partitions
+    assert not md.topics[topic].error and parts, f"metadata of {topic}: {md.topics[topic].error}"
+    msgs = [(f"k{i}".encode(), f"r{rnd}-v{i}".encode(), None, None) for i in range(n)]
+    errors = produce_confluent(topic, msgs, {"acks": "all"})
+    assert not errors, f"{len(errors)} delivery errors, e.g. {errors[:3]}"
+    got = consume_confluent(topic, n * (rnd + 1), partitions=sorted(parts), timeout=60)
+    values = sorted(m.value() for m in got)
+    want = sorted(f"r{r}-v{i}".encode() for r in range(rnd + 1) for i in range(n))
+    assert values == want, "the records read back differ from the ones produced"
+    used = sorted({m.partition() for m in got})
+    assert used == sorted(parts), f"records landed only in partitions {used} of {sorted(parts)}"
+    leaders = sorted({p.leader for p in parts.values()})
+    print(f"{len(got)} records over partitions {used}, led by brokers {leaders}, via {BOOT} only")
+
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, admin_apis, negotiated,
                                      kafka_python_negotiated, size_limits, produce_n, consume_n, tls,
                                      topic_configs, alive, groups, group_restart, group_reset,
                                      group_cooperative, group_first_record, group_kafka_python,
                                      group_member, group_kill, group_static, group_five, kip848_groups,
                                      kip848_restart, kip848_regex, kip848_member, kip848_kill, kip848_static,
-                                     bench_groups]}
+                                     bench_groups, cluster_roundtrip]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

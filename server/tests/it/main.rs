@@ -3,6 +3,7 @@
 
 mod binary;
 mod clients;
+mod cluster;
 mod groups;
 mod observability;
 mod offsets_topic;
