@@ -47,18 +47,22 @@ impl Sessions {
     }
 }
 
-/// Registers a broker (`ClusterControlManager.registerBroker`). `Ok(None)` is a retried registration of
-/// the same incarnation, which keeps its epoch and state.
+/// Registers a broker (`ClusterControlManager.registerBroker`). An empty answer is a retried registration
+/// of the same incarnation, which keeps its epoch and state. A new incarnation of a registered broker is a
+/// restart: unless the old one still has a live session (`DUPLICATE_BROKER_REGISTRATION`), it is treated as
+/// an unclean shutdown first (Kafka's `handleBrokerUncleanShutdown`): out of every ISR, its leaderships
+/// moved (or left without a leader, epoch bumped), then the new registration, fenced until caught up.
 pub fn register_broker(
     image: &Image,
     sessions: &mut Sessions,
     now_ms: u64,
     request: RegisterBroker,
-) -> Result<Option<Record>, Refusal> {
+) -> Result<Vec<Record>, Refusal> {
+    let mut records = Vec::new();
     if let Some(existing) = image.brokers.get(&request.broker_id) {
         if existing.incarnation_id == request.incarnation_id {
             sessions.touch(request.broker_id, now_ms);
-            return Ok(None);
+            return Ok(records);
         }
         if sessions.is_live(request.broker_id, now_ms) && !existing.fenced {
             return Err((
@@ -69,9 +73,11 @@ pub fn register_broker(
                 ),
             ));
         }
+        records = remove_from_isrs(image, request.broker_id);
     }
     sessions.touch(request.broker_id, now_ms);
-    Ok(Some(Record::RegisterBroker(request)))
+    records.push(Record::RegisterBroker(request));
+    Ok(records)
 }
 
 /// A heartbeat (`BrokerHeartbeatRequest`).

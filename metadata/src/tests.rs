@@ -21,10 +21,8 @@ impl Cluster {
             now: 0,
         };
         for id in 0..brokers {
-            let record = controller::register_broker(&c.image, &mut c.sessions, 0, registration(id, 1))
-                .unwrap()
-                .unwrap();
-            c.write(vec![record]);
+            let records = controller::register_broker(&c.image, &mut c.sessions, 0, registration(id, 1)).unwrap();
+            c.write(records);
             let epoch = c.image.brokers[&id].epoch;
             let (records, reply) = controller::heartbeat(&c.image, &mut c.sessions, 0, &hb(id, epoch, c.image.offset));
             assert_eq!(reply.error, ErrorCode::None);
@@ -93,11 +91,9 @@ fn a_registration_starts_fenced_and_a_caught_up_heartbeat_unfences_it() {
         sessions: Sessions::new(9000),
         now: 0,
     };
-    let r = controller::register_broker(&c.image, &mut c.sessions, 0, registration(3, 1))
-        .unwrap()
-        .unwrap();
+    let r = controller::register_broker(&c.image, &mut c.sessions, 0, registration(3, 1)).unwrap();
     c.write(vec![Record::NoOp]);
-    c.write(vec![r]);
+    c.write(r);
     assert_eq!(c.epoch(3), 2, "the epoch is the registration's index");
     assert!(c.image.brokers[&3].fenced);
     // Behind the registration: stays fenced, not caught up.
@@ -129,17 +125,48 @@ fn a_retried_registration_keeps_its_epoch_and_a_live_duplicate_is_refused() {
     let epoch = c.epoch(1);
     assert_eq!(
         controller::register_broker(&c.image, &mut c.sessions, 100, registration(1, 1)),
-        Ok(None)
+        Ok(Vec::new())
     );
     assert_eq!(c.epoch(1), epoch);
     let refused = controller::register_broker(&c.image, &mut c.sessions, 100, registration(1, 2)).unwrap_err();
     assert_eq!(refused.0, ErrorCode::DuplicateBrokerRegistration);
     // After the session expires, a new incarnation registers with a new epoch, fenced.
-    let r = controller::register_broker(&c.image, &mut c.sessions, 100 + 9000, registration(1, 2))
-        .unwrap()
-        .unwrap();
-    c.write(vec![r]);
+    let r = controller::register_broker(&c.image, &mut c.sessions, 100 + 9000, registration(1, 2)).unwrap();
+    c.write(r);
     assert!(c.epoch(1) > epoch && c.image.brokers[&1].fenced);
+}
+
+#[test]
+fn a_restarted_broker_loses_its_leaderships_before_it_registers_again() {
+    // A new controller term has no sessions: a broker that crashed and came back re-registers at once, and
+    // is handled as an unclean shutdown first, so it never keeps leading at its old epoch.
+    let mut c = Cluster::new(3);
+    c.create("t", 3, 3);
+    c.create("solo", 3, 1);
+    let before = c.image.clone();
+    let mut fresh = Sessions::new(9000);
+    let records = controller::register_broker(&c.image, &mut fresh, 0, registration(1, 9)).unwrap();
+    c.write(records);
+    assert!(c.image.brokers[&1].fenced);
+    for (name, t) in &c.image.topics {
+        for (i, p) in t.partitions.iter().enumerate() {
+            let old = &before.topics[name].partitions[i];
+            assert_ne!(p.leader, 1, "{name}-{i} still led by the restarted broker");
+            if old.leader == 1 {
+                assert_eq!(p.leader_epoch, old.leader_epoch + 1, "{name}-{i}");
+            }
+            if old.isr.len() > 1 {
+                assert!(!p.isr.contains(&1), "{name}-{i} keeps it in the ISR");
+            }
+        }
+    }
+    // Unfenced once caught up: it leads again where it is the only ISR member (RF 1), at a newer epoch.
+    let epoch = c.epoch(1);
+    let (records, _) = controller::heartbeat(&c.image, &mut fresh, 0, &hb(1, epoch, c.image.offset));
+    c.write(records);
+    let solo = &c.image.topics["solo"];
+    let led = solo.partitions.iter().find(|p| p.replicas == [1]).unwrap();
+    assert_eq!((led.leader, led.leader_epoch), (1, 2));
 }
 
 #[test]

@@ -280,10 +280,24 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         .await
         .is_ok();
     if unfenced {
-        // The unfencing elected this broker where it can lead: wait until the local partitions took it.
-        let target = *cluster.applied().borrow();
-        let mut local = broker.metadata_applied.subscribe();
-        let _ = tokio::time::timeout(Duration::from_secs(10), local.wait_for(|a| *a >= target)).await;
+        // The unfencing elected this broker where it can lead: wait until this node's metadata shows it
+        // unfenced and the local partitions took that image (Metadata then lists this broker).
+        let node_id = broker.config.node_id;
+        let caught_up = async {
+            let mut applied = cluster.applied();
+            let target = loop {
+                let image = cluster.image();
+                if image.brokers.get(&node_id).is_some_and(|b| !b.fenced) {
+                    break image.offset;
+                }
+                if applied.changed().await.is_err() {
+                    return;
+                }
+            };
+            let mut local = broker.metadata_applied.subscribe();
+            let _ = local.wait_for(|a| *a >= target).await;
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(10), caught_up).await;
     } else {
         tracing::warn!("still fenced after 60 s (no active controller, or behind the metadata); serving anyway");
     }

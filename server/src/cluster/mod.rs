@@ -365,37 +365,31 @@ impl Cluster {
     ) -> Result<Response, Response> {
         match request {
             Request::Register(registration) => {
-                let observer = registration.observer_addr.clone().map(|a| (registration.broker_id, a));
+                let broker_id = registration.broker_id;
+                let observer = registration.observer_addr.clone();
                 match controller::register_broker(image, sessions, now, registration) {
                     Err((code, message)) => Ok(Response::Error {
                         code: code.code(),
                         message,
                     }),
-                    Ok(record) => {
-                        let broker_id = match &record {
-                            Some(Record::RegisterBroker(r)) => r.broker_id,
-                            _ => -1,
-                        };
-                        let offset = match record {
-                            Some(record) => self.write(vec![record]).await?,
-                            None => image.offset,
-                        };
-                        if let Some((id, addr)) = observer {
-                            if !self.node.status().learners.contains(&(id as u64))
-                                && !self.node.status().voters.contains(&(id as u64))
-                            {
-                                if let Err(e) = self.node.add_learner(id as u64, addr).await {
-                                    tracing::warn!(broker = id, error = %e, "cannot add the broker as an observer of the quorum");
+                    Ok(records) => {
+                        if records.len() > 1 {
+                            tracing::warn!(
+                                broker = broker_id,
+                                "a broker restarted: its leaderships move before it registers again"
+                            );
+                        }
+                        let offset = self.write(records).await?;
+                        if let Some(addr) = observer {
+                            let status = self.node.status();
+                            let id = broker_id as u64;
+                            if !status.learners.contains(&id) && !status.voters.contains(&id) {
+                                if let Err(e) = self.node.add_learner(id, addr).await {
+                                    tracing::warn!(broker = broker_id, error = %e, "cannot add the broker as an observer of the quorum");
                                 }
                             }
                         }
-                        let image = self.image();
-                        let id = if broker_id >= 0 { broker_id } else { -1 };
-                        let epoch = image
-                            .brokers
-                            .values()
-                            .find(|b| b.id == id || broker_id < 0)
-                            .map_or(-1, |b| b.epoch);
+                        let epoch = self.image().brokers.get(&broker_id).map_or(-1, |b| b.epoch);
                         Ok(Response::Registered {
                             broker_epoch: epoch,
                             offset,

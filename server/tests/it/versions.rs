@@ -2346,7 +2346,11 @@ fn a_data_directory_from_before_the_metadata_log_keeps_its_topics() {
 
     let broker = TestBroker::start(config(dir.path()));
     let mut c = RawClient::new(&broker);
-    assert_eq!(topic_id_by_metadata(&mut c, "old"), (id, Some("old".into())), "adopted with its id");
+    assert_eq!(
+        topic_id_by_metadata(&mut c, "old"),
+        (id, Some("old".into())),
+        "adopted with its id"
+    );
     let by_name = MetadataRequest {
         topics: Some(vec![MetadataRequestTopic {
             name: Some("old".into()),
@@ -2359,7 +2363,11 @@ fn a_data_directory_from_before_the_metadata_log_keeps_its_topics() {
         panic!("not a Metadata answer")
     };
     let p = &m.topics[0].partitions[0];
-    assert_eq!((p.error_code, p.leader_id, &p.replica_nodes), (0, 0, &vec![0]), "led here again");
+    assert_eq!(
+        (p.error_code, p.leader_id, &p.replica_nodes),
+        (0, 0, &vec![0]),
+        "led here again"
+    );
     drop(c);
     broker.stop().unwrap();
 }
