@@ -144,16 +144,28 @@ impl Cluster {
     /// Writes three configs on free ports, starts all three nodes, and waits until each answers and
     /// lists all three brokers.
     fn start() -> Cluster {
+        Cluster::start_with(0)
+    }
+
+    /// Three combined nodes (0, 1, 2) and `observers` broker-only nodes (3, ...) that follow the metadata
+    /// without voting.
+    fn start_with(observers: usize) -> Cluster {
         let turn = ONE_CLUSTER_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
-        let controllers: Vec<String> = (0..3).map(|_| free_addr()).collect();
+        let controllers: Vec<String> = (0..3 + observers).map(|_| free_addr()).collect();
         let voters: Vec<String> = controllers
             .iter()
+            .take(3)
             .enumerate()
             .map(|(i, a)| format!("\"{i}@{a}\""))
             .collect();
-        let nodes = (0..3)
+        let nodes = (0..3 + observers)
             .map(|i| {
+                let roles = if i < 3 {
+                    "\"broker\", \"controller\""
+                } else {
+                    "\"broker\""
+                };
                 let kafka = free_addr();
                 let data = dir.path().join(format!("node{i}"));
                 let config = dir.path().join(format!("node{i}.toml"));
@@ -161,7 +173,7 @@ impl Cluster {
                     &config,
                     format!(
                         "node_id = {i}\nlisten = \"{kafka}\"\ndata_dir = \"{}\"\n\
-                         process_roles = [\"broker\", \"controller\"]\n\
+                         process_roles = [{roles}]\n\
                          [controller]\nlisten = \"{}\"\nquorum_voters = [{}]\n\
                          broker_session_timeout_ms = {SESSION_TIMEOUT_MS}\n\
                          broker_heartbeat_interval_ms = {HEARTBEAT_MS}\n",
@@ -189,12 +201,13 @@ impl Cluster {
         for n in &mut cluster.nodes {
             n.start();
         }
-        for i in 0..3 {
+        for i in 0..cluster.nodes.len() {
             cluster.wait_serving(i, Duration::from_secs(30));
         }
         cluster.wait_all_listed(Duration::from_secs(20));
         eprintln!(
-            "cluster of 3 up (all answering, all brokers listed everywhere) in {} ms",
+            "cluster of {} up (all answering, all brokers listed everywhere) in {} ms",
+            cluster.nodes.len(),
             started.elapsed().as_millis()
         );
         cluster
@@ -214,7 +227,9 @@ impl Cluster {
 
     /// Waits until every running node's Metadata lists every running node as a broker.
     fn wait_all_listed(&self, timeout: Duration) {
-        let running: Vec<usize> = (0..3).filter(|i| self.nodes[*i].child.is_some()).collect();
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].child.is_some())
+            .collect();
         let want: BTreeSet<i32> = running.iter().map(|i| *i as i32).collect();
         for &i in &running {
             wait_until(&format!("node {i} lists brokers {want:?}"), timeout, || {
@@ -246,7 +261,9 @@ impl Cluster {
 
     /// Waits until every running node's view agrees (brokers and topics) and returns it.
     fn agreed_view(&self, timeout: Duration, what: &str) -> View {
-        let running: Vec<usize> = (0..3).filter(|i| self.nodes[*i].child.is_some()).collect();
+        let running: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].child.is_some())
+            .collect();
         wait_until(&format!("the nodes {running:?} agree ({what})"), timeout, || {
             let views = running
                 .iter()
@@ -1045,4 +1062,62 @@ fn acknowledged_topic_creations_survive_a_voter_killed_mid_append() {
         v.topics.keys().collect::<Vec<_>>()
     );
     eprintln!("durability test: {} ms", test_started.elapsed().as_millis());
+}
+
+#[test]
+fn a_broker_only_node_follows_the_metadata_as_an_observer_and_hosts_partitions() {
+    // Node 3 has `process_roles = ["broker"]`: it finds the active controller through the voters, registers,
+    // is added to the quorum as an observer (not a voter), and takes its share of new partitions.
+    let c = Cluster::start_with(1);
+    create_ok(c.addr(3), "spread", 8, 1);
+    let v = c.agreed_view(Duration::from_secs(10), "a topic created through the observer");
+    let t = v.topic("spread");
+    let leaders: BTreeSet<i32> = t.partitions.iter().map(|p| p.leader).collect();
+    assert_eq!(
+        leaders,
+        BTreeSet::from([0, 1, 2, 3]),
+        "8 partitions striped over 4 brokers: {t:?}"
+    );
+    // The observer leads its partitions: a produce sent to it for one of them is accepted.
+    let mine = t.partitions.iter().position(|p| p.leader == 3).unwrap() as i32;
+    assert_eq!(produce_one(c.addr(3), "spread", mine), 0);
+    // DescribeQuorum: three voters, node 3 an observer, caught up.
+    let body = protocol::DescribeQuorumRequest {
+        topics: vec![protocol::DescribeQuorumTopicData {
+            topic_name: "__cluster_metadata".into(),
+            partitions: vec![protocol::DescribeQuorumPartitionData {
+                partition_index: 0,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let q = wait_until(
+        "the observer caught up in DescribeQuorum",
+        Duration::from_secs(10),
+        || match call(c.addr(3), 2, body.clone().into()).map_err(|e| e.to_string())? {
+            ResponseBody::DescribeQuorum(q) if q.error_code == 0 => {
+                let p = &q.topics[0].partitions[0];
+                let observers: Vec<(i32, i64)> = p.observers.iter().map(|o| (o.replica_id, o.log_end_offset)).collect();
+                let leader_end = p
+                    .current_voters
+                    .iter()
+                    .find(|v| v.replica_id == p.leader_id)
+                    .map_or(-1, |v| v.log_end_offset);
+                if observers == [(3, leader_end)] {
+                    Ok(q)
+                } else {
+                    Err(format!("observers {observers:?}, leader end {leader_end}"))
+                }
+            }
+            other => Err(format!("{other:?}")),
+        },
+    );
+    let voters: BTreeSet<i32> = q.topics[0].partitions[0]
+        .current_voters
+        .iter()
+        .map(|v| v.replica_id)
+        .collect();
+    assert_eq!(voters, BTreeSet::from([0, 1, 2]));
 }
