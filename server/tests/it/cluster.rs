@@ -1121,3 +1121,58 @@ fn a_broker_only_node_follows_the_metadata_as_an_observer_and_hosts_partitions()
         .collect();
     assert_eq!(voters, BTreeSet::from([0, 1, 2]));
 }
+
+#[test]
+fn sigterm_moves_leaderships_away_before_the_broker_stops() {
+    // A controlled shutdown: the broker asks the controller to move its leaderships, waits until it is let
+    // go, then stops. The survivors list it as gone at once (not a session timeout later), every partition
+    // it led has the next ISR replica as leader at a higher epoch, and the process exits cleanly.
+    let c = Cluster::start();
+    create_ok(c.addr(0), "leaving", 6, 3);
+    let before = c.agreed_view(Duration::from_secs(10), "the RF=3 topic");
+    let controller = c.controller(0).unwrap();
+    let led = leaders(before.topic("leaving"));
+    let victim = *led
+        .keys()
+        .find(|b| **b != controller)
+        .expect("a broker other than the controller leads a partition");
+    let survivor = (0..3).find(|b| *b != victim && *b != controller).unwrap() as usize;
+    let mut c = c;
+    let started = Instant::now();
+    c.nodes[victim as usize].signal("-TERM");
+    let status = {
+        let child = c.nodes[victim as usize].child.as_mut().unwrap();
+        wait_until("the broker exits after SIGTERM", Duration::from_secs(15), || {
+            child
+                .try_wait()
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "still running".to_string())
+        })
+    };
+    c.nodes[victim as usize].child = None;
+    let stopped = started.elapsed();
+    assert!(status.success(), "exit status {status}");
+    let v = view(c.addr(survivor)).unwrap();
+    eprintln!(
+        "broker {victim} stopped {} ms after SIGTERM; survivors list {:?}",
+        stopped.as_millis(),
+        v.brokers.iter().map(|b| b.0).collect::<Vec<_>>()
+    );
+    assert!(
+        !v.brokers.iter().any(|b| b.0 == victim),
+        "still listed right after its controlled shutdown: {:?}",
+        v.brokers
+    );
+    let (was, now) = (before.topic("leaving"), v.topic("leaving"));
+    for (i, (b, a)) in was.partitions.iter().zip(&now.partitions).enumerate() {
+        assert!(!a.isr.contains(&victim), "partition {i}: {a:?}");
+        if b.leader == victim {
+            let expected = b.replicas.iter().copied().find(|r| *r != victim).unwrap();
+            assert_eq!(
+                (a.leader, a.epoch > b.epoch),
+                (expected, true),
+                "partition {i}: was {b:?}, now {a:?}"
+            );
+        }
+    }
+}
