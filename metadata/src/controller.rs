@@ -449,7 +449,7 @@ pub fn create_partitions(
         assignments.to_vec()
     } else {
         let rf = topic.partitions.first().map_or(1, |p| p.replicas.len()) as i16;
-        placement::place(image, added, rf, start + current as usize)?
+        placement::place(image, added, rf, start.wrapping_add(current as usize))?
     };
     new_partitions(image, topic.id, current, &placed, manual)
 }

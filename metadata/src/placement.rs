@@ -46,8 +46,9 @@ pub fn place(
         ));
     }
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
+    let start = start % unfenced.len();
     for p in 0..usize::try_from(count).unwrap_or(0) {
-        let first = (start + p) % unfenced.len();
+        let first = (start + p % unfenced.len()) % unfenced.len();
         // Unfenced brokers from the striped start, then the fenced ones.
         let order = unfenced[first..]
             .iter()

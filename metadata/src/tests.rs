@@ -192,6 +192,17 @@ fn placement_stripes_leaders_and_never_repeats_a_broker() {
 }
 
 #[test]
+fn any_random_starting_point_places_without_overflow() {
+    let mut c = Cluster::new(3);
+    c.create("t", 2, 1);
+    for start in [usize::MAX, usize::MAX - 1, usize::MAX / 2] {
+        let placed = crate::placement::place(&c.image, 5, 2, start).unwrap();
+        assert_eq!(placed.len(), 5);
+        assert!(controller::create_partitions(&c.image, "t", 4, &[], start).is_ok());
+    }
+}
+
+#[test]
 fn a_fenced_broker_is_placed_only_after_the_unfenced_and_never_first() {
     let mut c = Cluster::new(3);
     let epoch = c.epoch(2);
