@@ -75,6 +75,9 @@ fn config(opts: &Options) -> Result<Config, Error> {
         snapshot_policy: SnapshotPolicy::LogsSinceLast(opts.snapshot_every),
         // Keep at most one snapshot interval of entries after a snapshot, and never more than 100.
         max_in_snapshot_log_to_keep: opts.snapshot_every.min(100),
+        // Few entries per AppendEntries: one entry may hold a large batch (10,000 partitions are a few MB),
+        // and a frame must stay below the network's limit.
+        max_payload_entries: 8,
         ..Config::default()
     };
     config.validate().map_err(|e| Error::Config(e.to_string()))

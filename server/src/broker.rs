@@ -260,6 +260,31 @@ pub(crate) fn storage_now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// Refuses a data directory that `meta.properties` says belongs to another node: that node's partitions
+/// and Raft vote would be taken for this one's (Kafka refuses too). Run before anything opens the directory.
+pub(crate) fn check_node_id(config: &Config) -> Result<(), Error> {
+    let path = config.data_dir.join("meta.properties");
+    // Only a regular file (a test gates the start-up with a FIFO here, read once by `cluster_id`).
+    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let owner = text.lines().find_map(|l| l.strip_prefix("node.id="));
+    match owner.and_then(|o| o.trim().parse::<i32>().ok()) {
+        Some(owner) if owner != config.node_id => Err(Error::Config(crate::ConfigError::Value {
+            key: "node_id",
+            reason: format!(
+                "the data directory {} belongs to node {owner}, not {} (meta.properties)",
+                config.data_dir.display(),
+                config.node_id
+            ),
+        })),
+        _ => Ok(()),
+    }
+}
+
 /// The listener names of the endpoints (Kafka's defaults for the security protocols).
 pub(crate) const PLAINTEXT: &str = "PLAINTEXT";
 /// The TLS listener's name.

@@ -413,6 +413,12 @@ impl Config {
                         "must include this node's id exactly when process_roles includes controller",
                     );
                 }
+                if !self.is_controller() && c.listen.ip().is_unspecified() {
+                    return bad(
+                        "controller.listen",
+                        "a broker-only node's controller listener must be a specific address: the active controller replicates the metadata to it there",
+                    );
+                }
                 if c.broker_heartbeat_interval_ms == 0 || c.broker_heartbeat_interval_ms >= c.broker_session_timeout_ms
                 {
                     return bad(

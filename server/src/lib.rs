@@ -163,6 +163,16 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     raise_fd_limit();
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
+    // The metrics listener answers /health while the data directory loads; /ready once the broker serves.
+    // It keeps answering (/ready with 503) while connections drain, and stops after them.
+    let http_state = Arc::new(http::HttpState::default());
+    let (http_stop_tx, http_stop_rx) = watch::channel(false);
+    let metrics_enabled = listeners.metrics.is_some();
+    if let Some(metrics) = listeners.metrics {
+        background.spawn(http::serve(metrics, Arc::clone(&http_state), http_stop_rx));
+    }
+    let checked = config.clone();
+    blocking("checking the data directory", move || broker::check_node_id(&checked)).await??;
     // The metadata quorum first: the partitions' roles come from it.
     let cluster = cluster::Cluster::start(&config).await?;
     if config.is_controller() {
@@ -187,14 +197,6 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         cluster.shutdown().await;
         tracing::info!("kzero controller stopped");
         return Ok(());
-    }
-    // The metrics listener answers /health while the data directory loads; /ready once the broker serves.
-    // It keeps answering (/ready with 503) while connections drain, and stops after them.
-    let http_state = Arc::new(http::HttpState::default());
-    let (http_stop_tx, http_stop_rx) = watch::channel(false);
-    let metrics_enabled = listeners.metrics.is_some();
-    if let Some(metrics) = listeners.metrics {
-        background.spawn(http::serve(metrics, Arc::clone(&http_state), http_stop_rx));
     }
     let tls_bound = match listeners.tls.as_ref().map(|l| l.local_addr()) {
         Some(Ok(addr)) => Some(
@@ -225,11 +227,18 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     {
         let b = Arc::clone(&broker);
         let mut applied = cluster.applied();
+        let mut fenced = cluster.broker.fenced();
         let mut s = stop_rx.clone();
         background.spawn(async move {
             loop {
+                // A fenced broker leads nothing (the controller moves its leaderships away), whatever its
+                // metadata says until it catches up.
+                b.replicas.set_fenced(*fenced.borrow_and_update());
                 let image = b.cluster.image();
-                let deleted = b.replicas.apply_image(&image).await;
+                // Deletions wait until this broker's metadata reached its own registration.
+                let epoch = b.cluster.broker.epoch.load(std::sync::atomic::Ordering::Acquire);
+                let caught_up = epoch >= 0 && i64::try_from(image.offset).unwrap_or(i64::MAX) >= epoch;
+                let deleted = b.replicas.apply_image(&image, caught_up).await;
                 if let Some(groups) = b.groups.get() {
                     for topic in deleted {
                         groups.topic_deleted(topic).await;
@@ -238,6 +247,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
                 b.metadata_applied.send_replace(image.offset);
                 tokio::select! {
                     changed = applied.changed() => if changed.is_err() { return },
+                    changed = fenced.changed() => if changed.is_err() { return },
                     _ = s.changed() => return,
                 }
             }
@@ -298,6 +308,8 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
             let _ = local.wait_for(|a| *a >= target).await;
         };
         let _ = tokio::time::timeout(Duration::from_secs(10), caught_up).await;
+        // (The publisher follows the fencing too; this is not to depend on which task runs first.)
+        broker.replicas.set_fenced(*cluster.broker.fenced().borrow());
     } else {
         tracing::warn!("still fenced after 60 s (no active controller, or behind the metadata); serving anyway");
     }

@@ -59,6 +59,8 @@ pub(crate) struct Partition {
     leader_id: AtomicI32,
     /// The partition epoch of the metadata applied last (-1: none yet); older states are ignored.
     partition_epoch: AtomicI32,
+    /// The broker is fenced (shared by every partition): it leads nothing.
+    fenced: Arc<AtomicBool>,
     /// Published by `leader`; read without a lock by every reader.
     high_watermark: AtomicI64,
     leader: Mutex<Leader>,
@@ -81,6 +83,7 @@ impl Partition {
         index: i32,
         log: Arc<Log>,
         local_id: i32,
+        fenced: Arc<AtomicBool>,
         metrics: Arc<TopicMetrics>,
     ) -> Partition {
         let leader = Leader::new(local_id, &[local_id], log.log_end_offset());
@@ -95,6 +98,7 @@ impl Partition {
             local_id,
             leader_id: AtomicI32::new(-1),
             partition_epoch: AtomicI32::new(-1),
+            fenced,
             producers: Mutex::new(None),
             watchers: Watchers::default(),
             deleted: AtomicBool::new(false),
@@ -152,9 +156,9 @@ impl Partition {
         self.watchers.wake();
     }
 
-    /// Does this broker lead the partition?
+    /// Does this broker lead the partition (as the metadata says, and not fenced)?
     pub(crate) fn is_leader(&self) -> bool {
-        self.leader_id.load(Ordering::Acquire) == self.local_id
+        self.leader_id.load(Ordering::Acquire) == self.local_id && !self.fenced.load(Ordering::Acquire)
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {

@@ -281,6 +281,8 @@ pub(crate) struct ReplicaManager {
     pub(crate) delayed_fetch: DelayedOperations,
     /// `acks=all` produces waiting for the high watermark (Kafka's produce purgatory).
     pub(crate) delayed_produce: DelayedOperations,
+    /// This broker is fenced (shared with every `Partition`: a fenced broker leads nothing).
+    fenced: Arc<std::sync::atomic::AtomicBool>,
     /// The metadata the unit tests' topic changes build (production gets it from the quorum).
     #[cfg(test)]
     test_image: std::sync::Mutex<metadata::Image>,
@@ -322,6 +324,7 @@ impl ReplicaManager {
             by_topic.entry(topic).or_default().insert(partition, log);
         }
         let local = config.node_id;
+        let fenced = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut topics = TopicMap::default();
         for (name, found) in by_topic {
             let count = found.keys().next_back().map_or(0, |p| p + 1);
@@ -336,6 +339,7 @@ impl ReplicaManager {
                     p,
                     log,
                     local,
+                    Arc::clone(&fenced),
                     Arc::clone(&topic_metrics),
                 )));
             }
@@ -360,6 +364,7 @@ impl ReplicaManager {
             admin: tokio::sync::Mutex::new(()),
             delayed_fetch: DelayedOperations::default(),
             delayed_produce: DelayedOperations::default(),
+            fenced,
             #[cfg(test)]
             test_image: std::sync::Mutex::new(metadata::Image::default()),
         })
@@ -422,6 +427,7 @@ impl ReplicaManager {
                     p,
                     log,
                     self.local_id,
+                    Arc::clone(&self.fenced),
                     Arc::clone(&topic_metrics),
                 ));
                 partition.apply_state(state.leader, state.leader_epoch, state.partition_epoch);
@@ -437,11 +443,16 @@ impl ReplicaManager {
     /// with the topic's id and config; partitions no longer assigned here are deleted), each hosted
     /// partition takes its leader and epochs, and config changes are saved and applied to the live logs.
     /// Topics whose metadata did not change are skipped. Returns the names of the deleted topics.
-    pub(crate) async fn apply_image(self: &Arc<Self>, image: &metadata::Image) -> Vec<String> {
+    ///
+    /// Nothing is deleted until `caught_up` (this broker's metadata has reached its own registration): an
+    /// image replayed from an older point may still name an earlier incarnation of a topic, and deleting
+    /// the newer one's logs then would lose acknowledged records (Kafka likewise waits for the metadata
+    /// to catch up before it removes stray logs).
+    pub(crate) async fn apply_image(self: &Arc<Self>, image: &metadata::Image, caught_up: bool) -> Vec<String> {
         let _admin = self.admin.lock().await;
         let mut deleted = Vec::new();
         let current = self.topics();
-        for topic in current.values() {
+        for topic in current.values().filter(|_| caught_up) {
             // Deleted: a topic the metadata named before and no longer does, or one whose name the metadata
             // gives to another incarnation (another id). A topic found on disk that the metadata does not
             // name (yet) stays: the metadata may still be replaying, or it is offered for adoption.
@@ -456,7 +467,12 @@ impl ReplicaManager {
         }
         let mut changed = Vec::new();
         for source in image.topics.values() {
-            let local = self.topic(&source.name).filter(|l| l.id.0 == source.id);
+            let named = self.topic(&source.name);
+            if named.as_ref().is_some_and(|l| l.id.0 != source.id) {
+                // Another incarnation's logs are here (deleted above once caught up): not before.
+                continue;
+            }
+            let local = named;
             if local
                 .as_ref()
                 .and_then(|l| l.source.as_ref())
@@ -464,7 +480,7 @@ impl ReplicaManager {
             {
                 continue;
             }
-            match self.apply_topic(source, local).await {
+            match self.apply_topic(source, local, caught_up).await {
                 Ok(topic) => changed.push(Arc::new(topic)),
                 Err((code, e)) => {
                     tracing::error!(topic = %source.name, ?code, error = %e, "cannot apply the topic's metadata")
@@ -487,16 +503,17 @@ impl ReplicaManager {
         self: &Arc<Self>,
         source: &Arc<metadata::Topic>,
         local: Option<Arc<Topic>>,
+        caught_up: bool,
     ) -> Result<Topic, (ErrorCode, String)> {
         let name: Arc<str> = local
             .as_ref()
             .map_or_else(|| source.name.as_str().into(), |l| Arc::clone(&l.name));
         let id = TopicId(source.id);
-        let config = TopicConfig::parse(source.configs.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))))
-            .unwrap_or_else(|reason| {
-                tracing::warn!(topic = %name, %reason, "the metadata holds configs this broker does not take; using the defaults");
-                TopicConfig::default()
-            });
+        let (config, skipped) =
+            TopicConfig::parse_lenient(source.configs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !skipped.is_empty() {
+            tracing::warn!(topic = %name, ?skipped, "the metadata holds topic configs this broker does not take; the others apply");
+        }
         let mut partitions: Vec<Option<Arc<Partition>>> =
             local.as_ref().map_or_else(Vec::new, |l| l.partitions.clone());
         partitions.resize(source.partitions.len(), None);
@@ -507,10 +524,11 @@ impl ReplicaManager {
             match (&partitions[i], hosted) {
                 (Some(p), true) => p.apply_state(state.leader, state.leader_epoch, state.partition_epoch),
                 (None, true) => create.push(i as i32),
-                (Some(p), false) => {
+                (Some(p), false) if caught_up => {
                     remove.push(Arc::clone(p));
                     partitions[i] = None;
                 }
+                (Some(_), false) => {}
                 (None, false) => {}
             }
         }
@@ -656,6 +674,19 @@ impl ReplicaManager {
         tracing::info!(topic = %topic.name, "deleted topic");
     }
 
+    /// Whether this broker is fenced: then no partition is led here (each `Partition` reads the flag), and
+    /// the metadata's states take effect again once unfenced.
+    pub(crate) fn set_fenced(&self, fenced: bool) {
+        if self.fenced.swap(fenced, std::sync::atomic::Ordering::AcqRel) != fenced {
+            if fenced {
+                tracing::warn!("fenced: leading no partition until the controller unfences this broker");
+            }
+            for p in self.partitions() {
+                p.watchers.wake();
+            }
+        }
+    }
+
     /// Local topics found on disk that the metadata does not name yet, with what the controller needs to
     /// adopt them.
     pub(crate) fn unregistered_topics(&self) -> Vec<LocalTopic> {
@@ -703,7 +734,7 @@ impl ReplicaManager {
             image.apply_batch(next, &metadata::Batch(records));
             image.clone()
         };
-        self.apply_image(&image).await;
+        self.apply_image(&image, true).await;
         Ok(())
     }
 

@@ -324,6 +324,23 @@ impl TopicConfig {
         Ok(TopicConfig { overrides })
     }
 
+    /// The overrides the metadata holds, key by key: a key this broker does not know or a value it refuses
+    /// (written by another version) is skipped and named in the second part, and the others apply.
+    pub(crate) fn parse_lenient<'a>(entries: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Self, Vec<String>) {
+        let mut overrides = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for (name, value) in entries {
+            match TopicKey::find(name).map(|key| key.validate(value)) {
+                Some(Ok(v)) => {
+                    overrides.insert(name.to_string(), v);
+                }
+                Some(Err(reason)) => skipped.push(format!("{name}={value} ({reason})")),
+                None => skipped.push(format!("{name} (unknown)")),
+            }
+        }
+        (TopicConfig { overrides }, skipped)
+    }
+
     /// The overrides as (key, value) pairs, for the metadata's config records.
     pub(crate) fn entries(&self) -> Vec<(String, String)> {
         self.overrides.iter().map(|(k, v)| (k.clone(), v.clone())).collect()

@@ -110,6 +110,33 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 ))
             })
             .collect();
+        // Kafka's limit is per request (MAX_RECORDS_PER_USER_OP): over it, every topic is refused.
+        let total: i64 = checked
+            .iter()
+            .filter_map(|c| c.as_ref().ok())
+            .map(|(s, _)| {
+                i64::from(if s.assignments.is_empty() {
+                    s.partitions
+                } else {
+                    s.assignments.len() as i32
+                })
+            })
+            .sum();
+        let checked: Vec<Result<(TopicSpec, TopicConfig), Refusal>> = if total > i64::from(MAX_PARTITIONS_PER_REQUEST) {
+            checked
+                .into_iter()
+                .map(|c| {
+                    c.and_then(|_| {
+                        Err((
+                            ErrorCode::PolicyViolation,
+                            format!("unable to perform excessively large batch operation: {total} partitions in one request, at most {MAX_PARTITIONS_PER_REQUEST}"),
+                        ))
+                    })
+                })
+                .collect()
+        } else {
+            checked
+        };
         let specs: Vec<TopicSpec> = checked
             .iter()
             .filter_map(|c| c.as_ref().ok())

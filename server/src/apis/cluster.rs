@@ -2,7 +2,8 @@
 //! state, as admin tools see them.
 //!
 //! - DescribeCluster lists the unfenced brokers (v2 with `IncludeFencedBrokers`: all, with `IsFenced`), each
-//!   with its endpoint of the listener the request came in on, and names the active controller; a request
+//!   with its endpoint of the listener the request came in on, and names the active controller (this broker
+//!   when the active controller is a controller-only node, as admin requests go through brokers); a request
 //!   for the controllers' endpoints (endpoint type 2) is `MISMATCHED_ENDPOINT_TYPE`, as a Kafka broker
 //!   answers.
 //! - DescribeQuorum (what `kafka-metadata-quorum describe` asks) is answered from the active controller's
@@ -55,7 +56,7 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
         }
     }
     let image = broker.cluster.image();
-    let brokers = image
+    let brokers: Vec<DescribeClusterBroker> = image
         .brokers
         .values()
         .filter(|b| !b.fenced || r.include_fenced_brokers)
@@ -74,7 +75,13 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
     Reply::body(DescribeClusterResponse {
         endpoint_type: BROKERS,
         cluster_id: broker.cluster_id.clone(),
-        controller_id: broker.cluster.controller_id().unwrap_or(-1),
+        // The active controller when it is a listed broker; otherwise this broker, which forwards admin
+        // requests to it (clients send them to the id named here).
+        controller_id: broker
+            .cluster
+            .controller_id()
+            .filter(|id| brokers.iter().any(|b: &DescribeClusterBroker| b.broker_id == *id))
+            .unwrap_or(broker.config.node_id),
         brokers,
         cluster_authorized_operations: operations::if_asked(
             r.include_cluster_authorized_operations,

@@ -3,7 +3,8 @@
 //! `broker_heartbeat_interval_ms` otherwise), ask to stay fenced until the metadata up to the registration
 //! is applied to the local partitions, and on shutdown ask for a controlled shutdown and wait until the
 //! controller has moved this broker's leaderships away. A heartbeat answered `STALE_BROKER_EPOCH` (the
-//! controller fenced or forgot this registration) registers again.
+//! controller fenced or forgot this registration) registers again. Whenever the broker learns it is fenced
+//! (or no heartbeat got through for a whole session), it stops leading until its metadata says otherwise.
 //!
 //! Producer ids come from blocks the controller hands out, so no two brokers ever give the same id.
 
@@ -114,6 +115,7 @@ impl Cluster {
                     }
                 }
             }
+            let mut last_ok = std::time::Instant::now();
             loop {
                 let want_shutdown = *shutting_down.borrow();
                 let metadata_offset = *local_applied.borrow();
@@ -141,6 +143,7 @@ impl Cluster {
                             continue 'register;
                         }
                         if error == 0 {
+                            last_ok = std::time::Instant::now();
                             self.broker.fenced.send_if_modified(|f| {
                                 let changed = *f != is_fenced;
                                 *f = is_fenced;
@@ -153,6 +156,15 @@ impl Cluster {
                     }
                     Ok(other) => tracing::warn!(answer = ?other, "unexpected heartbeat answer"),
                     Err((_, message)) => tracing::info!(%message, "heartbeat failed"),
+                }
+                // Cut off from the controller for a whole session: it has fenced this broker by now and moved
+                // its leaderships, so stop leading here too rather than accept writes as a zombie leader.
+                if last_ok.elapsed() > Duration::from_millis(self.session_timeout_ms) && !self.broker.is_fenced() {
+                    tracing::warn!(
+                        session_timeout_ms = self.session_timeout_ms,
+                        "no heartbeat reached the controller for a whole session: no longer leading anything"
+                    );
+                    self.broker.fenced.send_replace(true);
                 }
                 let every = if self.broker.is_fenced() || want_shutdown {
                     FAST_HEARTBEAT

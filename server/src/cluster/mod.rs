@@ -332,7 +332,19 @@ impl Cluster {
 
     /// Handles a request as the active controller: decides over the applied image and writes the records.
     /// Requests are serialized, so each decides over the image every earlier one produced.
+    /// Bounded by [`REQUEST_TIMEOUT`] (a leader that lost its quorum cannot commit): then `NotController`, and
+    /// the caller looks for the leader again.
     pub(crate) async fn handle_active(&self, request: Request) -> Response {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.handle_active_unbounded(request)).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(timeout = ?REQUEST_TIMEOUT, "a controller request did not finish; is the quorum reachable?");
+                Response::NotController { leader: None }
+            }
+        }
+    }
+
+    async fn handle_active_unbounded(&self, request: Request) -> Response {
         let mut active = self.active.lock().await;
         if !self.is_active() {
             return Response::NotController {
@@ -429,6 +441,25 @@ impl Cluster {
                 })
             }
             Request::CreateTopics { topics, validate_only } => {
+                // The brokers check this already; the controller listener takes requests from any peer.
+                let total: i64 = topics
+                    .iter()
+                    .map(|t| {
+                        if t.assignments.is_empty() {
+                            i64::from(t.partitions)
+                        } else {
+                            t.assignments.len() as i64
+                        }
+                    })
+                    .sum();
+                if total > i64::from(crate::replica_manager::MAX_PARTITIONS_PER_REQUEST)
+                    || topics.iter().any(|t| !storage::is_valid_topic_name(&t.name))
+                {
+                    return Ok(Response::Error {
+                        code: ErrorCode::PolicyViolation.code(),
+                        message: format!("invalid topic names, or {total} partitions in one request"),
+                    });
+                }
                 let mut scratch = image.clone();
                 let decided = topics.into_iter().map(|spec| {
                     let id = crate::topic_id::TopicId::random().0;
@@ -448,6 +479,19 @@ impl Cluster {
                 self.write_results(image, decided, validate_only).await
             }
             Request::CreatePartitions { topics, validate_only } => {
+                let added: i64 = topics
+                    .iter()
+                    .map(|(name, count, _)| {
+                        let current = image.topics.get(name).map_or(0, |t| t.partitions.len() as i64);
+                        (i64::from(*count) - current).max(0)
+                    })
+                    .sum();
+                if added > i64::from(crate::replica_manager::MAX_PARTITIONS_PER_REQUEST) {
+                    return Ok(Response::Error {
+                        code: ErrorCode::PolicyViolation.code(),
+                        message: format!("{added} partitions in one request"),
+                    });
+                }
                 let decided = topics.into_iter().map(|(name, count, assignments)| {
                     controller::create_partitions(image, &name, count, &assignments, placement_start())
                         .map(|r| (r, None))
@@ -568,6 +612,13 @@ impl Cluster {
                 topics,
                 next_producer_id,
             } => {
+                // Only a single node adopts its own logs (see `lifecycle`).
+                if broker_id != self.node_id || topics.iter().any(|t| !(0..=1_000_000).contains(&t.partitions)) {
+                    return Ok(Response::Error {
+                        code: ErrorCode::InvalidRequest.code(),
+                        message: "only this node's own topics can be adopted".into(),
+                    });
+                }
                 let mut records = Vec::new();
                 for t in topics.into_iter().filter(|t| !image.topics.contains_key(&t.name)) {
                     records.push(Record::Topic {
@@ -644,6 +695,12 @@ impl Cluster {
         if !self.is_active() {
             return;
         }
+        if tokio::time::timeout(REQUEST_TIMEOUT, self.fence_one()).await.is_err() {
+            tracing::warn!("the fencing tick did not finish; is the quorum reachable?");
+        }
+    }
+
+    async fn fence_one(&self) {
         let mut active = self.active.lock().await;
         let term = self.node.status().term;
         if active.term != term {

@@ -89,6 +89,15 @@ fn sigterm_stops_cleanly_and_the_next_start_needs_no_recovery() {
         data.join(".kafka_cleanshutdown").exists(),
         "a clean stop writes the marker"
     );
+    // The directory is node 0's now: another node id is refused before anything is opened.
+    let out = Command::new(BIN)
+        .args(["--listen", &addr, "--node-id", "1", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("node_id") && err.contains("belongs to node 0"), "{err}");
 }
 
 #[test]
