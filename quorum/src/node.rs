@@ -208,9 +208,26 @@ impl Node {
         self.raft.metrics()
     }
 
-    /// Adds a learner (a broker-only node) at `addr` without waiting for it to catch up; leader only.
+    /// Adds a learner (a broker-only node) at `addr` without waiting for it to catch up, or moves a learner
+    /// that came back on another address; nothing for a learner already there. Leader only.
     pub async fn add_learner(&self, id: NodeId, addr: String) -> Result<(), Error> {
-        match self.raft.add_learner(id, BasicNode::new(addr), false).await {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership();
+        let known = membership.get_node(&id).map(|n| n.addr.clone());
+        let result = match known {
+            Some(a) if a == addr => return Ok(()),
+            // A learner's address may change (it is not a voter, so no quorum depends on it).
+            Some(_) if membership.learner_ids().any(|l| l == id) => {
+                let nodes = BTreeMap::from([(id, BasicNode::new(addr))]);
+                self.raft
+                    .change_membership(openraft::ChangeMembers::SetNodes(nodes), false)
+                    .await
+                    .map(|_| ())
+            }
+            Some(_) => return Ok(()),
+            None => self.raft.add_learner(id, BasicNode::new(addr), false).await.map(|_| ()),
+        };
+        match result {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward))) => Err(Error::NotLeader {
                 leader: forward

@@ -393,12 +393,9 @@ impl Cluster {
                         }
                         let offset = self.write(records).await?;
                         if let Some(addr) = observer {
-                            let status = self.node.status();
-                            let id = broker_id as u64;
-                            if !status.learners.contains(&id) && !status.voters.contains(&id) {
-                                if let Err(e) = self.node.add_learner(id, addr).await {
-                                    tracing::warn!(broker = broker_id, error = %e, "cannot add the broker as an observer of the quorum");
-                                }
+                            // A new observer, or one that came back on another address.
+                            if let Err(e) = self.node.add_learner(broker_id as u64, addr).await {
+                                tracing::warn!(broker = broker_id, error = %e, "cannot add the broker as an observer of the quorum");
                             }
                         }
                         let epoch = self.image().brokers.get(&broker_id).map_or(-1, |b| b.epoch);
