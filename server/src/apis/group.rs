@@ -38,6 +38,20 @@ fn coordinator(broker: &Broker) -> Result<&GroupCoordinator, ErrorCode> {
     }
 }
 
+/// The coordinator, for a group this broker coordinates: it leads the group's `__consumer_offsets`
+/// partition (or the topic does not exist yet, and this broker's first write creates it). Another broker's
+/// group is `NOT_COORDINATOR`, so the client asks FindCoordinator again, as Kafka answers.
+fn coordinator_of<'a>(broker: &'a Broker, group: &str) -> Result<&'a GroupCoordinator, ErrorCode> {
+    let c = coordinator(broker)?;
+    if let Some(topic) = broker.replicas.topic(OFFSETS_TOPIC) {
+        let partition = crate::group::partition_for(group, topic.partitions.len() as i32);
+        if broker.replicas.partition(OFFSETS_TOPIC, partition).is_err() {
+            return Err(ErrorCode::NotCoordinator);
+        }
+    }
+    Ok(c)
+}
+
 fn count_error(broker: &Broker, api: ApiKey, code: ErrorCode) -> i16 {
     broker.metrics.error(api, code);
     code.code()
@@ -145,7 +159,7 @@ pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener:
                 .for_version(version),
             )
         };
-        let c = match coordinator(broker) {
+        let c = match coordinator_of(broker, &r.group_id) {
             Ok(c) => c,
             Err(code) => return error(code),
         };
@@ -217,7 +231,7 @@ pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Li
         if version >= 5 && (r.protocol_type.is_none() || r.protocol_name.is_none()) {
             return error(ErrorCode::InconsistentGroupProtocol);
         }
-        let c = match coordinator(broker) {
+        let c = match coordinator_of(broker, &r.group_id) {
             Ok(c) => c,
             Err(code) => return error(code),
         };
@@ -252,7 +266,7 @@ pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Li
 pub(super) fn heartbeat<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Heartbeat);
-        let code = match coordinator(broker) {
+        let code = match coordinator_of(broker, &r.group_id) {
             // Kafka answers a heartbeat during loading with NONE (the member keeps its session).
             Err(ErrorCode::CoordinatorLoadInProgress) => ErrorCode::None,
             Err(code) => code,
@@ -285,7 +299,7 @@ pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
         } else {
             vec![(r.member_id.clone(), None)]
         };
-        let (top, each) = match coordinator(broker) {
+        let (top, each) = match coordinator_of(broker, &r.group_id) {
             Err(code) => (code, Vec::new()),
             Ok(c) => c.leave(r.group_id.clone(), members.clone()).await,
         };
@@ -323,12 +337,14 @@ pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let r = body!(request, OffsetCommit);
         let version = request.header.api_version;
         // Unknown topics or partitions are answered here; the rest go to the coordinator.
+        // Known means in the metadata: the partition may be led by any broker of the cluster.
+        let image = broker.cluster.image();
         let mut known = Vec::new();
         let mut codes: Vec<Vec<ErrorCode>> = Vec::with_capacity(r.topics.len());
         for t in &r.topics {
             let mut topic_codes = Vec::with_capacity(t.partitions.len());
             for p in &t.partitions {
-                if broker.replicas.partition(&t.name, p.partition_index).is_ok() {
+                if image.partition(&t.name, p.partition_index).is_some() {
                     known.push((
                         t.name.clone(),
                         p.partition_index,
@@ -346,7 +362,7 @@ pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let results = if known.is_empty() {
             Vec::new()
         } else {
-            match coordinator(broker) {
+            match coordinator_of(broker, &r.group_id) {
                 Err(code) => vec![code; known.len()],
                 Ok(c) => {
                     c.commit(CommitRequest {
@@ -407,7 +423,7 @@ async fn fetch_group(
     topics: Option<&Vec<OffsetFetchRequestTopic>>,
     member: Option<(Option<String>, i32)>,
 ) -> Result<Vec<OffsetFetchResponseTopic>, ErrorCode> {
-    let c = coordinator(broker)?;
+    let c = coordinator_of(broker, group_id)?;
     let wanted = topics.map(|ts| {
         ts.iter()
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
@@ -632,7 +648,7 @@ pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, _: &'a
             .iter()
             .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.partition_index)))
             .collect();
-        let (top, each) = match coordinator(broker) {
+        let (top, each) = match coordinator_of(broker, &r.group_id) {
             Err(code) => (code, Vec::new()),
             Ok(c) => c.delete_offsets(r.group_id.clone(), partitions).await,
         };
@@ -679,7 +695,7 @@ pub(super) fn consumer_group_heartbeat<'a>(
 ) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ConsumerGroupHeartbeat);
-        let c = match coordinator(broker) {
+        let c = match coordinator_of(broker, &r.group_id) {
             Ok(c) => c,
             Err(code) => {
                 return Reply::body(ConsumerGroupHeartbeatResponse {

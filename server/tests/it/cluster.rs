@@ -1176,3 +1176,54 @@ fn sigterm_moves_leaderships_away_before_the_broker_stops() {
         }
     }
 }
+
+#[test]
+fn consumer_groups_are_coordinated_by_the_leader_of_their_offsets_partition() {
+    // Classic and KIP-848 groups through one bootstrap node: FindCoordinator names the leader of the group's
+    // `__consumer_offsets` partition, commits land there, and a resumed member starts from them. A group
+    // request sent to a broker that does not coordinate the group is NOT_COORDINATOR.
+    let Some(python) = python() else { return };
+    let c = Cluster::start();
+    for protocol in ["classic", "consumer"] {
+        // A topic of its own per group: the first member reads it from the beginning.
+        let topic = format!("grouped-{protocol}");
+        create_ok(c.addr(0), &topic, 6, 1);
+        c.agreed_view(Duration::from_secs(10), "the grouped topic");
+        let out = scenario(&python, c.addr(1), "cluster_group", &[&topic, "60", protocol]);
+        eprintln!("{}", out.trim());
+    }
+    let v = c.agreed_view(Duration::from_secs(10), "after the groups");
+    let offsets = v.topic("__consumer_offsets");
+    let leaders: BTreeSet<i32> = offsets.partitions.iter().map(|p| p.leader).collect();
+    assert_eq!(
+        leaders,
+        BTreeSet::from([0, 1, 2]),
+        "__consumer_offsets is spread: {offsets:?}"
+    );
+    // A heartbeat for a group whose partition another broker leads: NOT_COORDINATOR.
+    let group = "not-here";
+    let partition = (0..offsets.partitions.len())
+        .find(|p| *p as i32 == server_partition_for(group, offsets.partitions.len() as i32))
+        .unwrap();
+    let coordinator = offsets.partitions[partition].leader;
+    let other = (0..3).find(|b| *b != coordinator).unwrap() as usize;
+    let heartbeat = protocol::HeartbeatRequest {
+        group_id: group.into(),
+        generation_id: 1,
+        member_id: "m".into(),
+        ..Default::default()
+    };
+    match call(c.addr(other), 4, heartbeat.into()).unwrap() {
+        ResponseBody::Heartbeat(r) => assert_eq!(r.error_code, ErrorCode::NotCoordinator.code()),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Kafka's `partitionFor`: `abs(groupId.hashCode()) % partitions`, Java's hash over UTF-16 code units.
+fn server_partition_for(group: &str, partitions: i32) -> i32 {
+    let hash = group
+        .encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
