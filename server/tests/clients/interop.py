@@ -1318,47 +1318,44 @@ def cluster_roundtrip():
 
 
 def cluster_group():
-    """Through BOOT alone: a consumer group (classic, then KIP-848 with GROUP.protocol) reads a topic whose
+    """Through BOOT alone: a consumer group (classic, or KIP-848 with "consumer") reads a topic whose
     partitions are led by different brokers, commits, and a second member of the group resumes from the
     commits: it gets exactly the records produced after them. The coordinator is the leader of the group's
     __consumer_offsets partition, wherever that is."""
     topic, n, protocol = ARGS[0], int(ARGS[1]), ARGS[2]
     group = fresh(f"cluster-{protocol}")
-    extra = {"group.protocol": "consumer", "bootstrap.servers": BOOT, "group.id": group,
-             "auto.offset.reset": "earliest", "enable.auto.commit": False}
+
+    def member_reads(want, linger):
+        """A new member of the group reads until it has `want` records, then `linger` seconds more."""
+        if protocol == "consumer":
+            c = Consumer({"group.protocol": "consumer", "bootstrap.servers": BOOT, "group.id": group,
+                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
+            c.subscribe([topic])
+        else:
+            c = group_consumer(group, topic)
+        got = []
+        deadline = time.time() + 60
+        while len(got) < want and time.time() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got.append(m)
+        end = time.time() + linger
+        while time.time() < end:
+            m = c.poll(0.2)
+            if m is not None and not m.error():
+                got.append(m)
+        c.commit(asynchronous=False)
+        c.close()
+        return got
+
     first = [(f"k{i}".encode(), f"a{i}".encode(), None, None) for i in range(n)]
     assert not produce_confluent(topic, first, {"acks": "all"})
-    c = Consumer(extra) if protocol == "consumer" else group_consumer(group, topic)
-    if protocol == "consumer":
-        c.subscribe([topic])
-    got = []
-    deadline = time.time() + 60
-    while len(got) < n and time.time() < deadline:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            got.append(m)
+    got = member_reads(n, 0)
     assert len(got) == n, f"the first member read {len(got)} of {n}"
-    c.commit(asynchronous=False)
-    c.close()
     second = [(f"k{i}".encode(), f"b{i}".encode(), None, None) for i in range(n)]
     assert not produce_confluent(topic, second, {"acks": "all"})
-    c = Consumer(extra) if protocol == "consumer" else group_consumer(group, topic)
-    if protocol == "consumer":
-        c.subscribe([topic])
-    again = []
-    deadline = time.time() + 60
-    while len(again) < n and time.time() < deadline:
-        m = c.poll(0.5)
-        if m is not None and not m.error():
-            again.append(m)
     # A little longer: nothing from before the commits may come back.
-    end = time.time() + 2
-    while time.time() < end:
-        m = c.poll(0.2)
-        if m is not None and not m.error():
-            again.append(m)
-    c.close()
-    values = sorted(m.value() for m in again)
+    values = sorted(m.value() for m in member_reads(n, 2))
     assert values == sorted(v for _, v, _, _ in second), f"the resumed member read {len(values)} records: {values[:5]}"
     print(f"{protocol} group {group}: {n} read and committed, then exactly the {n} new ones, via {BOOT} only")
 
