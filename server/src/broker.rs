@@ -109,6 +109,7 @@ impl Broker {
     /// blocking thread.
     pub(crate) fn open(
         config: Config,
+        cluster_id: String,
         bound: SocketAddr,
         tls_advertised: Option<(String, i32)>,
         metrics: bool,
@@ -117,7 +118,6 @@ impl Broker {
         let metrics = Arc::new(Metrics::new(metrics));
         let replicas = Arc::new(ReplicaManager::open(&config, Arc::clone(&metrics))?);
         metrics.attach(&replicas, &cluster);
-        let cluster_id = cluster_id(&config)?;
         let advertised = config.advertised(bound);
         Ok(Broker {
             advertised,
@@ -260,43 +260,35 @@ pub(crate) fn storage_now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Refuses a data directory that `meta.properties` says belongs to another node: that node's partitions
-/// and Raft vote would be taken for this one's (Kafka refuses too). Run before anything opens the directory.
-pub(crate) fn check_node_id(config: &Config) -> Result<(), Error> {
-    let path = config.data_dir.join("meta.properties");
-    // Only a regular file (a test gates the start-up with a FIFO here, read once by `cluster_id`).
-    if !std::fs::metadata(&path).is_ok_and(|m| m.is_file()) {
-        return Ok(());
-    }
-    let Ok(text) = std::fs::read_to_string(&path) else {
-        return Ok(());
-    };
-    let owner = text.lines().find_map(|l| l.strip_prefix("node.id="));
-    match owner.and_then(|o| o.trim().parse::<i32>().ok()) {
-        Some(owner) if owner != config.node_id => Err(Error::Config(crate::ConfigError::Value {
-            key: "node_id",
-            reason: format!(
-                "the data directory {} belongs to node {owner}, not {} (meta.properties)",
-                config.data_dir.display(),
-                config.node_id
-            ),
-        })),
-        _ => Ok(()),
-    }
-}
-
 /// The listener names of the endpoints (Kafka's defaults for the security protocols).
 pub(crate) const PLAINTEXT: &str = "PLAINTEXT";
 /// The TLS listener's name.
 pub(crate) const SSL: &str = "SSL";
 
-/// Reads `meta.properties` (Kafka's file) for the cluster id, creating it on first start. Every node of a
+/// Reads `meta.properties` (Kafka's file) for the cluster id, creating it on first start; run once, before
+/// anything else opens the data directory. A directory that belongs to another node id is refused: that
+/// node's partitions and Raft vote would be taken for this one's (Kafka refuses too). Every node of a
 /// configured quorum derives the same id from the voter list (Kafka formats each node's storage with one
 /// id); a single node draws a random one.
-fn cluster_id(config: &Config) -> Result<String, Error> {
+pub(crate) fn cluster_id(config: &Config) -> Result<String, Error> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     let (data_dir, node_id) = (&config.data_dir, config.node_id);
     let path = data_dir.join("meta.properties");
     if let Ok(text) = std::fs::read_to_string(&path) {
+        let owner = text.lines().find_map(|l| l.strip_prefix("node.id="));
+        if let Some(owner) = owner
+            .and_then(|o| o.trim().parse::<i32>().ok())
+            .filter(|o| *o != node_id)
+        {
+            return Err(Error::Config(crate::ConfigError::Value {
+                key: "node_id",
+                reason: format!(
+                    "the data directory {} belongs to node {owner}, not {node_id} (meta.properties)",
+                    data_dir.display()
+                ),
+            }));
+        }
         if let Some(id) = text.lines().find_map(|l| l.strip_prefix("cluster.id=")) {
             return Ok(id.trim().to_string());
         }
@@ -321,15 +313,12 @@ fn cluster_id(config: &Config) -> Result<String, Error> {
         x ^= x << 17;
         *b = x as u8;
     }
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let id: String = bytes
-        .chunks(3)
-        .flat_map(|c| {
-            let n = c.iter().fold(0u32, |acc, b| acc << 8 | u32::from(*b)) << (8 * (3 - c.len()));
-            let chars = if c.len() == 3 { 4 } else { c.len() + 1 };
-            (0..chars).map(move |i| ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char)
-        })
-        .collect();
+    let id = URL_SAFE_NO_PAD.encode(bytes);
+    std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+        op: "creating",
+        path: data_dir.clone(),
+        source,
+    })?;
     let text = format!("#\n#kzero\nversion=1\nnode.id={node_id}\ncluster.id={id}\n");
     std::fs::write(&path, text).map_err(|source| Error::Io {
         op: "writing",

@@ -172,7 +172,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         background.spawn(http::serve(metrics, Arc::clone(&http_state), http_stop_rx));
     }
     let checked = config.clone();
-    blocking("checking the data directory", move || broker::check_node_id(&checked)).await??;
+    let cluster_id = blocking("reading meta.properties", move || broker::cluster_id(&checked)).await??;
     // The metadata quorum first: the partitions' roles come from it.
     let cluster = cluster::Cluster::start(&config).await?;
     if config.is_controller() {
@@ -213,7 +213,14 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     let tls_for_broker = tls_bound.clone();
     let broker = Arc::new(
         blocking("opening the data directory", move || {
-            Broker::open(config, bound, tls_for_broker, metrics_enabled, opened_cluster)
+            Broker::open(
+                config,
+                cluster_id,
+                bound,
+                tls_for_broker,
+                metrics_enabled,
+                opened_cluster,
+            )
         })
         .await??,
     );

@@ -84,11 +84,6 @@ impl TopicMap {
         self.by_name.values()
     }
 
-    /// Every topic's name, sorted.
-    pub(crate) fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
-        self.by_name.keys()
-    }
-
     /// Adds or replaces a topic (by name; the id of a replaced topic is forgotten).
     fn insert(&mut self, topic: Arc<Topic>) {
         if let Some(old) = self.by_name.insert(Arc::clone(&topic.name), Arc::clone(&topic)) {
@@ -452,17 +447,19 @@ impl ReplicaManager {
         let _admin = self.admin.lock().await;
         let mut deleted = Vec::new();
         let current = self.topics();
-        for topic in current.values().filter(|_| caught_up) {
-            // Deleted: a topic the metadata named before and no longer does, or one whose name the metadata
-            // gives to another incarnation (another id). A topic found on disk that the metadata does not
-            // name (yet) stays: the metadata may still be replaying, or it is offered for adoption.
-            let stale = match image.topics.get(&*topic.name) {
-                Some(t) => t.id != topic.id.0,
-                None => topic.source.is_some(),
-            };
-            if stale {
-                self.remove_topic(topic).await;
-                deleted.push(topic.name.to_string());
+        if caught_up {
+            for topic in current.values() {
+                // Deleted: a topic the metadata named before and no longer does, or one whose name the metadata
+                // gives to another incarnation (another id). A topic found on disk that the metadata does not
+                // name (yet) stays: it is offered for adoption, or a stray left alone.
+                let stale = match image.topics.get(&*topic.name) {
+                    Some(t) => t.id != topic.id.0,
+                    None => topic.source.is_some(),
+                };
+                if stale {
+                    self.remove_topic(topic).await;
+                    deleted.push(topic.name.to_string());
+                }
             }
         }
         let mut changed = Vec::new();

@@ -205,10 +205,11 @@ pub(super) fn partition(
 
 fn all_topics(broker: &Broker) -> Vec<Wanted> {
     broker
-        .replicas
-        .topics()
+        .cluster
+        .image()
+        .topics
         .keys()
-        .map(|k| Wanted::Name(k.to_string()))
+        .map(|k| Wanted::Name(k.clone()))
         .collect()
 }
 

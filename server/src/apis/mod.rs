@@ -249,16 +249,19 @@ pub(crate) fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> std::collect
 /// leader the metadata names (Produce v10+, Fetch v12+), and the response the endpoints of those leaders on
 /// the request's listener (Produce v10+, Fetch v16+), so the client goes there without a Metadata round trip.
 pub(super) struct LeaderHints<'a> {
-    image: std::sync::Arc<::metadata::Image>,
+    broker: &'a Broker,
     listener: &'a Listener,
+    /// Loaded at the first hint: a request without one never touches the metadata.
+    image: Option<std::sync::Arc<::metadata::Image>>,
     endpoints: std::collections::BTreeMap<i32, protocol::NodeEndpoint>,
 }
 
 impl<'a> LeaderHints<'a> {
-    pub(super) fn new(broker: &Broker, listener: &'a Listener) -> LeaderHints<'a> {
+    pub(super) fn new(broker: &'a Broker, listener: &'a Listener) -> LeaderHints<'a> {
         LeaderHints {
-            image: broker.cluster.image(),
+            broker,
             listener,
+            image: None,
             endpoints: std::collections::BTreeMap::new(),
         }
     }
@@ -274,10 +277,11 @@ impl<'a> LeaderHints<'a> {
         if !matches!(code, ErrorCode::NotLeaderOrFollower | ErrorCode::FencedLeaderEpoch) {
             return protocol::LeaderIdAndEpoch::default();
         }
-        let Some(p) = self.image.partition(topic, partition).filter(|p| p.leader >= 0) else {
+        let image = self.image.get_or_insert_with(|| self.broker.cluster.image());
+        let Some(p) = image.partition(topic, partition).filter(|p| p.leader >= 0) else {
             return protocol::LeaderIdAndEpoch::default();
         };
-        if let Some(b) = self.image.brokers.get(&p.leader).filter(|b| !b.fenced) {
+        if let Some(b) = image.brokers.get(&p.leader).filter(|b| !b.fenced) {
             if let Some(e) = b.endpoints.iter().find(|e| e.name == self.listener.name()) {
                 self.endpoints.insert(
                     b.id,

@@ -58,7 +58,16 @@ async fn advertised_exactly_when_handled() {
         ..crate::Config::default()
     };
     let cluster = crate::cluster::Cluster::start(&config).await.unwrap();
-    let broker = Broker::open(config, "127.0.0.1:9092".parse().unwrap(), None, true, cluster).unwrap();
+    let cluster_id = crate::broker::cluster_id(&config).unwrap();
+    let broker = Broker::open(
+        config,
+        cluster_id,
+        "127.0.0.1:9092".parse().unwrap(),
+        None,
+        true,
+        cluster,
+    )
+    .unwrap();
     let listener = Listener {
         host: "127.0.0.1".into(),
         port: 9092,

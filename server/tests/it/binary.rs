@@ -4,6 +4,8 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::support::free_addr;
+
 const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
 
 /// A broker process, killed if a failing test drops it while it still runs (no orphans left behind).
@@ -42,16 +44,6 @@ fn spawn(cmd: &mut Command, addr: &str) -> Server {
         std::thread::sleep(Duration::from_millis(20));
     }
     server
-}
-
-/// `127.0.0.1:PORT` with a port free right now.
-fn free_addr() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
 }
 
 #[test]

@@ -8,7 +8,6 @@
 //! times are printed with `eprintln!` (`cargo test -p server --test it -- cluster:: --nocapture`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::hash::BuildHasher;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
@@ -25,37 +24,11 @@ use protocol::{
     TopicProduceData,
 };
 
-use crate::support::{kcat, python, scenario};
+use crate::support::{free_addr, kcat, python, scenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_kzero-server");
 const SESSION_TIMEOUT_MS: u64 = 3000;
 const HEARTBEAT_MS: u64 = 500;
-
-/// `127.0.0.1:PORT` with a port free right now, below the kernel's ephemeral range when there is room: a
-/// node restarted by a test binds its ports again, and while it is down any outgoing connection on the
-/// machine may be given one of them as its local port (seen as `binding the controller listener
-/// 127.0.0.1:P: Address already in use` on restart). Outside the range the kernel never hands it out.
-fn free_addr() -> String {
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(0);
-    if low > 12_000 {
-        for _ in 0..200 {
-            let random = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
-            let port = 10_000 + (random % u64::from(low - 10_000)) as u16;
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                return format!("127.0.0.1:{port}");
-            }
-        }
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    format!("127.0.0.1:{port}")
-}
 
 /// The clusters of concurrently running tests take turns: three brokers per test on two cores already
 /// load the machine, and the tests measure failover and fencing times.

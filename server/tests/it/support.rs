@@ -294,3 +294,30 @@ impl RawClient {
         self.call(4, md.into());
     }
 }
+
+/// `127.0.0.1:PORT` with a port free right now, below the kernel's ephemeral range when there is room: a
+/// node restarted by a test binds its ports again, and while it is down any outgoing connection on the
+/// machine may be given one of them as its local port (seen as `binding the controller listener
+/// 127.0.0.1:P: Address already in use` on restart). Outside the range the kernel never hands it out.
+pub fn free_addr() -> String {
+    use std::hash::BuildHasher;
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(0);
+    if low > 12_000 {
+        for _ in 0..200 {
+            let random = std::collections::hash_map::RandomState::new().hash_one(std::time::Instant::now());
+            let port = 10_000 + (random % u64::from(low - 10_000)) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return format!("127.0.0.1:{port}");
+            }
+        }
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    format!("127.0.0.1:{port}")
+}
