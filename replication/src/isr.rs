@@ -221,6 +221,16 @@ impl LeaderState {
         state
     }
 
+    /// Replaces the settings (a topic's `min.insync.replicas` changed); they apply from the next event.
+    pub fn set_config(&mut self, config: LeaderConfig) {
+        self.config = config;
+    }
+
+    /// The settings.
+    pub fn config(&self) -> LeaderConfig {
+        self.config
+    }
+
     /// The current high watermark.
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark

@@ -57,6 +57,11 @@ pub struct Config {
     /// `offsets.topic.replication.factor`: replicas of `__consumer_offsets` (fewer when fewer brokers are
     /// registered when it is created).
     pub offsets_topic_replication_factor: i16,
+    /// `min.insync.replicas`: the default of the topic config of that name (1).
+    pub min_insync_replicas: i64,
+    /// `replica.lag.time.max.ms`: a follower that has not caught up with the leader for this long leaves
+    /// the ISR (30000).
+    pub replica_lag_time_max_ms: u64,
 }
 
 /// A node's role (`process.roles`).
@@ -283,6 +288,8 @@ impl Default for Config {
             process_roles: vec![ProcessRole::Broker, ProcessRole::Controller],
             default_replication_factor: 1,
             offsets_topic_replication_factor: 3,
+            min_insync_replicas: 1,
+            replica_lag_time_max_ms: 30_000,
         }
     }
 }
@@ -384,6 +391,9 @@ impl Config {
         }
         if self.default_replication_factor < 1 {
             return bad("default_replication_factor", "must be at least 1");
+        }
+        if self.replica_lag_time_max_ms < 100 {
+            return bad("replica_lag_time_max_ms", "must be at least 100");
         }
         if self.offsets_topic_replication_factor < 1 {
             return bad("offsets_topic_replication_factor", "must be at least 1");
@@ -507,6 +517,7 @@ impl Config {
             flush_messages: self.log.flush_messages,
             flush_ms: self.log.flush_ms,
             max_message_bytes: self.message_max_bytes,
+            min_insync_replicas: self.min_insync_replicas,
         }
     }
 

@@ -36,7 +36,9 @@ mod http;
 mod metrics;
 mod partition;
 mod producer_state;
+mod replica_fetcher;
 mod replica_manager;
+mod isr_updates;
 mod topic_config;
 mod topic_id;
 
@@ -230,9 +232,22 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         Some((host, port)) => (host, port, true),
         None => (broker.advertised.0.clone(), broker.advertised.1, true),
     });
+    // Followers fetch from their leaders; leaders send their ISR changes and expire lagging followers.
+    let fetchers = Arc::new(replica_fetcher::FetcherManager::new(
+        broker.config.node_id,
+        Arc::clone(&cluster),
+        stop_rx.clone(),
+    ));
+    background.spawn(isr_updates::send_proposals(
+        Arc::clone(&broker.replicas),
+        Arc::clone(&cluster),
+        stop_rx.clone(),
+    ));
+    background.spawn(isr_updates::expire_isr(Arc::clone(&broker.replicas), stop_rx.clone()));
     // The metadata publisher: every applied entry is brought to the local partitions, in order.
     {
         let b = Arc::clone(&broker);
+        let fetchers = Arc::clone(&fetchers);
         let mut applied = cluster.applied();
         let mut fenced = cluster.broker.fenced();
         let mut s = stop_rx.clone();
@@ -246,6 +261,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
                 let epoch = b.cluster.broker.epoch.load(std::sync::atomic::Ordering::Acquire);
                 let caught_up = epoch >= 0 && i64::try_from(image.offset).unwrap_or(i64::MAX) >= epoch;
                 let deleted = b.replicas.apply_image(&image, caught_up).await;
+                fetchers.update(b.replicas.partitions());
                 if let Some(groups) = b.groups.get() {
                     for topic in deleted {
                         groups.topic_deleted(topic).await;
@@ -450,6 +466,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         connections.abort_all();
     }
     let _ = http_stop_tx.send(true);
+    fetchers.shutdown();
     background.abort_all();
     while background.join_next().await.is_some() {}
     // The coordinator saw `stop`; its writes are done once it returns.

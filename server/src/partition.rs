@@ -9,17 +9,70 @@
 //! Replica fetches read up to the log end.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
-use protocol::record::{BatchHeader, Compression};
+use bytes::Bytes;
+use protocol::record::{BatchHeader, Compression, RecordBatch};
 use protocol::ErrorCode;
-use replication::{Action, EpochCheck, Event, Leader};
+use replication::{
+    AckOutcome, EpochCheck, EpochEndOffset, EpochLookup, FetchPosition, FetchResponse, Follower, FollowerAction,
+    IsrProposal, LeaderAction, LeaderConfig, LeaderEvent, LeaderState, NewLeader,
+};
 use storage::{Log, ReadInfo};
 
 use crate::delayed::Watchers;
 use crate::error::storage_error_code;
 use crate::metrics::TopicMetrics;
 use crate::producer_state::{last_sequence, ProducerStates, Sequence, REBUILD_BYTES};
+
+/// Milliseconds on a monotonic clock: the replication rules' time (caught-up times, ISR expiry).
+pub(crate) fn mono_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// ISR changes the leaders of this broker want committed, waiting to be sent to the controller in one
+/// AlterPartition (shared by every partition; drained by the broker's AlterPartition task).
+#[derive(Debug, Default)]
+pub(crate) struct IsrQueue {
+    items: Mutex<Vec<(Arc<str>, i32, IsrProposal)>>,
+    notify: tokio::sync::Notify,
+}
+
+impl IsrQueue {
+    pub(crate) fn push(&self, topic: &Arc<str>, index: i32, proposal: IsrProposal) {
+        self.items
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((Arc::clone(topic), index, proposal));
+        self.notify.notify_one();
+    }
+
+    /// Waits until a proposal is queued, then takes every queued one.
+    pub(crate) async fn next(&self) -> Vec<(Arc<str>, i32, IsrProposal)> {
+        loop {
+            let taken = std::mem::take(&mut *self.items.lock().unwrap_or_else(|p| p.into_inner()));
+            if !taken.is_empty() {
+                return taken;
+            }
+            self.notify.notified().await;
+        }
+    }
+}
+
+/// What every partition of this broker shares.
+#[derive(Debug)]
+pub(crate) struct PartitionContext {
+    /// This broker's id.
+    pub(crate) local_id: i32,
+    /// The broker is fenced: it leads nothing.
+    pub(crate) fenced: AtomicBool,
+    /// `replica.lag.time.max.ms`.
+    pub(crate) replica_lag_time_max_ms: u64,
+    /// Where leaders queue their AlterPartition proposals.
+    pub(crate) isr_queue: IsrQueue,
+}
 
 /// How far a read may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +97,48 @@ pub(crate) struct Appended {
     pub(crate) duplicate: bool,
     /// The log start offset after the append.
     pub(crate) log_start_offset: i64,
+    /// The leader epoch it was appended in: an `acks=all` wait ends with `NOT_LEADER_OR_FOLLOWER` if the
+    /// partition is no longer led in this epoch.
+    pub(crate) leader_epoch: i32,
+}
+
+/// This broker's part in the partition, from the metadata.
+#[derive(Debug)]
+enum Role {
+    /// No state applied yet.
+    None,
+    /// It leads: the leader rules (ISR, high watermark) of the `replication` crate.
+    Leader(LeaderState),
+    /// Another broker leads (or none, leader -1): the follower rules; the replica fetcher fetches.
+    Follower(Follower),
+}
+
+/// The leader's answer to one partition of a replica fetch, as the fetcher received it.
+#[derive(Debug)]
+pub(crate) enum Fetched {
+    /// Records (possibly none) and the leader's high watermark and log start offset.
+    Records {
+        records: Bytes,
+        high_watermark: i64,
+        log_start_offset: i64,
+    },
+    /// The follower's log diverges (`DivergingEpoch`).
+    Diverging { epoch: i32, end_offset: i64 },
+}
+
+/// A log's leader-epoch cache as the replication rules read it.
+struct LogEpochs<'a>(&'a Log);
+
+impl EpochLookup for LogEpochs<'_> {
+    fn latest_epoch(&self) -> Option<i32> {
+        self.0.latest_epoch()
+    }
+
+    fn end_offset_for(&self, epoch: i32, _log_end_offset: i64) -> Option<EpochEndOffset> {
+        self.0
+            .end_offset_for_epoch(epoch)
+            .map(|(epoch, end_offset)| EpochEndOffset { epoch, end_offset })
+    }
 }
 
 /// One partition this broker hosts.
@@ -53,18 +148,18 @@ pub(crate) struct Partition {
     pub(crate) index: i32,
     log: Arc<Log>,
     leader_epoch: AtomicI32,
-    /// This broker's id.
-    local_id: i32,
+    context: Arc<PartitionContext>,
     /// The leader the metadata names (-1: none, or not known yet); only the leader serves produce and fetch.
     leader_id: AtomicI32,
     /// The partition epoch of the metadata applied last (-1: none yet); older states are ignored.
     partition_epoch: AtomicI32,
-    /// The broker is fenced (shared by every partition): it leads nothing.
-    fenced: Arc<AtomicBool>,
-    /// Published by `leader`; read without a lock by every reader.
+    /// Published from the role's rules; read without a lock by every reader.
     high_watermark: AtomicI64,
-    leader: Mutex<Leader>,
-    /// `None` until the first idempotent produce since the broker started (then rebuilt from the log).
+    role: Mutex<Role>,
+    /// The replicas and ISR the metadata gave last (for Metadata-free views: metrics).
+    replicas: Mutex<(Vec<i32>, Vec<i32>)>,
+    /// `None` until the first idempotent produce since the broker started or became leader (then rebuilt
+    /// from the log, which holds the batches it appended as a follower too).
     producers: Mutex<Option<ProducerStates>>,
     /// Fetches and `acks=all` produces waiting on this partition.
     pub(crate) watchers: Watchers,
@@ -76,29 +171,28 @@ pub(crate) struct Partition {
 }
 
 impl Partition {
-    /// A partition hosted by this broker (`local_id`) over an opened log. It serves nothing until the
-    /// metadata gives it a role ([`Partition::apply_state`]).
+    /// A partition hosted by this broker over an opened log. It serves nothing until the metadata gives it
+    /// a role ([`Partition::apply_state`]); its high watermark starts at the log end (kzero keeps no
+    /// high-watermark checkpoint: a leader's watermark only moves up from there as its ISR fetches).
     pub(crate) fn new(
         topic: Arc<str>,
         index: i32,
         log: Arc<Log>,
-        local_id: i32,
-        fenced: Arc<AtomicBool>,
+        context: Arc<PartitionContext>,
         metrics: Arc<TopicMetrics>,
     ) -> Partition {
-        let leader = Leader::new(local_id, &[local_id], log.log_end_offset());
         let epoch = log.latest_epoch().unwrap_or(0).max(0);
         Partition {
             topic,
             index,
-            high_watermark: AtomicI64::new(leader.high_watermark()),
-            leader: Mutex::new(leader),
+            high_watermark: AtomicI64::new(log.log_end_offset()),
+            role: Mutex::new(Role::None),
+            replicas: Mutex::new((Vec::new(), Vec::new())),
             log,
             leader_epoch: AtomicI32::new(epoch),
-            local_id,
+            context,
             leader_id: AtomicI32::new(-1),
             partition_epoch: AtomicI32::new(-1),
-            fenced,
             producers: Mutex::new(None),
             watchers: Watchers::default(),
             deleted: AtomicBool::new(false),
@@ -106,59 +200,130 @@ impl Partition {
         }
     }
 
-    /// Makes this broker the leader at `epoch` with `followers` fetching (tests of the follower paths;
-    /// the metadata path is [`Partition::apply_state`]).
+    /// Makes this broker the leader at `epoch` with `replicas` all in the ISR (tests of the follower
+    /// paths; the metadata path is [`Partition::apply_state`]).
     #[cfg(test)]
-    pub(crate) fn make_leader(&self, local_id: i32, epoch: i32, replicas: &[i32]) {
-        self.lead(epoch, replicas);
-        self.leader_id.store(local_id, Ordering::Release);
+    pub(crate) fn make_leader(&self, _local_id: i32, epoch: i32, replicas: &[i32]) {
+        let next = self.partition_epoch.load(Ordering::Acquire).max(0) + 1;
+        // A new leadership, whatever the epoch.
+        *self.lock_role() = Role::None;
+        self.apply_state(&metadata::PartitionState {
+            replicas: replicas.to_vec(),
+            isr: replicas.to_vec(),
+            leader: self.context.local_id,
+            leader_epoch: epoch,
+            partition_epoch: next,
+        });
+    }
+
+    fn local_id(&self) -> i32 {
+        self.context.local_id
+    }
+
+    /// What every partition of this broker shares.
+    pub(crate) fn context(&self) -> &Arc<PartitionContext> {
+        &self.context
+    }
+
+    fn leader_config(&self) -> LeaderConfig {
+        LeaderConfig {
+            replica_lag_time_max_ms: self.context.replica_lag_time_max_ms,
+            min_insync_replicas: usize::try_from(self.log.config().min_insync_replicas.max(1)).unwrap_or(usize::MAX),
+        }
     }
 
     /// Kafka's `Partition.makeLeader`: records the epoch's start offset in the log's epoch cache (when it
-    /// is newer than the log's last epoch) and resets the followers' fetch state; the high watermark never
-    /// goes back.
-    fn lead(&self, epoch: i32, replicas: &[i32]) {
-        let leader = Leader::new(self.local_id, replicas, self.log.log_end_offset());
-        let mut guard = self.lock_leader();
-        if self.log.latest_epoch().is_none_or(|latest| epoch > latest) {
-            if let Err(e) = self.log.assign_epoch_start(epoch) {
+    /// is newer than the log's last epoch), builds new leader rules from the committed ISR, and forgets
+    /// the producer state (rebuilt from the log, which has every batch appended as a follower, at the
+    /// next idempotent produce). The high watermark never goes back.
+    fn lead(&self, role: &mut Role, producers: &mut Option<ProducerStates>, state: &metadata::PartitionState) {
+        if self.log.latest_epoch().is_none_or(|latest| state.leader_epoch > latest) {
+            if let Err(e) = self.log.assign_epoch_start(state.leader_epoch) {
                 tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot record the leader epoch's start");
             }
         }
-        self.leader_epoch.store(epoch, Ordering::Release);
+        let leader = LeaderState::new(
+            NewLeader {
+                local: self.local_id(),
+                replicas: state.replicas.clone(),
+                isr: state.isr.clone(),
+                leader_epoch: state.leader_epoch,
+                partition_epoch: state.partition_epoch,
+                log_end_offset: self.log.log_end_offset(),
+                high_watermark: self.high_watermark(),
+                now_ms: mono_ms(),
+            },
+            self.leader_config(),
+        );
+        *producers = None;
+        self.leader_epoch.store(state.leader_epoch, Ordering::Release);
         self.high_watermark.fetch_max(leader.high_watermark(), Ordering::AcqRel);
-        *guard = leader;
+        *role = Role::Leader(leader);
     }
 
     /// Applies the partition's registration from the metadata (`makeLeader`/`makeFollower` of Kafka's
     /// `ReplicaManager.applyDelta`): a state with an older partition epoch than the one applied is
-    /// ignored. Becoming leader, or leading at a newer epoch, starts the epoch; a follower records the
-    /// leader and its epoch. Waiting operations are woken to see the change. Until followers replicate,
-    /// the high watermark waits for the leader alone.
-    pub(crate) fn apply_state(&self, leader: i32, leader_epoch: i32, partition_epoch: i32) {
-        if partition_epoch < self.partition_epoch.load(Ordering::Acquire) {
+    /// ignored. Becoming leader, or leading at a newer epoch, starts the epoch; a new partition epoch at the
+    /// same leader epoch is the controller's committed ISR. Becoming a follower (or following at a newer
+    /// epoch) starts the follower rules from the local log; the replica fetcher picks the partition up.
+    /// Waiting operations are woken to see the change.
+    pub(crate) fn apply_state(&self, state: &metadata::PartitionState) {
+        if state.partition_epoch < self.partition_epoch.load(Ordering::Acquire) {
             return;
         }
-        self.partition_epoch.store(partition_epoch, Ordering::Release);
-        let was_leader = self.is_leader();
-        if leader == self.local_id {
-            if !was_leader || leader_epoch > self.leader_epoch() {
-                self.lead(leader_epoch, &[self.local_id]);
-                tracing::info!(topic = %self.topic, partition = self.index, leader_epoch, "leading");
+        // In the append path's order: producers, then role.
+        let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        let mut role = self.lock_role();
+        self.partition_epoch.store(state.partition_epoch, Ordering::Release);
+        *self.replicas.lock().unwrap_or_else(|p| p.into_inner()) = (state.replicas.clone(), state.isr.clone());
+        if state.leader == self.local_id() {
+            match &mut *role {
+                Role::Leader(leader) if leader.leader_epoch() == state.leader_epoch => {
+                    let actions = leader.handle(LeaderEvent::IsrCommitted {
+                        isr: state.isr.clone(),
+                        partition_epoch: state.partition_epoch,
+                        now_ms: mono_ms(),
+                    });
+                    self.carry_out(actions);
+                }
+                _ => {
+                    self.lead(&mut role, &mut producers, state);
+                    tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = state.leader_epoch, isr = ?state.isr, "leading");
+                }
             }
         } else {
-            if was_leader {
-                tracing::info!(topic = %self.topic, partition = self.index, leader, leader_epoch, "no longer leading");
+            let same = matches!(&*role, Role::Follower(f) if f.leader_epoch() == state.leader_epoch && f.leader() == state.leader);
+            if !same {
+                if matches!(&*role, Role::Leader(_)) {
+                    tracing::info!(topic = %self.topic, partition = self.index, leader = state.leader, leader_epoch = state.leader_epoch, "no longer leading");
+                }
+                *role = Role::Follower(Follower::new(
+                    self.local_id(),
+                    state.leader,
+                    state.leader_epoch,
+                    self.log.log_start_offset(),
+                    self.log.log_end_offset(),
+                    self.high_watermark(),
+                ));
+                self.leader_epoch.store(state.leader_epoch, Ordering::Release);
+                self.high_watermark
+                    .fetch_min(self.log.log_end_offset(), Ordering::AcqRel);
             }
-            self.leader_epoch.store(leader_epoch, Ordering::Release);
         }
-        self.leader_id.store(leader, Ordering::Release);
+        self.leader_id.store(state.leader, Ordering::Release);
+        drop(role);
+        drop(producers);
         self.watchers.wake();
     }
 
     /// Does this broker lead the partition (as the metadata says, and not fenced)?
     pub(crate) fn is_leader(&self) -> bool {
-        self.leader_id.load(Ordering::Acquire) == self.local_id && !self.fenced.load(Ordering::Acquire)
+        self.leader_id.load(Ordering::Acquire) == self.local_id() && !self.context.fenced.load(Ordering::Acquire)
+    }
+
+    /// The leader the metadata names (-1: none).
+    pub(crate) fn leader_id(&self) -> i32 {
+        self.leader_id.load(Ordering::Acquire)
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {
@@ -173,8 +338,8 @@ impl Partition {
         self.leader_epoch.load(Ordering::Acquire)
     }
 
-    fn lock_leader(&self) -> MutexGuard<'_, Leader> {
-        self.leader.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock_role(&self) -> MutexGuard<'_, Role> {
+        self.role.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Marks the partition deleted and wakes what waits on it (they answer `UNKNOWN_TOPIC_OR_PARTITION`).
@@ -201,6 +366,18 @@ impl Partition {
         self.log.end_offset_for_epoch(epoch).unwrap_or((-1, -1))
     }
 
+    /// Kafka's `Partition.readRecords` check: a fetcher whose last fetched epoch is `last_fetched_epoch`
+    /// (-1: none, no check) and whose log ends at `fetch_offset` diverged from this log if this log's
+    /// largest epoch at most that one is older, or ends before the fetch offset; then the answer is
+    /// that epoch and its end offset (`DivergingEpoch`).
+    pub(crate) fn diverging(&self, last_fetched_epoch: i32, fetch_offset: i64) -> Option<(i32, i64)> {
+        if last_fetched_epoch < 0 {
+            return None;
+        }
+        let (epoch, end_offset) = self.end_offset_for_epoch(last_fetched_epoch);
+        (epoch < last_fetched_epoch || end_offset < fetch_offset).then_some((epoch, end_offset))
+    }
+
     /// The leader epoch of the batch holding `offset` (the latest epoch starting at or before it), or -1.
     pub(crate) fn epoch_of_offset(&self, offset: i64) -> i32 {
         self.log
@@ -220,15 +397,266 @@ impl Partition {
         }
     }
 
-    /// Carries out what the leader rules decided; true if readers or waiters must be told.
-    fn apply(&self, action: Option<Action>) -> bool {
-        match action {
-            Some(Action::HighWatermark(hw)) => {
-                self.high_watermark.fetch_max(hw, Ordering::AcqRel);
-                true
+    /// Carries out what the leader rules decided: publishes a new high watermark (waking readers and
+    /// `acks=all` produces) and queues ISR proposals for the controller.
+    fn carry_out(&self, actions: Vec<LeaderAction>) {
+        let mut moved = false;
+        for action in actions {
+            match action {
+                LeaderAction::HighWatermark(hw) => {
+                    self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+                    moved = true;
+                }
+                LeaderAction::ProposeIsr(proposal) => {
+                    tracing::info!(topic = %self.topic, partition = self.index, isr = ?proposal.isr, "proposing an ISR change");
+                    self.context.isr_queue.push(&self.topic, self.index, proposal);
+                }
             }
-            None => false,
         }
+        if moved {
+            self.watchers.wake();
+        }
+    }
+
+    /// Runs the leader rules with the topic's current settings.
+    fn with_leader<T>(&self, f: impl FnOnce(&mut LeaderState) -> T) -> Option<T> {
+        let mut role = self.lock_role();
+        match &mut *role {
+            Role::Leader(leader) => {
+                let config = self.leader_config();
+                if leader.config() != config {
+                    leader.set_config(config);
+                }
+                Some(f(leader))
+            }
+            _ => None,
+        }
+    }
+
+    /// `NOT_ENOUGH_REPLICAS` before an `acks=all` append when the committed ISR is smaller than
+    /// `min.insync.replicas` (capped at the replication factor), as Kafka checks in `appendRecordsToLeader`.
+    pub(crate) fn check_min_isr_for_acks_all(&self) -> Result<(), ErrorCode> {
+        match self.with_leader(|l| l.check_min_isr_for_acks_all()) {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => {
+                tracing::debug!(topic = %self.topic, partition = self.index, error = %e, "acks=all refused");
+                Err(ErrorCode::NotEnoughReplicas)
+            }
+            None => Err(ErrorCode::NotLeaderOrFollower),
+        }
+    }
+
+    /// How a waiting `acks=all` produce of a batch ending before `required_offset`, appended in
+    /// `leader_epoch`, completes: `None` while the high watermark is below it; `NOT_LEADER_OR_FOLLOWER`
+    /// once this broker no longer leads in that epoch (the batch may be truncated by the new leader);
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND` when committed with the ISR below the minimum (Kafka's
+    /// `checkEnoughReplicasReachOffset`).
+    pub(crate) fn acks_all_outcome(&self, required_offset: i64, leader_epoch: i32) -> Option<ErrorCode> {
+        if self.deleted.load(Ordering::Acquire) {
+            return Some(ErrorCode::UnknownTopicOrPartition);
+        }
+        if !self.is_leader() {
+            return Some(ErrorCode::NotLeaderOrFollower);
+        }
+        match self.with_leader(|l| (l.leader_epoch(), l.acks_all_complete(required_offset))) {
+            Some((epoch, _)) if epoch != leader_epoch => Some(ErrorCode::NotLeaderOrFollower),
+            Some((_, None)) => None,
+            Some((_, Some(AckOutcome::Ok))) => Some(ErrorCode::None),
+            Some((_, Some(AckOutcome::NotEnoughReplicasAfterAppend))) => Some(ErrorCode::NotEnoughReplicasAfterAppend),
+            None => Some(ErrorCode::NotLeaderOrFollower),
+        }
+    }
+
+    /// The periodic ISR check (`maybeShrinkIsr`) of a partition led here.
+    pub(crate) fn tick(&self) {
+        if let Some(actions) = self.with_leader(|l| l.handle(LeaderEvent::Tick { now_ms: mono_ms() })) {
+            self.carry_out(actions);
+        }
+    }
+
+    /// The controller committed an ISR change this leader proposed (or the same leader epoch's state came
+    /// with the metadata).
+    pub(crate) fn isr_committed(&self, leader_epoch: i32, isr: Vec<i32>, partition_epoch: i32) {
+        let actions = self.with_leader(|l| {
+            if l.leader_epoch() != leader_epoch {
+                return Vec::new();
+            }
+            l.handle(LeaderEvent::IsrCommitted {
+                isr,
+                partition_epoch,
+                now_ms: mono_ms(),
+            })
+        });
+        self.carry_out(actions.unwrap_or_default());
+    }
+
+    /// The controller refused proposal `id` without applying it (`OPERATION_NOT_ATTEMPTED`,
+    /// `INELIGIBLE_REPLICA`): the leader goes back to the committed ISR.
+    pub(crate) fn isr_rejected(&self, id: u64) {
+        let actions = self.with_leader(|l| {
+            l.handle(LeaderEvent::IsrRejected {
+                proposal_id: id,
+                now_ms: mono_ms(),
+            })
+        });
+        self.carry_out(actions.unwrap_or_default());
+    }
+
+    /// Whether proposal `id` is still the one in flight (a retry of an unanswered AlterPartition).
+    pub(crate) fn proposal_pending(&self, id: u64) -> Option<IsrProposal> {
+        self.with_leader(|l| l.pending_proposal().filter(|p| p.id == id).cloned())
+            .flatten()
+    }
+
+    /// What the replica views show: (replicas, ISR as the metadata has it).
+    pub(crate) fn replica_sets(&self) -> (Vec<i32>, Vec<i32>) {
+        self.replicas.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// On the leader: (under-replicated, under min ISR, each follower's lag in offsets behind the log end
+    /// (`None`: not fetched yet)); `None` on other replicas.
+    pub(crate) fn leader_view(&self) -> Option<(bool, bool, Vec<(i32, Option<i64>)>)> {
+        self.with_leader(|l| {
+            let leo = l.log_end_offset();
+            let lags = l
+                .replicas()
+                .iter()
+                .filter(|id| **id != self.local_id())
+                .map(|id| (*id, l.follower_log_end_offset(*id).map(|f| (leo - f).max(0))))
+                .collect();
+            (
+                l.isr().len() < l.replicas().len(),
+                l.isr().len() < l.effective_min_isr(),
+                lags,
+            )
+        })
+    }
+
+    /// The leader this replica follows (`None` when it leads, has no role yet, or no leader is known).
+    pub(crate) fn followed_leader(&self) -> Option<i32> {
+        match &*self.lock_role() {
+            Role::Follower(f) if f.leader() >= 0 && !self.deleted.load(Ordering::Acquire) => Some(f.leader()),
+            _ => None,
+        }
+    }
+
+    /// On a follower of `leader`: what its next fetch asks for; `None` when it does not follow `leader`
+    /// (any more), or the partition is deleted.
+    pub(crate) fn fetch_position(&self, leader: i32) -> Option<FetchPosition> {
+        if self.deleted.load(Ordering::Acquire) {
+            return None;
+        }
+        match &*self.lock_role() {
+            Role::Follower(f) if f.leader() == leader && leader >= 0 => Some(f.fetch_position(&LogEpochs(&self.log))),
+            _ => None,
+        }
+    }
+
+    /// On a follower: carries out the leader's answer to a fetch sent as `sent` (Kafka's
+    /// `processPartitionData`/`truncateOnFetchResponse`): appends the batches verbatim with the leader's
+    /// offsets and epochs, truncates a diverging tail, and follows the leader's high watermark and log
+    /// start. An answer to a fetch the follower no longer stands by (another epoch, another offset) is
+    /// dropped. Blocking (file writes).
+    pub(crate) fn follower_fetched_from_leader(&self, sent: &FetchPosition, answer: Fetched) -> Result<(), String> {
+        let mut role = self.lock_role();
+        let Role::Follower(follower) = &mut *role else {
+            return Ok(());
+        };
+        if follower.leader() != sent.leader || self.deleted.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let (response, records) = match answer {
+            Fetched::Records {
+                records,
+                high_watermark,
+                log_start_offset,
+            } => {
+                // Whole batches only (a leader may end a response inside one); their end is the next offset.
+                let mut len = 0;
+                let mut next_offset = sent.fetch_offset;
+                while len < records.len() {
+                    match RecordBatch::parse(&records[len..]) {
+                        Ok((batch, size)) => {
+                            next_offset = batch.header().last_offset() + 1;
+                            len += size;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                (
+                    FetchResponse::Records {
+                        leader_epoch: sent.current_leader_epoch,
+                        fetch_offset: sent.fetch_offset,
+                        next_offset,
+                        high_watermark,
+                        log_start_offset,
+                    },
+                    records.slice(..len),
+                )
+            }
+            Fetched::Diverging { epoch, end_offset } => (
+                FetchResponse::Diverging {
+                    leader_epoch: sent.current_leader_epoch,
+                    fetch_offset: sent.fetch_offset,
+                    diverging: EpochEndOffset { epoch, end_offset },
+                },
+                Bytes::new(),
+            ),
+        };
+        let actions = follower.handle(&LogEpochs(&self.log), response);
+        for action in actions {
+            match action {
+                FollowerAction::Truncate { offset } => {
+                    tracing::info!(topic = %self.topic, partition = self.index, offset, log_end_offset = self.log.log_end_offset(), "truncating a diverging tail");
+                    self.log.truncate_to(offset).map_err(|e| format!("truncating to {offset}: {e}"))?;
+                    self.high_watermark.fetch_min(offset, Ordering::AcqRel);
+                }
+                FollowerAction::Append { log_end_offset } => {
+                    self.log
+                        .append_as_follower(&records)
+                        .map_err(|e| format!("appending up to {log_end_offset}: {e}"))?;
+                }
+                FollowerAction::HighWatermark(hw) => {
+                    self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+                }
+                FollowerAction::LogStartOffset(start) => {
+                    self.log
+                        .delete_records_before(start)
+                        .map_err(|e| format!("raising the log start to {start}: {e}"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// On a follower whose fetch offset is out of the leader's range (Kafka's
+    /// `handleOutOfRangeError`): a log that ends past the leader's is truncated to the leader's end; one
+    /// that ends before the leader's start restarts empty at the leader's start. Blocking.
+    pub(crate) fn follower_out_of_range(&self, leader_start: i64, leader_end: i64) -> Result<(), String> {
+        let mut role = self.lock_role();
+        let Role::Follower(follower) = &mut *role else {
+            return Ok(());
+        };
+        let leo = self.log.log_end_offset();
+        let target = if leo > leader_end {
+            leader_end
+        } else if leo < leader_start {
+            leader_start
+        } else {
+            return Ok(());
+        };
+        tracing::warn!(topic = %self.topic, partition = self.index, log_end_offset = leo, leader_start, leader_end, target, "fetch offset out of the leader's range");
+        self.log.truncate_to(target).map_err(|e| e.to_string())?;
+        self.high_watermark.fetch_min(target, Ordering::AcqRel);
+        *follower = Follower::new(
+            self.local_id(),
+            follower.leader(),
+            follower.leader_epoch(),
+            self.log.log_start_offset(),
+            self.log.log_end_offset(),
+            self.high_watermark(),
+        );
+        Ok(())
     }
 
     /// True when appending `header`'s batch may block: the flush policy of this partition's log (its
@@ -260,6 +688,7 @@ impl Partition {
                         required_offset: base_offset + i64::from(header.last_offset_delta()) + 1,
                         log_start_offset: self.log.log_start_offset(),
                         duplicate: true,
+                        leader_epoch: self.leader_epoch(),
                     })
                 }
                 Sequence::Append => {
@@ -271,17 +700,22 @@ impl Partition {
         } else {
             self.append_to_log(bytes)?
         };
-        let action = self.lock_leader().handle(Event::LocalAppend {
-            log_end_offset: appended.required_offset,
-        });
-        self.apply(action);
+        if let Some(actions) = self.with_leader(|l| {
+            l.handle(LeaderEvent::LocalAppend {
+                log_end_offset: appended.required_offset,
+                now_ms: mono_ms(),
+            })
+        }) {
+            self.carry_out(actions);
+        }
         // Followers wait for the log end, consumers and acks=all produces for the high watermark.
         self.watchers.wake();
         Ok(appended)
     }
 
     fn append_to_log(&self, bytes: &[u8]) -> Result<Appended, ErrorCode> {
-        let info = self.log.append(bytes, self.leader_epoch()).map_err(|e| {
+        let leader_epoch = self.leader_epoch();
+        let info = self.log.append(bytes, leader_epoch).map_err(|e| {
             let code = storage_error_code(&e);
             if code == ErrorCode::KafkaStorageError {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "append failed");
@@ -293,6 +727,7 @@ impl Partition {
             required_offset: info.last_offset + 1,
             log_start_offset: info.log_start_offset,
             duplicate: false,
+            leader_epoch,
         })
     }
 
@@ -313,16 +748,15 @@ impl Partition {
         }
     }
 
-    /// Records a follower's fetch position (its log end offset); `NOT_LEADER_OR_FOLLOWER` when `replica` is
-    /// not one of this partition's followers, as Kafka answers.
+    /// Records a follower's fetch position (its log end offset) on the leader; `NOT_LEADER_OR_FOLLOWER`
+    /// when `replica` is not one of this partition's followers, or this broker does not lead, as Kafka
+    /// answers. The caller reports only fetches that passed the epoch check and did not diverge.
     pub(crate) fn follower_fetched(&self, replica: i32, fetch_offset: i64) -> Result<(), ErrorCode> {
-        let action = self
-            .lock_leader()
-            .follower_fetch(replica, fetch_offset)
+        let actions = self
+            .with_leader(|l| l.follower_fetch(replica, fetch_offset, mono_ms()))
+            .ok_or(ErrorCode::NotLeaderOrFollower)?
             .map_err(|_| ErrorCode::NotLeaderOrFollower)?;
-        if self.apply(action) {
-            self.watchers.wake();
-        }
+        self.carry_out(actions);
         Ok(())
     }
 

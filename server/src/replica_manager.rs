@@ -22,7 +22,7 @@ use crate::config::Config;
 use crate::delayed::DelayedOperations;
 use crate::error::storage_error_code;
 use crate::metrics::Metrics;
-use crate::partition::{parse_header, Appended, Partition, ReadBound};
+use crate::partition::{parse_header, Appended, Partition, PartitionContext, ReadBound};
 use crate::topic_config::TopicConfig;
 use crate::topic_id::TopicId;
 use crate::Error;
@@ -276,8 +276,9 @@ pub(crate) struct ReplicaManager {
     pub(crate) delayed_fetch: DelayedOperations,
     /// `acks=all` produces waiting for the high watermark (Kafka's produce purgatory).
     pub(crate) delayed_produce: DelayedOperations,
-    /// This broker is fenced (shared with every `Partition`: a fenced broker leads nothing).
-    fenced: Arc<std::sync::atomic::AtomicBool>,
+    /// What every `Partition` shares: the fenced flag (a fenced broker leads nothing), the replication
+    /// settings and the queue of ISR proposals.
+    pub(crate) context: Arc<PartitionContext>,
     /// The metadata the unit tests' topic changes build (production gets it from the quorum).
     #[cfg(test)]
     test_image: std::sync::Mutex<metadata::Image>,
@@ -319,7 +320,12 @@ impl ReplicaManager {
             by_topic.entry(topic).or_default().insert(partition, log);
         }
         let local = config.node_id;
-        let fenced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let context = Arc::new(PartitionContext {
+            local_id: local,
+            fenced: std::sync::atomic::AtomicBool::new(false),
+            replica_lag_time_max_ms: config.replica_lag_time_max_ms,
+            isr_queue: Default::default(),
+        });
         let mut topics = TopicMap::default();
         for (name, found) in by_topic {
             let count = found.keys().next_back().map_or(0, |p| p + 1);
@@ -333,8 +339,7 @@ impl ReplicaManager {
                     Arc::clone(&name),
                     p,
                     log,
-                    local,
-                    Arc::clone(&fenced),
+                    Arc::clone(&context),
                     Arc::clone(&topic_metrics),
                 )));
             }
@@ -359,7 +364,7 @@ impl ReplicaManager {
             admin: tokio::sync::Mutex::new(()),
             delayed_fetch: DelayedOperations::default(),
             delayed_produce: DelayedOperations::default(),
-            fenced,
+            context,
             #[cfg(test)]
             test_image: std::sync::Mutex::new(metadata::Image::default()),
         })
@@ -421,11 +426,10 @@ impl ReplicaManager {
                     Arc::clone(name),
                     p,
                     log,
-                    self.local_id,
-                    Arc::clone(&self.fenced),
+                    Arc::clone(&self.context),
                     Arc::clone(&topic_metrics),
                 ));
-                partition.apply_state(state.leader, state.leader_epoch, state.partition_epoch);
+                partition.apply_state(state);
                 (p, partition)
             })
             .collect()
@@ -519,7 +523,7 @@ impl ReplicaManager {
         for (i, state) in source.partitions.iter().enumerate() {
             let hosted = state.replicas.contains(&self.local_id);
             match (&partitions[i], hosted) {
-                (Some(p), true) => p.apply_state(state.leader, state.leader_epoch, state.partition_epoch),
+                (Some(p), true) => p.apply_state(state),
                 (None, true) => create.push(i as i32),
                 (Some(p), false) if caught_up => {
                     remove.push(Arc::clone(p));
@@ -674,7 +678,7 @@ impl ReplicaManager {
     /// Whether this broker is fenced: then no partition is led here (each `Partition` reads the flag), and
     /// the metadata's states take effect again once unfenced.
     pub(crate) fn set_fenced(&self, fenced: bool) {
-        if self.fenced.swap(fenced, std::sync::atomic::Ordering::AcqRel) != fenced {
+        if self.context.fenced.swap(fenced, std::sync::atomic::Ordering::AcqRel) != fenced {
             if fenced {
                 tracing::warn!("fenced: leading no partition until the controller unfences this broker");
             }
@@ -788,9 +792,12 @@ impl ReplicaManager {
     }
 
     /// Appends each partition's batch and answers when the acks condition holds: at once for `acks` 0 and
-    /// 1; for `acks=all` when the high watermark passes each batch, or `REQUEST_TIMED_OUT` for the
-    /// batches it has not passed after `timeout`. Returns the outcomes in order and how long the request
-    /// waited for the high watermark.
+    /// 1; for `acks=all` when the high watermark passes each batch (Kafka's delayed produce), or
+    /// `REQUEST_TIMED_OUT` for the batches it has not passed after `timeout`. An `acks=all` batch is refused
+    /// with `NOT_ENOUGH_REPLICAS` before the append when the ISR is below `min.insync.replicas`, and
+    /// answered `NOT_ENOUGH_REPLICAS_AFTER_APPEND` when it was committed after the ISR shrank below it, or
+    /// `NOT_LEADER_OR_FOLLOWER` when this broker stopped leading in the batch's epoch while it waited.
+    /// Returns the outcomes in order and how long the request waited for the high watermark.
     pub(crate) async fn append_records(
         &self,
         acks: i16,
@@ -799,12 +806,12 @@ impl ReplicaManager {
         entries: impl IntoIterator<Item = ProduceEntry<'_>>,
     ) -> (Vec<ProduceResult>, Duration) {
         let mut results = Vec::new();
-        let mut waiting: Vec<(usize, Arc<Partition>, i64)> = Vec::new();
+        let mut waiting: Vec<(usize, Arc<Partition>, Appended)> = Vec::new();
         for entry in entries {
-            match self.append_one(entry, produce_version).await {
+            match self.append_one(entry, produce_version, acks == -1).await {
                 Ok((partition, appended)) => {
                     if acks == -1 {
-                        waiting.push((results.len(), partition, appended.required_offset));
+                        waiting.push((results.len(), partition, appended));
                     }
                     results.push(ProduceResult {
                         error: ErrorCode::None,
@@ -818,26 +825,43 @@ impl ReplicaManager {
         if waiting.is_empty() {
             return (results, Duration::ZERO);
         }
-        let committed = |(_, p, required): &(usize, Arc<Partition>, i64)| p.high_watermark() >= *required;
-        let (all_committed, waited) = self
+        let outcome =
+            |(_, p, a): &(usize, Arc<Partition>, Appended)| p.acks_all_outcome(a.required_offset, a.leader_epoch);
+        let (outcomes, waited) = self
             .delayed_produce
             .wait(
                 waiting.iter().map(|(_, p, _)| &p.watchers),
                 timeout,
-                || waiting.iter().all(committed).then_some(true),
-                || false,
+                || waiting.iter().map(outcome).collect::<Option<Vec<ErrorCode>>>(),
+                || {
+                    waiting
+                        .iter()
+                        .map(|w| outcome(w).unwrap_or(ErrorCode::RequestTimedOut))
+                        .collect()
+                },
             )
             .await;
-        if !all_committed {
-            for w in waiting.iter().filter(|w| !committed(w)) {
-                results[w.0] = ProduceResult::failed(ErrorCode::RequestTimedOut);
+        for ((i, _, _), code) in waiting.iter().zip(outcomes) {
+            if code != ErrorCode::None {
+                results[*i] = ProduceResult::failed(code);
             }
         }
         (results, waited)
     }
 
-    async fn append_one(&self, entry: ProduceEntry<'_>, version: i16) -> Result<(Arc<Partition>, Appended), ErrorCode> {
+    async fn append_one(
+        &self,
+        entry: ProduceEntry<'_>,
+        version: i16,
+        acks_all: bool,
+    ) -> Result<(Arc<Partition>, Appended), ErrorCode> {
         let partition = self.partition(entry.topic, entry.partition)?;
+        if acks_all {
+            if let Err(code) = partition.check_min_isr_for_acks_all() {
+                partition.metrics.produce_failed();
+                return Err(code);
+            }
+        }
         let appended = Self::append_to(&partition, entry.records, version).await;
         match &appended {
             Ok(a) if !a.duplicate => {
@@ -894,7 +918,9 @@ impl ReplicaManager {
             .map(|p| {
                 let partition = self.partition(p.topic, p.partition)?;
                 partition.check_epoch(p.current_leader_epoch)?;
-                if params.is_from_follower() {
+                // A diverged fetch proves nothing about the follower's log (it is answered with the
+                // diverging epoch); any other shows its log end (Kafka's `updateFollowerFetchState`).
+                if params.is_from_follower() && partition.diverging(p.last_fetched_epoch, p.fetch_offset).is_none() {
                     partition.follower_fetched(params.replica_id, p.fetch_offset)?;
                 }
                 Ok(partition)
@@ -952,14 +978,9 @@ impl ReplicaManager {
                         log_start_offset: partition.log().log_start_offset(),
                         records: None,
                     };
-                    if p.last_fetched_epoch >= 0 {
-                        // Kafka's `Partition.readRecords`: the fetcher's log diverged if this log's
-                        // epoch ending at or before it is older, or ends before the fetch offset.
-                        let (epoch, end_offset) = partition.end_offset_for_epoch(p.last_fetched_epoch);
-                        if epoch < p.last_fetched_epoch || end_offset < p.fetch_offset {
-                            fetched.diverging_epoch = Some((epoch, end_offset));
-                            return Ok(fetched);
-                        }
+                    if let Some(diverging) = partition.diverging(p.last_fetched_epoch, p.fetch_offset) {
+                        fetched.diverging_epoch = Some(diverging);
+                        return Ok(fetched);
                     }
                     let Some(limit) = budget.partition_limit(p.partition_max_bytes) else {
                         return Ok(fetched);

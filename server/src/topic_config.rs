@@ -160,11 +160,13 @@ pub(crate) const TOPIC_KEYS: &[TopicKey] = &[
         "CreateTime",
         "only CreateTime",
     ),
-    fixed(
+    long(
         "min.insync.replicas",
         "min.insync.replicas",
-        "1",
-        "it is impossible with one broker",
+        "min_insync_replicas",
+        1,
+        |c| c.min_insync_replicas,
+        |c, v| c.min_insync_replicas = v,
     ),
     long(
         "retention.bytes",
@@ -533,7 +535,7 @@ mod tests {
             ("cleanup.policy", "compact", "not supported"),
             ("segment.bytes", "10", "at least 1024"),
             ("segment.bytes", "ten", "not an integer"),
-            ("min.insync.replicas", "2", "one broker"),
+            ("min.insync.replicas", "0", "at least 1"),
         ] {
             let err = TopicConfig::parse([(key, Some(value))]).unwrap_err();
             assert!(err.contains(reason), "{key}={value}: {err}");

@@ -22,6 +22,9 @@ pub struct LogConfig {
     pub flush_ms: i64,
     /// The largest batch accepted (`max.message.bytes`, 1 MiB + 12).
     pub max_message_bytes: usize,
+    /// Replicas that must be in sync for an `acks=all` write (`min.insync.replicas`, 1). Kafka keeps it with
+    /// the log's settings; the storage crate only carries it for the broker's replication rules.
+    pub min_insync_replicas: i64,
 }
 
 impl Default for LogConfig {
@@ -36,6 +39,7 @@ impl Default for LogConfig {
             flush_messages: i64::MAX,
             flush_ms: i64::MAX,
             max_message_bytes: 1024 * 1024 + 12,
+            min_insync_replicas: 1,
         }
     }
 }
