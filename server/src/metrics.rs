@@ -735,6 +735,42 @@ impl Collector for Scrape {
                 ConstGauge::new(read(p)).encode(m.encode_family(&labels)?)?;
             }
         }
+        // The leader's view of its replicas.
+        let led: Vec<_> = partitions
+            .iter()
+            .filter(|p| p.is_leader())
+            .filter_map(|p| p.leader_view().map(|v| (p, v)))
+            .collect();
+        gauge(
+            e,
+            "kzero_under_replicated_partitions",
+            "Partitions led here whose ISR is smaller than their replicas (UnderReplicatedPartitions)",
+            led.iter().filter(|(_, v)| v.under_replicated).count() as i64,
+        )?;
+        gauge(
+            e,
+            "kzero_under_min_isr_partitions",
+            "Partitions led here whose ISR is below min.insync.replicas (UnderMinIsrPartitionCount)",
+            led.iter().filter(|(_, v)| v.under_min_isr).count() as i64,
+        )?;
+        {
+            let mut m = e.encode_descriptor(
+                "kzero_replica_lag",
+                "Offsets each follower is behind the leader's log end, on the leader (-1: not fetched yet)",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (p, v) in &led {
+                for (replica, lag) in &v.follower_lags {
+                    let labels = [
+                        ("topic", p.topic.to_string()),
+                        ("partition", p.index.to_string()),
+                        ("replica", replica.to_string()),
+                    ];
+                    ConstGauge::new(lag.unwrap_or(-1)).encode(m.encode_family(&labels)?)?;
+                }
+            }
+        }
         self.encode_groups(e, &replicas)
     }
 }

@@ -102,6 +102,17 @@ pub(crate) struct Appended {
     pub(crate) leader_epoch: i32,
 }
 
+/// A leader's view of its replicas, for the metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeaderView {
+    /// The committed ISR is smaller than the replicas.
+    pub(crate) under_replicated: bool,
+    /// The committed ISR is below `min.insync.replicas` (capped at the replication factor).
+    pub(crate) under_min_isr: bool,
+    /// Each follower's lag behind the leader's log end in offsets (`None`: it has not fetched yet).
+    pub(crate) follower_lags: Vec<(i32, Option<i64>)>,
+}
+
 /// This broker's part in the partition, from the metadata.
 #[derive(Debug)]
 enum Role {
@@ -156,8 +167,6 @@ pub(crate) struct Partition {
     /// Published from the role's rules; read without a lock by every reader.
     high_watermark: AtomicI64,
     role: Mutex<Role>,
-    /// The replicas and ISR the metadata gave last (for Metadata-free views: metrics).
-    replicas: Mutex<(Vec<i32>, Vec<i32>)>,
     /// `None` until the first idempotent produce since the broker started or became leader (then rebuilt
     /// from the log, which holds the batches it appended as a follower too).
     producers: Mutex<Option<ProducerStates>>,
@@ -187,7 +196,6 @@ impl Partition {
             index,
             high_watermark: AtomicI64::new(log.log_end_offset()),
             role: Mutex::new(Role::None),
-            replicas: Mutex::new((Vec::new(), Vec::new())),
             log,
             leader_epoch: AtomicI32::new(epoch),
             context,
@@ -275,7 +283,6 @@ impl Partition {
         let mut producers = self.producers.lock().unwrap_or_else(|p| p.into_inner());
         let mut role = self.lock_role();
         self.partition_epoch.store(state.partition_epoch, Ordering::Release);
-        *self.replicas.lock().unwrap_or_else(|p| p.into_inner()) = (state.replicas.clone(), state.isr.clone());
         if state.leader == self.local_id() {
             match &mut *role {
                 Role::Leader(leader) if leader.leader_epoch() == state.leader_epoch => {
@@ -319,11 +326,6 @@ impl Partition {
     /// Does this broker lead the partition (as the metadata says, and not fenced)?
     pub(crate) fn is_leader(&self) -> bool {
         self.leader_id.load(Ordering::Acquire) == self.local_id() && !self.context.fenced.load(Ordering::Acquire)
-    }
-
-    /// The leader the metadata names (-1: none).
-    pub(crate) fn leader_id(&self) -> i32 {
-        self.leader_id.load(Ordering::Acquire)
     }
 
     pub(crate) fn log(&self) -> &Arc<Log> {
@@ -508,27 +510,20 @@ impl Partition {
             .flatten()
     }
 
-    /// What the replica views show: (replicas, ISR as the metadata has it).
-    pub(crate) fn replica_sets(&self) -> (Vec<i32>, Vec<i32>) {
-        self.replicas.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// On the leader: (under-replicated, under min ISR, each follower's lag in offsets behind the log end
-    /// (`None`: not fetched yet)); `None` on other replicas.
-    pub(crate) fn leader_view(&self) -> Option<(bool, bool, Vec<(i32, Option<i64>)>)> {
+    /// On the leader: its replicas' state (`None` on other replicas).
+    pub(crate) fn leader_view(&self) -> Option<LeaderView> {
         self.with_leader(|l| {
             let leo = l.log_end_offset();
-            let lags = l
-                .replicas()
-                .iter()
-                .filter(|id| **id != self.local_id())
-                .map(|id| (*id, l.follower_log_end_offset(*id).map(|f| (leo - f).max(0))))
-                .collect();
-            (
-                l.isr().len() < l.replicas().len(),
-                l.isr().len() < l.effective_min_isr(),
-                lags,
-            )
+            LeaderView {
+                under_replicated: l.isr().len() < l.replicas().len(),
+                under_min_isr: l.isr().len() < l.effective_min_isr(),
+                follower_lags: l
+                    .replicas()
+                    .iter()
+                    .filter(|id| **id != self.local_id())
+                    .map(|id| (*id, l.follower_log_end_offset(*id).map(|f| (leo - f).max(0))))
+                    .collect(),
+            }
         })
     }
 
