@@ -423,6 +423,8 @@ pub struct PartitionInfo {
     pub replicas: Vec<i32>,
     /// In-sync replicas.
     pub isr: Vec<i32>,
+    /// Replicas on brokers that are down (fenced or unregistered).
+    pub offline: Vec<i32>,
     /// The partition's error code.
     pub error_code: i16,
 }
@@ -551,6 +553,7 @@ pub fn topic_info(t: protocol::MetadataResponseTopic) -> TopicInfo {
             leader: p.leader_id,
             replicas: p.replica_nodes,
             isr: p.isr_nodes,
+            offline: p.offline_replicas,
             error_code: p.error_code,
         })
         .collect();

@@ -114,6 +114,12 @@ pub struct DescribeArgs {
     /// Print every config, not only those that differ from Kafka's defaults.
     #[arg(long)]
     all_configs: bool,
+    /// Only partitions whose ISR is smaller than their replicas.
+    #[arg(long)]
+    under_replicated_partitions: bool,
+    /// Only partitions without a leader.
+    #[arg(long)]
+    unavailable_partitions: bool,
 }
 
 #[derive(Debug, Args)]
@@ -230,25 +236,35 @@ fn describe(a: DescribeArgs) -> Result<()> {
     };
     let mut out = io::stdout().lock();
     for t in topics {
-        let configs = topic_configs(&mut client, &t.name, a.all_configs)?;
-        let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
-        writeln!(
-            out,
-            "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
-            t.name,
-            t.partitions.len(),
-            rf,
-            configs
-        )?;
+        // With a partition filter only the matching partitions are printed, as kafka-topics.sh does.
+        if !(a.under_replicated_partitions || a.unavailable_partitions) {
+            let configs = topic_configs(&mut client, &t.name, a.all_configs)?;
+            let rf = t.partitions.first().map_or(0, |p| p.replicas.len());
+            writeln!(
+                out,
+                "Topic: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
+                t.name,
+                t.partitions.len(),
+                rf,
+                configs
+            )?;
+        }
         let start = client.list_offsets(&t.name, &t.partitions, -2)?;
         let end = client.list_offsets(&t.name, &t.partitions, -1)?;
-        for p in &t.partitions {
+        let shown = t.partitions.iter().filter(|p| {
+            (!a.under_replicated_partitions || p.isr.len() < p.replicas.len())
+                && (!a.unavailable_partitions || p.leader < 0)
+        });
+        for p in shown {
             let list = |v: &[i32]| v.iter().map(i32::to_string).collect::<Vec<_>>().join(",");
-            let err = if p.error_code != 0 {
-                format!("\tError: {}", code_name(p.error_code))
-            } else {
+            let mut err = if p.offline.is_empty() {
                 String::new()
+            } else {
+                format!("\tOffline: {}", list(&p.offline))
             };
+            if p.error_code != 0 {
+                err.push_str(&format!("\tError: {}", code_name(p.error_code)));
+            }
             writeln!(
                 out,
                 "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}\tLogStartOffset: {}\tLogEndOffset: {}{err}",
