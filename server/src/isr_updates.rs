@@ -24,7 +24,11 @@ use crate::replica_manager::ReplicaManager;
 const RETRY: Duration = Duration::from_millis(500);
 
 /// Sends the queued ISR proposals until `stop`.
-pub(crate) async fn send_proposals(replicas: Arc<ReplicaManager>, cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
+pub(crate) async fn send_proposals(
+    replicas: Arc<ReplicaManager>,
+    cluster: Arc<Cluster>,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let items = tokio::select! {
             items = replicas.context.isr_queue.next() => items,
@@ -35,7 +39,9 @@ pub(crate) async fn send_proposals(replicas: Arc<ReplicaManager>, cluster: Arc<C
         let mut specs = Vec::new();
         for (topic, index, proposal) in items {
             let Some(t) = replicas.topic(&topic) else { continue };
-            let Ok(partition) = replicas.local_partition(&topic, index) else { continue };
+            let Ok(partition) = replicas.local_partition(&topic, index) else {
+                continue;
+            };
             if partition.proposal_pending(proposal.id).is_none() {
                 continue;
             }
@@ -107,7 +113,10 @@ fn retry_later(partition: Arc<crate::partition::Partition>, proposal: IsrProposa
     tokio::spawn(async move {
         tokio::time::sleep(RETRY).await;
         if partition.proposal_pending(proposal.id).is_some() {
-            partition.context().isr_queue.push(&partition.topic, partition.index, proposal);
+            partition
+                .context()
+                .isr_queue
+                .push(&partition.topic, partition.index, proposal);
         }
     });
 }

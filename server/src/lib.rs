@@ -33,12 +33,12 @@ mod delayed;
 mod error;
 mod group;
 mod http;
+mod isr_updates;
 mod metrics;
 mod partition;
 mod producer_state;
 mod replica_fetcher;
 mod replica_manager;
-mod isr_updates;
 mod topic_config;
 mod topic_id;
 

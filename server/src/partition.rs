@@ -603,7 +603,9 @@ impl Partition {
             match action {
                 FollowerAction::Truncate { offset } => {
                     tracing::info!(topic = %self.topic, partition = self.index, offset, log_end_offset = self.log.log_end_offset(), "truncating a diverging tail");
-                    self.log.truncate_to(offset).map_err(|e| format!("truncating to {offset}: {e}"))?;
+                    self.log
+                        .truncate_to(offset)
+                        .map_err(|e| format!("truncating to {offset}: {e}"))?;
                     self.high_watermark.fetch_min(offset, Ordering::AcqRel);
                 }
                 FollowerAction::Append { log_end_offset } => {

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use protocol::{
-    ErrorCode, FetchPartition, FetchRequest, FetchTopic, ListOffsetsPartition, ListOffsetsRequest,
-    ListOffsetsTopic, Records, Request, RequestBody, RequestHeader, Response, ResponseBody,
+    ErrorCode, FetchPartition, FetchRequest, FetchTopic, ListOffsetsPartition, ListOffsetsRequest, ListOffsetsTopic,
+    Records, Request, RequestBody, RequestHeader, Response, ResponseBody,
 };
 use replication::FetchPosition;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -166,7 +166,13 @@ impl Conn {
     }
 
     /// Sends one request and reads its response.
-    async fn call(&mut self, local_id: i32, version: i16, body: RequestBody, wait: Duration) -> Result<ResponseBody, String> {
+    async fn call(
+        &mut self,
+        local_id: i32,
+        version: i16,
+        body: RequestBody,
+        wait: Duration,
+    ) -> Result<ResponseBody, String> {
         let api = body.api_key();
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
@@ -191,7 +197,8 @@ impl Conn {
         let frame = tokio::time::timeout(wait + REQUEST_TIMEOUT, exchange)
             .await
             .map_err(|_| format!("no answer to {} in time", api.name()))??;
-        let response = Response::decode(api, version, frame).map_err(|e| format!("a bad {} response: {e}", api.name()))?;
+        let response =
+            Response::decode(api, version, frame).map_err(|e| format!("a bad {} response: {e}", api.name()))?;
         if response.header.correlation_id != id {
             return Err(format!(
                 "correlation id {} where {id} was expected",
@@ -428,7 +435,12 @@ fn process(leader: i32, work: Vec<(Arc<Partition>, FetchPosition, protocol::Part
 
 /// Asks the leader for the log start and end of each partition (ListOffsets as a replica) and cuts the
 /// local logs to fit.
-async fn out_of_range(local_id: i32, leader: i32, conn: &mut Conn, partitions: Vec<Arc<Partition>>) -> Result<(), String> {
+async fn out_of_range(
+    local_id: i32,
+    leader: i32,
+    conn: &mut Conn,
+    partitions: Vec<Arc<Partition>>,
+) -> Result<(), String> {
     let request = |timestamp: i64| {
         let mut topics: Vec<ListOffsetsTopic> = Vec::new();
         for p in &partitions {
@@ -456,7 +468,12 @@ async fn out_of_range(local_id: i32, leader: i32, conn: &mut Conn, partitions: V
     let mut offsets: HashMap<(String, i32), (i64, i64)> = HashMap::new();
     for (i, timestamp) in [-2i64, -1].into_iter().enumerate() {
         let body = conn
-            .call(local_id, LIST_OFFSETS_VERSION, request(timestamp).into(), Duration::ZERO)
+            .call(
+                local_id,
+                LIST_OFFSETS_VERSION,
+                request(timestamp).into(),
+                Duration::ZERO,
+            )
             .await?;
         let ResponseBody::ListOffsets(r) = body else {
             return Err(format!("an unexpected {:?} answer", body.api_key()));

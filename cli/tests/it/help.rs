@@ -13,7 +13,15 @@ const COMMANDS: &[(&[&str], &[&str], bool)] = &[
         true,
     ),
     (&["topics", "list"], &["--internal"], true),
-    (&["topics", "describe"], &["--all-configs"], true),
+    (
+        &["topics", "describe"],
+        &[
+            "--all-configs",
+            "--under-replicated-partitions",
+            "--unavailable-partitions",
+        ],
+        true,
+    ),
     (&["topics", "delete"], &["--if-exists"], true),
     (&["groups", "list"], &[], true),
     (&["groups", "describe"], &[], true),
