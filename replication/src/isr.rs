@@ -7,7 +7,14 @@
 //! `Replica.updateFetchStateOrThrow/isCaughtUp`, and the AlterPartition handling of
 //! `Partition.sendAlterPartitionRequest/handleAlterPartitionError`.
 
-use crate::NotAReplica;
+/// A follower fetch from a broker that is not one of the partition's followers (Kafka answers it
+/// `NOT_LEADER_OR_FOLLOWER`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("broker {replica} is not a replica of this partition")]
+pub struct NotAReplica {
+    /// The broker that fetched.
+    pub replica: i32,
+}
 
 /// The leader's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

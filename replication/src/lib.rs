@@ -34,8 +34,6 @@
 //!   - [`FollowerAction::HighWatermark`] / [`FollowerAction::LogStartOffset`]: publish them.
 //! - [`EpochHistory`], an in-memory leader-epoch cache with Kafka's rules; the caller's cache only needs to
 //!   implement [`EpochLookup`].
-//! - [`Leader`]: the older form without ISR management (every replica in sync), kept for the broker until it
-//!   drives [`LeaderState`].
 //!
 //! Simplified from Kafka: the ISR-eligibility checks (fenced or shutting-down brokers, broker epochs) are
 //! the controller's alone; a metadata update does not reset the followers' caught-up times; a follower's
@@ -47,31 +45,41 @@
 //! -- --nocapture`.
 //!
 //! ```
-//! use replication::{Action, Event, Leader};
+//! use replication::{LeaderAction, LeaderConfig, LeaderEvent, LeaderState, NewLeader};
 //!
-//! // Broker 0 leads with broker 1 as a follower; both start empty.
-//! let mut leader = Leader::new(0, &[0, 1], 0);
-//! assert_eq!(leader.handle(Event::LocalAppend { log_end_offset: 10 }), None);
+//! // Broker 0 leads with broker 1 in the ISR; both start empty.
+//! let init = NewLeader {
+//!     local: 0,
+//!     replicas: vec![0, 1],
+//!     isr: vec![0, 1],
+//!     leader_epoch: 1,
+//!     partition_epoch: 1,
+//!     log_end_offset: 0,
+//!     high_watermark: 0,
+//!     now_ms: 0,
+//! };
+//! let mut leader = LeaderState::new(init, LeaderConfig::default());
+//! let appended = leader.handle(LeaderEvent::LocalAppend { log_end_offset: 10, now_ms: 1 });
+//! assert!(appended.is_empty());
 //! // The follower fetching from offset 10 proves it has everything below 10.
-//! let actions = leader.handle(Event::FollowerFetch { replica: 1, fetch_offset: 10 });
-//! assert_eq!(actions, Some(Action::HighWatermark(10)));
-//! assert!(leader.acks_all_complete(10));
+//! let actions = leader.follower_fetch(1, 10, 2).unwrap();
+//! assert_eq!(actions, vec![LeaderAction::HighWatermark(10)]);
+//! assert!(leader.acks_all_complete(10).is_some());
 //! ```
 #![deny(missing_docs)]
 
 mod epoch;
 mod follower;
 mod isr;
-mod leader;
 
 pub use epoch::{
     check_leader_epoch, diverging_epoch, EpochCheck, EpochEndOffset, EpochEntry, EpochHistory, EpochLookup,
 };
 pub use follower::{FetchPosition, FetchResponse, Follower, FollowerAction};
 pub use isr::{
-    AckOutcome, IsrProposal, LeaderAction, LeaderConfig, LeaderEvent, LeaderState, NewLeader, NotEnoughReplicas,
+    AckOutcome, IsrProposal, LeaderAction, LeaderConfig, LeaderEvent, LeaderState, NewLeader, NotAReplica,
+    NotEnoughReplicas,
 };
-pub use leader::{Action, Event, Leader, NotAReplica};
 
 #[cfg(test)]
 mod tests;

@@ -1,45 +1,55 @@
 //! The leader, ISR, epoch-cache and follower rules over hand-made and random event sequences.
 
 use crate::{
-    check_leader_epoch, diverging_epoch, AckOutcome, Action, EpochCheck, EpochEndOffset, EpochEntry, EpochHistory,
-    EpochLookup, Event, FetchPosition, FetchResponse, Follower, FollowerAction, IsrProposal, Leader, LeaderAction,
-    LeaderConfig, LeaderEvent, LeaderState, NewLeader, NotAReplica, NotEnoughReplicas,
+    check_leader_epoch, diverging_epoch, AckOutcome, EpochCheck, EpochEndOffset, EpochEntry, EpochHistory, EpochLookup,
+    FetchPosition, FetchResponse, Follower, FollowerAction, IsrProposal, LeaderAction, LeaderConfig, LeaderEvent,
+    LeaderState, NewLeader, NotAReplica, NotEnoughReplicas,
 };
 
 #[test]
 fn a_single_replica_commits_every_append() {
-    let mut l = Leader::new(0, &[0], 0);
+    let mut l = leader(&[0], &[0], 1);
     assert_eq!(l.high_watermark(), 0);
-    assert_eq!(
-        l.handle(Event::LocalAppend { log_end_offset: 5 }),
-        Some(Action::HighWatermark(5))
-    );
-    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 5 }), None);
-    assert!(l.acks_all_complete(5));
-    assert!(!l.acks_all_complete(6));
-    // Opening an existing log: everything in it is committed.
-    assert_eq!(Leader::new(3, &[], 42).high_watermark(), 42);
+    assert_eq!(append(&mut l, 5, 1_000), vec![LeaderAction::HighWatermark(5)]);
+    assert_eq!(append(&mut l, 5, 1_000), vec![]);
+    assert_eq!(l.acks_all_complete(5), Some(AckOutcome::Ok));
+    assert_eq!(l.acks_all_complete(6), None);
+    // Leading an existing log alone: everything in it is committed.
+    let init = NewLeader {
+        local: 3,
+        replicas: Vec::new(),
+        isr: Vec::new(),
+        leader_epoch: 0,
+        partition_epoch: 0,
+        log_end_offset: 42,
+        high_watermark: 0,
+        now_ms: 0,
+    };
+    assert_eq!(LeaderState::new(init, LeaderConfig::default()).high_watermark(), 42);
 }
 
 #[test]
 fn the_high_watermark_waits_for_the_slowest_replica_and_never_goes_back() {
-    let mut l = Leader::new(0, &[0, 1, 2], 0);
-    assert_eq!(l.handle(Event::LocalAppend { log_end_offset: 10 }), None);
-    assert_eq!(l.follower_fetch(1, 10), Ok(None));
-    assert_eq!(l.follower_fetch(2, 4), Ok(Some(Action::HighWatermark(4))));
-    assert_eq!(l.follower_fetch(2, 10), Ok(Some(Action::HighWatermark(10))));
+    let mut l = leader(&[0, 1, 2], &[0, 1, 2], 1);
+    assert_eq!(append(&mut l, 10, 1_000), vec![]);
+    assert_eq!(l.follower_fetch(1, 10, 1_000), Ok(vec![]));
+    assert_eq!(l.follower_fetch(2, 4, 1_000), Ok(vec![LeaderAction::HighWatermark(4)]));
+    assert_eq!(
+        l.follower_fetch(2, 10, 1_000),
+        Ok(vec![LeaderAction::HighWatermark(10)])
+    );
     // A follower that truncated and fetches from lower down does not pull the high watermark back.
-    assert_eq!(l.follower_fetch(1, 3), Ok(None));
+    assert_eq!(l.follower_fetch(1, 3, 1_000), Ok(vec![]));
     assert_eq!(l.high_watermark(), 10);
 }
 
 #[test]
 fn fetches_from_brokers_that_are_not_followers_are_refused() {
-    let mut l = Leader::new(0, &[0, 1], 0);
-    assert_eq!(l.follower_fetch(7, 1), Err(NotAReplica { replica: 7 }));
-    assert_eq!(l.follower_fetch(0, 1), Err(NotAReplica { replica: 0 }));
+    let mut l = leader(&[0, 1], &[0, 1], 1);
+    assert_eq!(l.follower_fetch(7, 1, 1_000), Err(NotAReplica { replica: 7 }));
+    assert_eq!(l.follower_fetch(0, 1, 1_000), Err(NotAReplica { replica: 0 }));
     assert!(l.is_follower(1) && !l.is_follower(0) && !l.is_follower(7));
-    assert_eq!(l.replicas(), vec![0, 1]);
+    assert_eq!(l.replicas(), &[0, 1]);
 }
 
 #[test]
@@ -70,7 +80,7 @@ fn random_schedules_keep_the_high_watermark_rules() {
         };
         let followers = 1 + next(3) as i32;
         let ids: Vec<i32> = (0..=followers).collect();
-        let mut l = Leader::new(0, &ids, 0);
+        let mut l = leader(&ids, &ids, 1);
         let mut leo = 0i64;
         let mut held = vec![0i64; ids.len()];
         let mut last_hw = 0;
@@ -78,12 +88,12 @@ fn random_schedules_keep_the_high_watermark_rules() {
             if next(2) == 0 {
                 leo += 1 + next(5) as i64;
                 held[0] = leo;
-                l.handle(Event::LocalAppend { log_end_offset: leo });
+                append(&mut l, leo, 1_000);
             } else {
                 let f = 1 + next(followers as u64) as usize;
                 let offset = next(leo as u64 + 1) as i64;
                 held[f] = offset;
-                l.follower_fetch(f as i32, offset).unwrap();
+                l.follower_fetch(f as i32, offset, 1_000).unwrap();
             }
             let hw = l.high_watermark();
             let context = format!("seed {seed} step {step}: hw {hw}, held {held:?}");

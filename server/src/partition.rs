@@ -1,12 +1,22 @@
-//! One partition: its log, leader epoch, high watermark, replica state, producer state and the
-//! operations waiting on it. Everything about a partition is reachable from its [`Partition`]; nothing
-//! lives in parallel maps keyed by topic and partition, so dropping the `Partition` drops all of it.
+//! One partition: its log, leader epoch, role, high watermark, producer state and the operations waiting
+//! on it. Everything about a partition is reachable from its [`Partition`]; nothing lives in parallel maps
+//! keyed by topic and partition, so dropping the `Partition` drops all of it.
 //!
-//! The high watermark is a value of its own, published by the leader rules of the `replication` crate:
-//! with one replica it follows the log end offset after every append; with followers it advances as they
-//! fetch. Every reader uses it: consumer fetches (read-uncommitted, and read-committed since without
-//! transactions the last stable offset equals it), ListOffsets' latest offset, retention and the metrics.
-//! Replica fetches read up to the log end.
+//! The role comes from the metadata ([`Partition::apply_state`]) and runs the `replication` crate's rules:
+//! a leader holds a `LeaderState` (followers' log ends, the ISR, AlterPartition proposals, the
+//! `acks=all` checks), a follower a `Follower` (what to fetch, what the leader's answer means). The caller
+//! side of those rules is here: the leader's appends and its followers' fetches go in, and the actions come
+//! out as a published high watermark, woken waiters and queued ISR proposals ([`IsrQueue`]); the follower's
+//! actions become log appends, truncations and a raised log start.
+//!
+//! The high watermark is a value of its own, read without a lock: on a leader the smallest log end over
+//! the maximal ISR (the log end itself with one replica); on a follower min(the leader's, its own log end).
+//! Every reader uses it: consumer fetches (read-uncommitted, and read-committed since without transactions
+//! the last stable offset equals it), ListOffsets' latest offset, retention and the metrics. Replica
+//! fetches read up to the log end.
+//!
+//! Lock order: `producers`, then `role`; file work under `role` happens only on a follower (whose log
+//! nobody else writes).
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
