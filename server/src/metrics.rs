@@ -756,7 +756,7 @@ impl Collector for Scrape {
         {
             let mut m = e.encode_descriptor(
                 "kzero_replica_lag",
-                "Offsets each follower is behind the leader's log end, on the leader (-1: not fetched yet)",
+                "Offsets each replica is behind the leader's log end, on the leader (0 for itself; -1: not fetched yet)",
                 None,
                 MetricType::Gauge,
             )?;

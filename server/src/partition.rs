@@ -119,7 +119,8 @@ pub(crate) struct LeaderView {
     pub(crate) under_replicated: bool,
     /// The committed ISR is below `min.insync.replicas` (capped at the replication factor).
     pub(crate) under_min_isr: bool,
-    /// Each follower's lag behind the leader's log end in offsets (`None`: it has not fetched yet).
+    /// Each replica's lag behind the leader's log end in offsets (the leader's own is 0; `None`: a follower
+    /// that has not fetched yet).
     pub(crate) follower_lags: Vec<(i32, Option<i64>)>,
 }
 
@@ -530,8 +531,14 @@ impl Partition {
                 follower_lags: l
                     .replicas()
                     .iter()
-                    .filter(|id| **id != self.local_id())
-                    .map(|id| (*id, l.follower_log_end_offset(*id).map(|f| (leo - f).max(0))))
+                    .map(|id| {
+                        let end = if *id == self.local_id() {
+                            Some(leo)
+                        } else {
+                            l.follower_log_end_offset(*id)
+                        };
+                        (*id, end.map(|f| (leo - f).max(0)))
+                    })
                     .collect(),
             }
         })
