@@ -497,8 +497,8 @@ fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::
             }
         }
     });
-    // The time-based flush policy (each log's own flush.ms: its topic's override or the broker's), and
-    // checkpoints (recovery points, log start offsets) every minute.
+    // The time-based flush policy (each log's own flush.ms: its topic's override or the broker's),
+    // checkpoints (recovery points, log start offsets) every minute, high watermarks every 5 s.
     let b = Arc::clone(broker);
     let mut s = stop;
     tasks.spawn(async move {
@@ -512,9 +512,16 @@ fn spawn_background(broker: &Arc<Broker>, tasks: &mut JoinSet<()>, stop: watch::
             seconds += 1;
             let replicas = Arc::clone(&b.replicas);
             let checkpoint = seconds % 60 == 0;
+            // Kafka's replica.high.watermark.checkpoint.interval.ms: 5 s.
+            let high_watermarks = seconds % 5 == 0;
             let done = blocking("flushing", move || {
                 if let Err(e) = replicas.flush_due(broker::storage_now_ms()) {
                     tracing::error!(error = %e, "time-based flush failed");
+                }
+                if high_watermarks {
+                    if let Err(e) = replicas.checkpoint_high_watermarks() {
+                        tracing::error!(error = %e, "writing the high-watermark checkpoint failed");
+                    }
                 }
                 if checkpoint {
                     if let Err(e) = replicas.checkpoint() {

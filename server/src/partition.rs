@@ -192,20 +192,22 @@ pub(crate) struct Partition {
 
 impl Partition {
     /// A partition hosted by this broker over an opened log. It serves nothing until the metadata gives it
-    /// a role ([`Partition::apply_state`]); its high watermark starts at the log end (kzero keeps no
-    /// high-watermark checkpoint: a leader's watermark only moves up from there as its ISR fetches).
+    /// a role ([`Partition::apply_state`]); its high watermark starts at `high_watermark` (the checkpointed
+    /// one), within the log, and only moves up from there as the role's rules say.
     pub(crate) fn new(
         topic: Arc<str>,
         index: i32,
         log: Arc<Log>,
+        high_watermark: i64,
         context: Arc<PartitionContext>,
         metrics: Arc<TopicMetrics>,
     ) -> Partition {
         let epoch = log.latest_epoch().unwrap_or(0).max(0);
+        let high_watermark = high_watermark.clamp(log.log_start_offset(), log.log_end_offset());
         Partition {
             topic,
             index,
-            high_watermark: AtomicI64::new(log.log_end_offset()),
+            high_watermark: AtomicI64::new(high_watermark),
             role: Mutex::new(Role::None),
             log,
             leader_epoch: AtomicI32::new(epoch),

@@ -255,6 +255,9 @@ fn topic_id_of(name: &str, partitions: &[Arc<Partition>]) -> Result<TopicId, Err
     Ok(id)
 }
 
+/// The high-watermark checkpoint in the data directory (Kafka's name).
+const HW_CHECKPOINT: &str = "replication-offset-checkpoint";
+
 /// The most partitions one request may create (Kafka's controller refuses operations of more than
 /// 10,000 records, `MAX_RECORDS_PER_USER_OP`): a client cannot make the broker allocate or create files
 /// for billions of partitions.
@@ -315,6 +318,12 @@ impl ReplicaManager {
                 );
             }
         }
+        // The high watermarks of the last checkpoint (Kafka's `replication-offset-checkpoint`). A data
+        // directory from before replication has none: its logs were committed to their ends. A partition
+        // missing from an existing file starts from its log start, and its leader's rules raise it.
+        let hw_path = config.data_dir.join(HW_CHECKPOINT);
+        let hw_file_exists = hw_path.exists();
+        let checkpointed = storage::checkpoint::read(&hw_path)?;
         let mut by_topic: BTreeMap<String, BTreeMap<i32, Arc<storage::Log>>> = BTreeMap::new();
         for ((topic, partition), log) in logs.logs() {
             by_topic.entry(topic).or_default().insert(partition, log);
@@ -335,10 +344,16 @@ impl ReplicaManager {
             // Partitions this broker does not host (any more) are holes until the metadata says more.
             let mut partitions: Vec<Option<Arc<Partition>>> = vec![None; count as usize];
             for (p, log) in found {
+                let high_watermark = match checkpointed.get(&(name.to_string(), p)) {
+                    Some(hw) => *hw,
+                    None if hw_file_exists => log.log_start_offset(),
+                    None => log.log_end_offset(),
+                };
                 partitions[p as usize] = Some(Arc::new(Partition::new(
                     Arc::clone(&name),
                     p,
                     log,
+                    high_watermark,
                     Arc::clone(&context),
                     Arc::clone(&topic_metrics),
                 )));
@@ -426,6 +441,7 @@ impl ReplicaManager {
                     Arc::clone(name),
                     p,
                     log,
+                    0,
                     Arc::clone(&self.context),
                     Arc::clone(&topic_metrics),
                 ));
@@ -1032,8 +1048,24 @@ impl ReplicaManager {
         self.logs.checkpoint()
     }
 
-    /// Flushes and closes every log and writes the clean-shutdown marker (blocking).
+    /// Writes every hosted partition's high watermark to `replication-offset-checkpoint` (Kafka's file and
+    /// format; blocking). A restarted broker starts each partition from it rather than from its log end,
+    /// which may hold records that were never committed.
+    pub(crate) fn checkpoint_high_watermarks(&self) -> Result<(), storage::Error> {
+        let entries = self
+            .partitions()
+            .iter()
+            .map(|p| ((p.topic.to_string(), p.index), p.high_watermark()))
+            .collect();
+        storage::checkpoint::write(&self.data_dir.join(HW_CHECKPOINT), &entries)
+    }
+
+    /// Writes the high watermarks, then flushes and closes every log and writes the clean-shutdown marker
+    /// (blocking).
     pub(crate) fn close(&self) -> Result<(), storage::Error> {
+        if let Err(e) = self.checkpoint_high_watermarks() {
+            tracing::error!(error = %e, "cannot write the high-watermark checkpoint");
+        }
         self.logs.close()
     }
 }
