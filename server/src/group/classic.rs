@@ -151,7 +151,8 @@ pub(crate) struct SyncResult {
 }
 
 impl SyncResult {
-    fn error(error: ErrorCode) -> Self {
+    /// An answer carrying only `error`.
+    pub(crate) fn error(error: ErrorCode) -> Self {
         SyncResult {
             error,
             protocol_type: None,
@@ -1030,6 +1031,27 @@ impl Groups {
                 ErrorCode::None
             }
         }
+    }
+
+    /// Forgets the groups `which` picks (their `__consumer_offsets` partition is led elsewhere now), with
+    /// their members and timers; their parked JoinGroup and SyncGroup requests are answered `error`
+    /// (NOT_COORDINATOR: the members find the new coordinator). Nothing is persisted: the log keeps them.
+    pub(crate) fn unload(&mut self, which: impl Fn(&str) -> bool, error: ErrorCode) -> Vec<Output> {
+        let mut out = Vec::new();
+        let ids: Vec<String> = self.groups.keys().filter(|id| which(id)).cloned().collect();
+        for id in ids {
+            let Some(g) = self.groups.remove(&id) else { continue };
+            self.retired_rebalances += g.rebalances;
+            for m in g.members {
+                if let Some(t) = m.awaiting_join {
+                    out.push(Output::Join(t, JoinResult::error(error, &m.id)));
+                }
+                if let Some(t) = m.awaiting_sync {
+                    out.push(Output::Sync(t, SyncResult::error(error)));
+                }
+            }
+        }
+        out
     }
 
     /// Rebuilds a group from its stored metadata (loading `__consumer_offsets`); `None` is a tombstone.

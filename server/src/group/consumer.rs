@@ -1188,8 +1188,13 @@ impl ConsumerGroups {
     /// The broker's metadata changed: re-resolves every regular expression and bumps the epoch of each
     /// group whose subscribed topics' metadata changed, so that the next heartbeat computes a new target.
     pub(crate) fn topics_changed(&mut self, topics: &Topics, now: Ms) -> Vec<Record> {
+        self.topics_changed_for(topics, now, |_| true)
+    }
+
+    /// [`ConsumerGroups::topics_changed`] for the groups `which` picks only (those just loaded).
+    pub(crate) fn topics_changed_for(&mut self, topics: &Topics, now: Ms, which: impl Fn(&str) -> bool) -> Vec<Record> {
         let mut out = Vec::new();
-        for group in self.groups.values_mut() {
+        for group in self.groups.values_mut().filter(|g| which(&g.id)) {
             let regexes: BTreeSet<String> = group
                 .members
                 .values()
@@ -1293,6 +1298,12 @@ impl ConsumerGroups {
                 )
             });
         }
+    }
+
+    /// Forgets the groups `which` picks (their `__consumer_offsets` partition is led elsewhere now), with
+    /// their members' timers. Nothing is persisted: the log keeps them.
+    pub(crate) fn unload(&mut self, which: impl Fn(&str) -> bool) {
+        self.groups.retain(|id, _| !which(id));
     }
 
     /// Every live record, group by group (for rewriting `__consumer_offsets`).

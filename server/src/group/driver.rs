@@ -1,11 +1,25 @@
 //! The coordinator's task: it owns the sans-IO state, takes requests through a channel, fires timers,
 //! persists records to `__consumer_offsets` and answers parked requests.
+//!
+//! It coordinates the groups of the `__consumer_offsets` partitions this broker leads, and follows their
+//! leadership as Kafka's `onElection`/`onResignation` do. When told that leadership may have moved
+//! ([`GroupCoordinator::leadership_changed`]), and before serving a group whose partition's leadership
+//! differs from what it has loaded, it compares the partitions led here with those it coordinates:
+//! - a partition newly led here is replayed from its log on a blocking thread, while the task keeps
+//!   serving the other partitions; its groups get COORDINATOR_LOAD_IN_PROGRESS until the replay is
+//!   applied (heartbeats are answered blindly, as Kafka does);
+//! - a partition led elsewhere now is unloaded: its groups, their committed offsets and timers are
+//!   forgotten, and their parked JoinGroup and SyncGroup requests are answered NOT_COORDINATOR, as every
+//!   later request for them is.
+//!
+//! Start-up is the first such comparison, so a broker that leads nothing at first loads when it becomes
+//! a leader. Only partitions led and loaded here are written, cleaned or expired.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -21,7 +35,7 @@ use super::offsets::{CommitRequest, CommittedOffset, Coordinator, Record};
 use super::{partition_for, records};
 use crate::config::GroupSection;
 use crate::metrics::GroupView;
-use crate::partition::ReadBound;
+use crate::partition::{Partition, ReadBound};
 use crate::replica_manager::{ProduceEntry, ReplicaManager, TopicMap};
 use crate::topic_config::TopicConfig;
 
@@ -92,6 +106,8 @@ enum Command {
         topic: String,
         reply: oneshot::Sender<()>,
     },
+    /// Leadership of `__consumer_offsets` partitions may have moved.
+    LeadershipChanged,
 }
 
 /// A group as ListGroups lists it: id, protocol type, state, and type (`classic` or `consumer`).
@@ -112,7 +128,10 @@ pub(crate) type CreateTopic = Arc<
 #[derive(Debug)]
 pub(crate) struct GroupCoordinator {
     tx: mpsc::UnboundedSender<Command>,
-    loaded: Arc<AtomicBool>,
+    /// Set once the task took its first look at the partitions this broker leads.
+    started: Arc<AtomicBool>,
+    /// A leadership check is queued and the task has not begun it: more notifications add nothing.
+    leadership_queued: Arc<AtomicBool>,
 }
 
 impl Command {
@@ -136,7 +155,8 @@ impl std::fmt::Debug for Command {
 }
 
 impl GroupCoordinator {
-    /// Starts the coordinator's task; it loads `__consumer_offsets` first.
+    /// Starts the coordinator's task; it starts loading the `__consumer_offsets` partitions this broker
+    /// leads at once.
     pub(crate) fn start(
         replicas: Arc<ReplicaManager>,
         create_topic: CreateTopic,
@@ -145,7 +165,9 @@ impl GroupCoordinator {
         stop: watch::Receiver<bool>,
     ) -> (GroupCoordinator, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let loaded = Arc::new(AtomicBool::new(false));
+        let (loads, loads_rx) = mpsc::unbounded_channel();
+        let started = Arc::new(AtomicBool::new(false));
+        let leadership_queued = Arc::new(AtomicBool::new(false));
         // An existing topic keeps its partition count; the setting applies when it is created.
         let partitions = replicas
             .topic(OFFSETS_TOPIC)
@@ -168,18 +190,43 @@ impl GroupCoordinator {
             joins: HashMap::new(),
             syncs: HashMap::new(),
             next_ticket: 0,
-            loaded: Arc::clone(&loaded),
+            started: Arc::clone(&started),
+            leadership_queued: Arc::clone(&leadership_queued),
+            leading: BTreeMap::new(),
+            load_generation: 0,
+            loads,
             retention_ms: config.offsets_retention_minutes.saturating_mul(60_000),
             retention_check: Duration::from_millis(config.offsets_retention_check_interval_ms),
             view,
         };
-        let task = tokio::spawn(actor.run(rx, stop));
-        (GroupCoordinator { tx, loaded }, task)
+        let task = tokio::spawn(actor.run(rx, loads_rx, stop));
+        (
+            GroupCoordinator {
+                tx,
+                started,
+                leadership_queued,
+            },
+            task,
+        )
     }
 
-    /// True once `__consumer_offsets` is loaded (until then: COORDINATOR_LOAD_IN_PROGRESS).
+    /// True once the task runs (until then: COORDINATOR_LOAD_IN_PROGRESS). The task itself answers
+    /// COORDINATOR_LOAD_IN_PROGRESS for a group whose `__consumer_offsets` partition it is still loading,
+    /// and NOT_COORDINATOR for one whose partition this broker does not lead.
     pub(crate) fn is_loaded(&self) -> bool {
-        self.loaded.load(Ordering::Acquire)
+        self.started.load(Ordering::Acquire)
+    }
+
+    /// Tells the coordinator that leadership of `__consumer_offsets` partitions may have moved: to call
+    /// after every metadata image applied to the local partitions, and whenever this broker is fenced or
+    /// unfenced. Cheap and never blocks: a notification the task has not taken yet absorbs later ones.
+    /// The task then loads the partitions newly led here and unloads those led elsewhere.
+    #[allow(dead_code, reason = "the broker's metadata publisher calls it once wired (`lib.rs`)")]
+    pub(crate) fn leadership_changed(&self) {
+        if !self.leadership_queued.swap(true, Ordering::AcqRel) {
+            // Fails only once the task has stopped, when there is nothing left to tell.
+            let _ = self.tx.send(Command::LeadershipChanged);
+        }
     }
 
     async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
@@ -329,6 +376,26 @@ fn consumer_topics(map: &TopicMap) -> Topics {
         .collect()
 }
 
+/// Where a `__consumer_offsets` partition led here stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Load {
+    /// Its records are being read; the number tells this load's result from an earlier load's.
+    Loading(u64),
+    /// Its groups are in the coordinator's state, and served.
+    Loaded,
+    /// Its records could not be read: its groups are refused (COORDINATOR_LOAD_IN_PROGRESS) and its log
+    /// left alone until leadership moves away and back, or a restart, loads it again.
+    Failed,
+}
+
+/// One partition's records as a load read them.
+struct PartitionLoad {
+    index: i32,
+    generation: u64,
+    records: Result<Vec<Record>, String>,
+    started: Instant,
+}
+
 struct Actor {
     c: Coordinator,
     /// The topic table the KIP-848 groups last saw, and its view for them.
@@ -336,45 +403,104 @@ struct Actor {
     replicas: Arc<ReplicaManager>,
     /// Creates `__consumer_offsets` through the active controller.
     create_topic: CreateTopic,
+    /// The partition count of `__consumer_offsets`: the topic's once it exists, the setting until then.
     partitions: i32,
     joins: HashMap<Ticket, oneshot::Sender<JoinResult>>,
     syncs: HashMap<Ticket, oneshot::Sender<SyncResult>>,
     next_ticket: Ticket,
-    loaded: Arc<AtomicBool>,
+    started: Arc<AtomicBool>,
+    leadership_queued: Arc<AtomicBool>,
+    /// The `__consumer_offsets` partitions this broker led when last looked at, by index.
+    /// INVARIANT: every group in `c` maps (`partition_for` over `partitions`) to a `Loaded` one.
+    leading: BTreeMap<i32, Load>,
+    load_generation: u64,
+    /// Where the loads send what they read.
+    loads: mpsc::UnboundedSender<PartitionLoad>,
     retention_ms: Ms,
     retention_check: Duration,
     /// Where the metrics read the groups.
     view: Arc<ArcSwap<GroupView>>,
 }
 
-/// Kafka's mapping of a failed coordinator write to the error the client gets
-/// (`CoordinatorOperationExceptionHelper`).
-fn write_error(code: ErrorCode) -> ErrorCode {
+/// What a write to `__consumer_offsets` carries, which decides the error its failure is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Write {
+    /// Committed offsets (OffsetCommit).
+    Offsets,
+    /// Anything else: group metadata, tombstones.
+    Groups,
+}
+
+/// Kafka's mapping of a failed coordinator write to the error the client gets (`kafka-facts-2.md` §0;
+/// the classic `GroupMetadataManager`, which appended with acks=all as kzero does):
+/// - the partition is missing, or the write was not replicated (in time): COORDINATOR_NOT_AVAILABLE;
+/// - this broker no longer leads the partition, or its log failed: NOT_COORDINATOR;
+/// - the batch is too large: INVALID_COMMIT_OFFSET_SIZE for offsets, UNKNOWN_SERVER_ERROR otherwise
+///   (Kafka 4's `CoordinatorOperationExceptionHelper` answers UNKNOWN_SERVER_ERROR for both).
+fn write_error(code: ErrorCode, write: Write) -> ErrorCode {
     match code {
-        ErrorCode::UnknownTopicOrPartition | ErrorCode::NotEnoughReplicas | ErrorCode::RequestTimedOut => {
-            ErrorCode::CoordinatorNotAvailable
-        }
+        ErrorCode::UnknownTopicOrPartition
+        | ErrorCode::NotEnoughReplicas
+        | ErrorCode::NotEnoughReplicasAfterAppend
+        | ErrorCode::RequestTimedOut => ErrorCode::CoordinatorNotAvailable,
         ErrorCode::NotLeaderOrFollower | ErrorCode::KafkaStorageError => ErrorCode::NotCoordinator,
-        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge => ErrorCode::UnknownServerError,
+        ErrorCode::MessageTooLarge | ErrorCode::RecordListTooLarge | ErrorCode::InvalidFetchSize => match write {
+            Write::Offsets => ErrorCode::InvalidCommitOffsetSize,
+            Write::Groups => ErrorCode::UnknownServerError,
+        },
         other => other,
     }
 }
 
-impl Actor {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Command>, mut stop: watch::Receiver<bool>) {
-        if let Err(e) = self.load().await {
-            // Serving empty groups would send consumers back to auto.offset.reset, and cleaning would then
-            // drop the records that could not be read: instead the coordinator stays unavailable
-            // (COORDINATOR_LOAD_IN_PROGRESS) and leaves the topic alone until a restart loads it.
-            tracing::error!(error = %e, "cannot load {OFFSETS_TOPIC}: group requests are refused until a restart loads it");
-            loop {
-                tokio::select! {
-                    cmd = rx.recv() => if cmd.is_none() { return },
-                    _ = stop.changed() => return,
+/// Reads one partition's records, oldest first (blocking).
+fn read_partition(p: &Partition) -> Result<Vec<Record>, String> {
+    let mut out = Vec::new();
+    let mut offset = p.log().log_start_offset();
+    loop {
+        let read = p.read(offset, 8 << 20, ReadBound::LogEnd).map_err(|e| e.to_string())?;
+        let Some(slice) = read.slice else { break };
+        let mut buf = vec![0u8; slice.len() as usize];
+        slice
+            .file
+            .read_exact_at(&mut buf, slice.range.start)
+            .map_err(|e| format!("reading {}-{}: {e}", p.topic, p.index))?;
+        let mut next = offset;
+        for batch in Batches::new(&buf) {
+            let batch = batch.map_err(|e| format!("{}-{}: {e}", p.topic, p.index))?;
+            let h = batch.header();
+            next = h.last_offset() + 1;
+            if h.base_offset() + i64::from(h.last_offset_delta()) < offset || h.is_control() {
+                continue;
+            }
+            for record in batch.records().map_err(|e| e.to_string())? {
+                let record = record.map_err(|e| e.to_string())?;
+                let Some(key) = record.key else { continue };
+                match records::decode(&key, record.value.as_ref()) {
+                    Ok(Some(r)) => out.push(r),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "skipping a record")
+                    }
                 }
             }
         }
-        self.loaded.store(true, Ordering::Release);
+        if next <= offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok(out)
+}
+
+impl Actor {
+    async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<Command>,
+        mut loads: mpsc::UnboundedReceiver<PartitionLoad>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        self.sync_leadership();
+        self.started.store(true, Ordering::Release);
         self.publish();
         let mut expiry = tokio::time::interval(self.retention_check);
         expiry.tick().await;
@@ -389,6 +515,13 @@ impl Actor {
             };
             tokio::select! {
                 cmd = rx.recv() => match cmd {
+                    Some(Command::LeadershipChanged) => {
+                        // Cleared before looking, so that a change after the look queues another.
+                        self.leadership_queued.store(false, Ordering::Release);
+                        if self.sync_leadership() {
+                            self.publish();
+                        }
+                    }
                     Some(cmd) => {
                         let changes = cmd.changes_state();
                         self.handle(cmd).await;
@@ -398,6 +531,11 @@ impl Actor {
                     }
                     None => return,
                 },
+                Some(load) = loads.recv() => {
+                    if self.finish_load(load).await {
+                        self.publish();
+                    }
+                }
                 () = tokio::time::sleep(sleep) => {
                     let out = self.c.groups.tick(now_ms());
                     let mut changed = !out.is_empty();
@@ -414,13 +552,19 @@ impl Actor {
                     }
                 }
                 _ = expiry.tick() => {
+                    // Only groups of partitions led and loaded here are expired, and only those partitions
+                    // cleaned: first drop the ones led elsewhere by now.
+                    let moved = self.sync_leadership();
                     self.clean().await;
                     let records = self.c.expire(now_ms(), self.retention_ms);
-                    if !records.is_empty() {
+                    let expired = !records.is_empty();
+                    if expired {
                         tracing::info!(tombstones = records.len(), "expired committed offsets");
                         if let Err(e) = self.persist(records).await {
                             tracing::error!(error = %e, "cannot write offset tombstones");
                         }
+                    }
+                    if moved || expired {
                         self.publish();
                     }
                 }
@@ -459,7 +603,7 @@ impl Actor {
             Command::Join(req, reply) => {
                 let t = self.ticket();
                 self.joins.insert(t, reply);
-                if let Err(code) = self.ensure_topic().await {
+                if let Err(code) = self.writable(&req.group_id).await {
                     let member = req.member_id.clone();
                     self.answer_join(t, JoinResult::error(code, &member));
                     return;
@@ -478,6 +622,10 @@ impl Actor {
                 self.deliver(out).await;
             }
             Command::Sync(req, reply) => {
+                if let Err(code) = self.serves(&req.group_id) {
+                    let _ = reply.send(SyncResult::error(code));
+                    return;
+                }
                 let t = self.ticket();
                 self.syncs.insert(t, reply);
                 let out = self.c.groups.sync(req, t, now);
@@ -490,19 +638,33 @@ impl Actor {
                 instance,
                 reply,
             } => {
-                let _ = reply.send(
-                    self.c
+                let code = match self.serves(&group) {
+                    Ok(()) => self
+                        .c
                         .groups
                         .heartbeat(&group, generation, &member, instance.as_deref(), now),
-                );
+                    // While the group's partition loads, Kafka answers heartbeats blindly
+                    // (`GroupCoordinatorService.heartbeat`): the member's session starts again at the load.
+                    Err(ErrorCode::CoordinatorLoadInProgress)
+                        if matches!(self.load_of(&group), Some(Load::Loading(_))) =>
+                    {
+                        ErrorCode::None
+                    }
+                    Err(code) => code,
+                };
+                let _ = reply.send(code);
             }
             Command::Leave { group, members, reply } => {
+                if let Err(code) = self.serves(&group) {
+                    let _ = reply.send((code, Vec::new()));
+                    return;
+                }
                 let (top, each, out) = self.c.groups.leave(&group, &members, now);
                 self.deliver(out).await;
                 let _ = reply.send((top, each));
             }
             Command::Commit(req, reply) => {
-                if let Err(code) = self.ensure_topic().await {
+                if let Err(code) = self.writable(&req.group_id).await {
                     let _ = reply.send(vec![code; req.partitions.len()]);
                     return;
                 }
@@ -512,7 +674,7 @@ impl Actor {
                     .map(|(t, p, ..)| (t.clone(), *p, self.c.fetch(&req.group_id, t, *p).cloned()))
                     .collect();
                 let (mut errors, records) = self.c.commit(&req, now);
-                if let Err(code) = self.persist(records).await {
+                if let Err(code) = self.write(records, Write::Offsets).await {
                     // Not written, so not committed: OffsetFetch must not see these offsets.
                     self.c.restore_offsets(&req.group_id, before);
                     for e in errors.iter_mut().filter(|e| **e == ErrorCode::None) {
@@ -527,6 +689,10 @@ impl Actor {
                 member,
                 reply,
             } => {
+                if let Err(code) = self.serves(&group) {
+                    let _ = reply.send(Err(code));
+                    return;
+                }
                 if let Some((member_id, epoch)) = member.filter(|_| self.c.consumer.contains(&group)) {
                     if let Err(code) = self
                         .c
@@ -556,6 +722,10 @@ impl Actor {
                 let _ = reply.send(Ok(answer));
             }
             Command::List { states, reply } => {
+                // The groups of the partitions led and loaded here (Kafka skips partitions led elsewhere).
+                if self.sync_leadership() {
+                    self.publish();
+                }
                 let mut listed: Vec<ListedGroup> = self
                     .c
                     .groups
@@ -582,7 +752,23 @@ impl Actor {
             }
             Command::ConsumerDescribe { groups, reply } => {
                 let topics = self.topics().await;
-                let mut described = self.c.consumer.describe(&groups, &topics);
+                let mut described = Vec::with_capacity(groups.len());
+                for group in &groups {
+                    if let Err(code) = self.serves(group) {
+                        described.push(consumer::DescribedGroup {
+                            error: code,
+                            error_message: None,
+                            group_id: group.clone(),
+                            state: "",
+                            group_epoch: 0,
+                            assignment_epoch: 0,
+                            assignor_name: String::new(),
+                            members: Vec::new(),
+                        });
+                        continue;
+                    }
+                    described.extend(self.c.consumer.describe(std::slice::from_ref(group), &topics));
+                }
                 for d in &mut described {
                     if d.error == ErrorCode::GroupIdNotFound && self.c.groups.get(&d.group_id).is_some() {
                         d.error_message = Some(format!("group {} is not a consumer group", d.group_id));
@@ -595,23 +781,52 @@ impl Actor {
                 not_found_is_error,
                 reply,
             } => {
-                let _ = reply.send(
-                    groups
-                        .iter()
-                        .map(|g| self.c.groups.describe(g, not_found_is_error))
-                        .collect(),
-                );
+                let mut described = Vec::with_capacity(groups.len());
+                for group in &groups {
+                    described.push(match self.serves(group) {
+                        Ok(()) => self.c.groups.describe(group, not_found_is_error),
+                        Err(code) => GroupDescription {
+                            error: code,
+                            group_id: group.clone(),
+                            state: "",
+                            protocol_type: String::new(),
+                            protocol_data: String::new(),
+                            members: Vec::new(),
+                        },
+                    });
+                }
+                let _ = reply.send(described);
             }
             Command::DeleteGroups { groups, reply } => {
-                let (mut errors, records) = self.c.delete_groups(&groups);
+                // Each group's error: refused here, or from the deletion of the groups served.
+                let gates: Vec<Result<(), ErrorCode>> = groups.iter().map(|g| self.serves(g)).collect();
+                let served: Vec<String> = groups
+                    .iter()
+                    .zip(&gates)
+                    .filter(|(_, gate)| gate.is_ok())
+                    .map(|(g, _)| g.clone())
+                    .collect();
+                let (mut deleted, records) = self.c.delete_groups(&served);
                 if let Err(code) = self.persist(records).await {
-                    for e in errors.iter_mut().filter(|e| **e == ErrorCode::None) {
+                    for e in deleted.iter_mut().filter(|e| **e == ErrorCode::None) {
                         *e = code;
                     }
                 }
+                let mut deleted = deleted.into_iter();
+                let errors = gates
+                    .into_iter()
+                    .map(|gate| match gate {
+                        Ok(()) => deleted.next().unwrap_or(ErrorCode::UnknownServerError),
+                        Err(code) => code,
+                    })
+                    .collect();
                 let _ = reply.send(errors);
             }
             Command::TopicDeleted { topic, reply } => {
+                // The groups of partitions led elsewhere by now are not this coordinator's to change.
+                if self.sync_leadership() {
+                    self.publish();
+                }
                 let records = self.c.topic_deleted(&topic);
                 if !records.is_empty() {
                     tracing::info!(%topic, offsets = records.len(), "dropped the deleted topic's committed offsets");
@@ -626,6 +841,10 @@ impl Actor {
                 partitions,
                 reply,
             } => {
+                if let Err(code) = self.serves(&group) {
+                    let _ = reply.send((code, Vec::new()));
+                    return;
+                }
                 let (top, mut each, records) = self.c.delete_offsets(&group, &partitions);
                 if let Err(code) = self.persist(records).await {
                     for e in each.iter_mut().filter(|e| **e == ErrorCode::None) {
@@ -634,7 +853,187 @@ impl Actor {
                 }
                 let _ = reply.send((top, each));
             }
+            // Taken by the loop.
+            Command::LeadershipChanged => {}
         }
+    }
+
+    /// Whether this coordinator serves `group` now: NOT_COORDINATOR when this broker does not lead the
+    /// group's `__consumer_offsets` partition, COORDINATOR_LOAD_IN_PROGRESS until that partition is loaded
+    /// (Kafka's `CoordinatorRuntime`). Before the topic exists every group is served: its first write
+    /// creates the topic. Leadership is read live, and a move that no notification reported yet is caught
+    /// up with here.
+    fn serves(&mut self, group: &str) -> Result<(), ErrorCode> {
+        let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
+            return Ok(());
+        };
+        let count = topic.partitions.len() as i32;
+        let index = partition_for(group, count);
+        let led = topic
+            .partitions
+            .get(index as usize)
+            .and_then(Option::as_ref)
+            .is_some_and(|p| p.is_leader());
+        if (count != self.partitions || led != self.leading.contains_key(&index)) && self.sync_leadership() {
+            self.publish();
+        }
+        if !led {
+            return Err(ErrorCode::NotCoordinator);
+        }
+        match self.leading.get(&index) {
+            Some(Load::Loaded) => Ok(()),
+            _ => Err(ErrorCode::CoordinatorLoadInProgress),
+        }
+    }
+
+    /// Where the `__consumer_offsets` partition of `group` stands (`None`: not led here).
+    fn load_of(&self, group: &str) -> Option<Load> {
+        self.leading.get(&partition_for(group, self.partitions)).copied()
+    }
+
+    /// [`Actor::serves`] for a request that writes: `__consumer_offsets` is created first if need be.
+    async fn writable(&mut self, group: &str) -> Result<(), ErrorCode> {
+        self.ensure_topic().await?;
+        self.serves(group)
+    }
+
+    /// Brings the coordinated partitions in line with the `__consumer_offsets` partitions this broker
+    /// leads now: those led elsewhere (or gone) are unloaded, those newly led here start loading. Returns
+    /// whether anything changed.
+    fn sync_leadership(&mut self) -> bool {
+        let topic = self.replicas.topic(OFFSETS_TOPIC);
+        let mut changed = false;
+        if let Some(count) = topic.as_ref().map(|t| t.partitions.len() as i32) {
+            if count != self.partitions {
+                // Another partition count maps every group anew: start over with it.
+                let all: Vec<i32> = self.leading.keys().copied().collect();
+                changed |= self.resign(&all);
+                self.partitions = count;
+            }
+        }
+        let led: BTreeMap<i32, Arc<Partition>> = topic
+            .iter()
+            .flat_map(|t| t.hosted().filter(|p| p.is_leader()))
+            .map(|p| (p.index, Arc::clone(p)))
+            .collect();
+        let lost: Vec<i32> = self.leading.keys().filter(|i| !led.contains_key(i)).copied().collect();
+        changed |= self.resign(&lost);
+        for (index, partition) in led {
+            if !self.leading.contains_key(&index) {
+                self.elect(partition);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// Kafka's `onResignation`: forgets the groups of partitions led elsewhere now; their parked requests
+    /// are answered NOT_COORDINATOR. A load under way is abandoned (its result will not match).
+    fn resign(&mut self, lost: &[i32]) -> bool {
+        if lost.is_empty() {
+            return false;
+        }
+        let partitions = self.partitions;
+        let out = self.c.unload(
+            |group| lost.contains(&partition_for(group, partitions)),
+            ErrorCode::NotCoordinator,
+        );
+        self.answer(out, None);
+        for index in lost {
+            self.leading.remove(index);
+            tracing::info!(
+                partition = index,
+                "no longer coordinating the groups of {OFFSETS_TOPIC}-{index}"
+            );
+        }
+        true
+    }
+
+    /// Kafka's `onElection`: starts replaying a partition newly led here, on a blocking thread. A log
+    /// with nothing to replay (a new topic) is coordinated at once.
+    fn elect(&mut self, partition: Arc<Partition>) {
+        let index = partition.index;
+        let empty = partition.log().log_end_offset() <= partition.log().log_start_offset();
+        if empty {
+            self.leading.insert(index, Load::Loaded);
+            tracing::info!(
+                partition = index,
+                "coordinating the groups of {OFFSETS_TOPIC}-{index} (empty)"
+            );
+            return;
+        }
+        self.load_generation += 1;
+        let generation = self.load_generation;
+        self.leading.insert(index, Load::Loading(generation));
+        let tx = self.loads.clone();
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || {
+            let records = read_partition(&partition);
+            // The task may have stopped: then nobody needs the records.
+            let _ = tx.send(PartitionLoad {
+                index,
+                generation,
+                records,
+                started,
+            });
+        });
+    }
+
+    /// Applies a load's records, unless the partition was resigned since: only its own groups are
+    /// replayed, so the groups of other partitions are left as they are. Returns whether anything changed.
+    async fn finish_load(&mut self, load: PartitionLoad) -> bool {
+        let PartitionLoad {
+            index,
+            generation,
+            records,
+            started,
+        } = load;
+        if self.leading.get(&index) != Some(&Load::Loading(generation)) {
+            return false;
+        }
+        let records = match records {
+            Ok(records) => records,
+            Err(e) => {
+                // Serving empty groups would send consumers back to auto.offset.reset, and cleaning would
+                // then drop the records that could not be read: the partition's groups stay refused.
+                tracing::error!(
+                    partition = index,
+                    error = %e,
+                    "cannot load {OFFSETS_TOPIC}-{index}: its groups are refused until it is loaded again"
+                );
+                self.leading.insert(index, Load::Failed);
+                return false;
+            }
+        };
+        let partitions = self.partitions;
+        let belongs = move |group: &str| partition_for(group, partitions) == index;
+        let (n, now) = (records.len(), now_ms());
+        for record in records {
+            // A record of another partition's group (never written so) must not touch a live group.
+            if belongs(record.group()) {
+                self.c.replay(record, now);
+            }
+        }
+        self.c.loaded(belongs);
+        self.leading.insert(index, Load::Loaded);
+        // The KIP-848 groups' subscribed metadata is soft state: computed again from the topics now.
+        let topics = self.topics().await;
+        let changes = self.c.consumer.topics_changed_for(&topics, now_ms(), belongs);
+        if !changes.is_empty() {
+            if let Err(e) = self.persist(changes.into_iter().map(Record::Consumer).collect()).await {
+                tracing::error!(error = %e, "cannot write the consumer groups' metadata changes");
+            }
+        }
+        let groups = self.c.groups.ids().filter(|g| belongs(g)).count()
+            + self.c.consumer.list().iter().filter(|(g, _)| belongs(g)).count();
+        tracing::info!(
+            partition = index,
+            records = n,
+            groups,
+            took_ms = started.elapsed().as_millis() as u64,
+            "loaded {OFFSETS_TOPIC}-{index}"
+        );
+        true
     }
 
     /// The broker's topics as the KIP-848 groups see them. When the topic table changed since the last
@@ -661,7 +1060,7 @@ impl Actor {
     /// One ConsumerGroupHeartbeat: claims the group id from an empty classic group if needed, runs the
     /// state machine, and writes its records before answering.
     async fn consumer_heartbeat(&mut self, req: HeartbeatRequest, now: Ms) -> HeartbeatResponse {
-        if let Err(code) = self.ensure_topic().await {
+        if let Err(code) = self.writable(&req.group_id).await {
             return HeartbeatResponse::failed(code);
         }
         if req.member_epoch == 0 {
@@ -716,17 +1115,18 @@ impl Actor {
             })
             .collect();
         let failed = self.persist(stores).await.err();
+        self.answer(out, failed);
+    }
+
+    /// Delivers the answers among `out`; a successful SyncGroup answer becomes `failed`, when given (its
+    /// assignment could not be stored).
+    fn answer(&mut self, out: Vec<Output>, failed: Option<ErrorCode>) {
         for o in out {
             match o {
                 Output::Join(t, r) => self.answer_join(t, r),
                 Output::Sync(t, mut r) => {
                     if let Some(code) = failed.filter(|_| r.error == ErrorCode::None) {
-                        r = SyncResult {
-                            error: code,
-                            protocol_type: None,
-                            protocol_name: None,
-                            assignment: Bytes::new(),
-                        };
+                        r = SyncResult::error(code);
                     }
                     if let Some(tx) = self.syncs.remove(&t) {
                         let _ = tx.send(r);
@@ -765,12 +1165,15 @@ impl Actor {
     /// a partition holding at least `CLEAN_MIN_DEAD` more records than twice its live ones gets its live
     /// records (every committed offset and group of the groups it holds) appended again, then its log start
     /// moves to the first of them, which drops every older segment. The coordinator is the partition's only
-    /// writer, so nothing is appended in between; a failure leaves the old records in place.
+    /// writer, so nothing is appended in between; a failure leaves the old records in place. Only the
+    /// partitions led and loaded here are cleaned: the live records of any other are not in this state.
     async fn clean(&mut self) {
         let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
             return;
         };
-        for partition in topic.hosted().filter(|p| p.is_leader()) {
+        let loaded = |p: &Arc<Partition>| p.is_leader() && self.leading.get(&p.index) == Some(&Load::Loaded);
+        let partitions: Vec<Arc<Partition>> = topic.hosted().filter(|p| loaded(p)).cloned().collect();
+        for partition in partitions {
             let live: Vec<Record> = self.live_records(partition.index);
             let log = partition.log();
             let stored = log.log_end_offset() - log.log_start_offset();
@@ -875,6 +1278,11 @@ impl Actor {
 
     /// Appends records to their groups' partitions and waits until they are committed.
     async fn persist(&mut self, records: Vec<Record>) -> Result<(), ErrorCode> {
+        self.write(records, Write::Groups).await
+    }
+
+    /// [`Actor::persist`], with a failure answered as Kafka answers one for what `records` carry.
+    async fn write(&mut self, records: Vec<Record>, write: Write) -> Result<(), ErrorCode> {
         if records.is_empty() {
             return Ok(());
         }
@@ -916,75 +1324,8 @@ impl Actor {
             None => Ok(()),
             Some(r) => {
                 tracing::error!(error = %r.error, "writing to {OFFSETS_TOPIC} failed");
-                Err(write_error(r.error))
+                Err(write_error(r.error, write))
             }
         }
-    }
-
-    /// Replays every partition of `__consumer_offsets`, oldest record first.
-    async fn load(&mut self) -> Result<(), String> {
-        let Some(topic) = self.replicas.topic(OFFSETS_TOPIC) else {
-            return Ok(());
-        };
-        let started = std::time::Instant::now();
-        // The partitions this broker leads: their groups are coordinated here.
-        let partitions: Vec<Arc<crate::partition::Partition>> =
-            topic.hosted().filter(|p| p.is_leader()).cloned().collect();
-        let loaded: Vec<(Record, Ms)> = tokio::task::spawn_blocking(move || {
-            let mut out = Vec::new();
-            for p in &partitions {
-                let mut offset = p.log().log_start_offset();
-                loop {
-                    let read = p.read(offset, 8 << 20, ReadBound::LogEnd).map_err(|e| e.to_string())?;
-                    let Some(slice) = read.slice else { break };
-                    let mut buf = vec![0u8; slice.len() as usize];
-                    slice
-                        .file
-                        .read_exact_at(&mut buf, slice.range.start)
-                        .map_err(|e| format!("reading {}-{}: {e}", p.topic, p.index))?;
-                    let mut next = offset;
-                    for batch in Batches::new(&buf) {
-                        let batch = batch.map_err(|e| format!("{}-{}: {e}", p.topic, p.index))?;
-                        let h = batch.header();
-                        next = h.last_offset() + 1;
-                        if h.base_offset() + i64::from(h.last_offset_delta()) < offset || h.is_control() {
-                            continue;
-                        }
-                        for record in batch.records().map_err(|e| e.to_string())? {
-                            let record = record.map_err(|e| e.to_string())?;
-                            let Some(key) = record.key else { continue };
-                            match records::decode(&key, record.value.as_ref()) {
-                                Ok(Some(r)) => out.push((r, h.max_timestamp())),
-                                Ok(None) => {}
-                                Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "skipping a record"),
-                            }
-                        }
-                    }
-                    if next <= offset {
-                        break;
-                    }
-                    offset = next;
-                }
-            }
-            Ok::<_, String>(out)
-        })
-        .await
-        .map_err(|e| e.to_string())??;
-        let now = now_ms();
-        let n = loaded.len();
-        for (record, _) in loaded {
-            self.c.replay(record, now);
-        }
-        self.c.loaded();
-        // The KIP-848 groups' subscribed metadata is soft state: computed again from the topics now.
-        self.topics = None;
-        self.topics().await;
-        tracing::info!(
-            records = n,
-            groups = self.c.groups.ids().count(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "loaded {OFFSETS_TOPIC}"
-        );
-        Ok(())
     }
 }

@@ -15,12 +15,15 @@
 //! takes requests from the handlers (`apis/group.rs`) through a channel, sleeps until the next timer, and
 //! persists records through the same produce path as clients (`ReplicaManager::append_records` with
 //! acks=all, so an answer that depends on a record is sent only once the record is committed), in
-//! Kafka's key/value formats (`records.rs`). At start-up it replays `__consumer_offsets` (until then
-//! group requests get COORDINATOR_LOAD_IN_PROGRESS), then hands the KIP-848 groups the broker's topics,
-//! and again whenever the topic table changes (regex subscriptions, new partitions); it creates the topic
-//! on first use
-//! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans it itself by
-//! rewriting the live records and dropping the segments before them).
+//! Kafka's key/value formats (`records.rs`). It coordinates the groups of the `__consumer_offsets`
+//! partitions this broker leads, and follows their leadership
+//! ([`GroupCoordinator::leadership_changed`]): a partition newly led here is replayed from its log (its
+//! groups get COORDINATOR_LOAD_IN_PROGRESS meanwhile, while the other partitions' groups are served), then
+//! its KIP-848 groups are handed the broker's topics, as they are again whenever the topic table changes
+//! (regex subscriptions, new partitions); a partition led elsewhere is unloaded (its groups get
+//! NOT_COORDINATOR, parked requests included). It creates the topic on first use
+//! (`offsets.topic.num.partitions`, no time or size retention: the coordinator cleans the partitions it
+//! leads itself, by rewriting the live records and dropping the segments before them).
 
 pub(crate) mod assignor;
 pub(crate) mod classic;

@@ -1,13 +1,14 @@
 //! Committed offsets: OffsetCommit validation against the group, OffsetFetch, OffsetDelete, DeleteGroups
 //! and retention, as a sans-IO part of the coordinator (Kafka's `OffsetMetadataManager`; `kafka-facts-2.md`
 //! §2). Every change is a [`Record`] the driver appends to `__consumer_offsets`; [`Coordinator::replay`]
-//! rebuilds the state from those records at start-up.
+//! rebuilds a partition's groups from those records when this broker becomes its leader, and
+//! [`Coordinator::unload`] forgets them when it stops leading it.
 
 use std::collections::{BTreeMap, HashSet};
 
 use protocol::ErrorCode;
 
-use super::classic::{GroupConfig, GroupSnapshot, GroupState, Groups, Ms};
+use super::classic::{self, GroupConfig, GroupSnapshot, GroupState, Groups, Ms};
 use super::consumer::{self, ConsumerGroupConfig, ConsumerGroups};
 
 /// `offset.metadata.max.bytes`, counted in UTF-16 units as Java's `String.length`.
@@ -130,13 +131,14 @@ impl Coordinator {
         Ok(records.into_iter().map(Record::Consumer).collect())
     }
 
-    /// After loading: offsets replayed before their consumer group's records made empty classic groups of
-    /// the same ids; the consumer group wins.
-    pub(crate) fn loaded(&mut self) {
+    /// After loading the groups `which` picks (one `__consumer_offsets` partition's): offsets replayed
+    /// before their consumer group's records made empty classic groups of the same ids; the consumer group
+    /// wins. Other groups are left alone.
+    pub(crate) fn loaded(&mut self, which: impl Fn(&str) -> bool) {
         let ids: Vec<String> = self
             .groups
             .ids()
-            .filter(|id| self.consumer.contains(id))
+            .filter(|id| which(id) && self.consumer.contains(id))
             .cloned()
             .collect();
         for id in ids {
@@ -471,7 +473,17 @@ impl Coordinator {
         records
     }
 
-    /// Applies a stored record (loading at start-up); the last record of a key wins.
+    /// Forgets the groups `which` picks, of both kinds, and their committed offsets (Kafka's unloading on
+    /// resignation): their partition of `__consumer_offsets` is led by another broker now, which replays
+    /// them. Parked JoinGroup and SyncGroup requests of those groups are answered `error`. Nothing is
+    /// persisted.
+    pub(crate) fn unload(&mut self, which: impl Fn(&str) -> bool, error: ErrorCode) -> Vec<classic::Output> {
+        self.offsets.retain(|group, _| !which(group));
+        self.consumer.unload(&which);
+        self.groups.unload(&which, error)
+    }
+
+    /// Applies a stored record (loading a `__consumer_offsets` partition); the last record of a key wins.
     pub(crate) fn replay(&mut self, record: Record, now: Ms) {
         match record {
             Record::Offset {

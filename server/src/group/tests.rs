@@ -1,6 +1,8 @@
 //! The coordinator's rules, driven without sockets or clocks: joins and the initial delay, rebalances that
 //! complete as soon as everyone rejoined, session expiry, static membership, protocol votes, error codes,
-//! offsets, and random schedules of concurrent joins (seeded; `KZERO_SEED=<n>` replays one).
+//! offsets, unloading, and random schedules of concurrent joins (seeded; `KZERO_SEED=<n>` replays one).
+//! Then the driver over a real `ReplicaManager`: groups follow the leadership of their `__consumer_offsets`
+//! partition.
 
 use std::collections::HashMap;
 
@@ -669,7 +671,14 @@ fn kip848_join(s: &mut Sim, group: &str, member: &str) -> super::consumer::Heart
     let topics: super::consumer::Topics = [("t".to_string(), (crate::topic_id::TopicId([1; 16]), 2))]
         .into_iter()
         .collect();
-    let req = super::consumer::HeartbeatRequest {
+    s.c.consumer
+        .heartbeat(&kip848_join_request(group, member), s.now, &topics)
+        .0
+}
+
+/// A KIP-848 member's first heartbeat, subscribing to topic `t`.
+fn kip848_join_request(group: &str, member: &str) -> super::consumer::HeartbeatRequest {
+    super::consumer::HeartbeatRequest {
         version: 1,
         group_id: group.into(),
         member_id: member.into(),
@@ -683,8 +692,7 @@ fn kip848_join(s: &mut Sim, group: &str, member: &str) -> super::consumer::Heart
         topic_partitions: Some(Vec::new()),
         client_id: "client".into(),
         client_host: "/127.0.0.1".into(),
-    };
-    s.c.consumer.heartbeat(&req, s.now, &topics).0
+    }
 }
 
 /// `member` leaves `group` (epoch -1).
@@ -820,4 +828,229 @@ fn a_change_whose_records_were_not_written_is_undone() {
     s.c.commit(&commit(9), s.now);
     s.c.restore_offsets("o", before);
     assert_eq!(s.c.fetch("o", "t", 1).map(|o| o.offset), Some(5));
+}
+
+#[test]
+fn unloading_forgets_only_the_picked_groups_and_answers_their_parked_joins() {
+    let mut s = Sim::new();
+    let ids = stable_group(&mut s, 1);
+    s.c.commit(&commit("g", 1, &ids[0], &[("t", 0, 5)]), s.now);
+    let (_, other) = s.c.commit(&commit("other", -1, "", &[("t", 0, 6)]), s.now);
+    // Parked by the initial rebalance delay.
+    let (_, parked) = s.join_new("waiting");
+    assert!(!s.joins.contains_key(&parked));
+    assert_eq!(kip848_join(&mut s, "kip848", "m1").error, ErrorCode::None);
+    let out = s.c.unload(|g| g != "g", ErrorCode::NotCoordinator);
+    s.take(out);
+    assert_eq!(s.joins.remove(&parked).unwrap().error, ErrorCode::NotCoordinator);
+    assert!(s.c.fetch("other", "t", 0).is_none());
+    assert!(s.c.groups.get("other").is_none() && s.c.groups.get("waiting").is_none());
+    assert!(!s.c.consumer.contains("kip848"));
+    assert_eq!(
+        s.c.consumer.next_deadline(),
+        None,
+        "no timer of an unloaded group is left"
+    );
+    // The group kept is as it was.
+    assert_eq!(s.c.fetch("g", "t", 0).map(|o| o.offset), Some(5));
+    assert_eq!(s.heartbeat("g", 1, &ids[0]), ErrorCode::None);
+    // Loading the other partition again replays only its groups.
+    for r in other {
+        s.c.replay(r, s.now);
+    }
+    s.c.loaded(|g| g == "other");
+    assert_eq!(s.c.fetch("other", "t", 0).map(|o| o.offset), Some(6));
+    assert_eq!(s.state("g"), GroupState::Stable);
+    assert_eq!(s.heartbeat("g", 1, &ids[0]), ErrorCode::None);
+}
+
+mod driver {
+    //! The coordinator's task over a real `ReplicaManager`, its partitions led here or not (a fenced broker
+    //! leads nothing).
+
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use arc_swap::ArcSwap;
+    use protocol::ErrorCode;
+    use tokio::sync::watch;
+
+    use super::super::classic::JoinRequest;
+    use super::super::driver::FetchedOffset;
+    use super::super::{CreateTopic, GroupCoordinator, OFFSETS_TOPIC};
+    use super::{commit, kip848_join_request};
+    use crate::config::{Config, GroupSection};
+    use crate::metrics::{GroupView, Metrics};
+    use crate::replica_manager::ReplicaManager;
+    use crate::topic_config::TopicConfig;
+
+    /// A broker's partitions over `dir`, with `__consumer_offsets` (three partitions) and topic `t` (two)
+    /// led here.
+    async fn replicas(dir: &Path) -> Arc<ReplicaManager> {
+        let config = Config {
+            data_dir: dir.to_path_buf(),
+            ..Config::default()
+        };
+        let replicas = Arc::new(ReplicaManager::open(&config, Arc::new(Metrics::new(true))).unwrap());
+        replicas
+            .create_topic(OFFSETS_TOPIC, 3, TopicConfig::default())
+            .await
+            .unwrap();
+        replicas.create_topic("t", 2, TopicConfig::default()).await.unwrap();
+        replicas
+    }
+
+    /// A running coordinator, its metrics view, and its stop switch.
+    struct Running {
+        c: GroupCoordinator,
+        task: tokio::task::JoinHandle<()>,
+        view: Arc<ArcSwap<GroupView>>,
+        stop: watch::Sender<bool>,
+    }
+
+    async fn start(replicas: &Arc<ReplicaManager>) -> Running {
+        // The topic exists already.
+        let create: CreateTopic =
+            Arc::new(|_, _| Box::pin(async { Err((ErrorCode::TopicAlreadyExists, String::new())) }));
+        let config = GroupSection {
+            initial_rebalance_delay_ms: 60_000,
+            ..GroupSection::default()
+        };
+        let view = Arc::new(ArcSwap::from_pointee(GroupView::default()));
+        let (stop, stop_rx) = watch::channel(false);
+        let (c, task) = GroupCoordinator::start(Arc::clone(replicas), create, &config, Arc::clone(&view), stop_rx);
+        while !c.is_loaded() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        Running { c, task, view, stop }
+    }
+
+    /// A group's committed offsets, once its partition is loaded (COORDINATOR_LOAD_IN_PROGRESS until then).
+    async fn fetch_loaded(c: &GroupCoordinator, group: &str) -> Result<Vec<FetchedOffset>, ErrorCode> {
+        for _ in 0..1000 {
+            match c.fetch(group.into(), None, None).await {
+                Err(ErrorCode::CoordinatorLoadInProgress) => tokio::time::sleep(Duration::from_millis(10)).await,
+                other => return other,
+            }
+        }
+        Err(ErrorCode::CoordinatorLoadInProgress)
+    }
+
+    fn offsets(fetched: Result<Vec<FetchedOffset>, ErrorCode>) -> Result<Vec<(String, i32, i64)>, ErrorCode> {
+        fetched.map(|f| {
+            f.into_iter()
+                .map(|(t, p, o)| (t, p, o.map_or(-1, |o| o.offset)))
+                .collect()
+        })
+    }
+
+    fn join_request(group: &str) -> JoinRequest {
+        JoinRequest {
+            group_id: group.into(),
+            member_id: String::new(),
+            instance_id: None,
+            client_id: "client".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 60_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), bytes::Bytes::from_static(b"meta"))],
+            require_known_member_id: false,
+            supports_skip_assignment: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn groups_are_unloaded_when_leadership_is_lost_and_reloaded_when_it_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let replicas = replicas(dir.path()).await;
+        let r = start(&replicas).await;
+        for (group, offset) in [("g1", 11), ("g2", 22), ("g3", 33)] {
+            let committed = r.c.commit(commit(group, -1, "", &[("t", 0, offset)])).await;
+            assert_eq!(committed, vec![ErrorCode::None], "{group}");
+        }
+        let joined = r.c.consumer_heartbeat(kip848_join_request("kip848", "m1")).await;
+        assert_eq!((joined.error, joined.member_epoch), (ErrorCode::None, 1));
+        assert_eq!(r.view.load().committed.len(), 3);
+        // A JoinGroup parked by the initial rebalance delay is answered when leadership goes.
+        let (parked, ()) = tokio::join!(r.c.join(join_request("joining")), async {
+            loop {
+                let d = r.c.describe(vec!["joining".into()], true).await.unwrap();
+                if d[0].state == "PreparingRebalance" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            replicas.set_fenced(true);
+            r.c.leadership_changed();
+            r.c.leadership_changed();
+        });
+        assert_eq!(parked.error, ErrorCode::NotCoordinator);
+        // Every request for those groups is answered NOT_COORDINATOR now.
+        assert_eq!(
+            offsets(r.c.fetch("g1".into(), None, None).await),
+            Err(ErrorCode::NotCoordinator)
+        );
+        let refused = r.c.commit(commit("g2", -1, "", &[("t", 0, 99)])).await;
+        assert_eq!(refused, vec![ErrorCode::NotCoordinator]);
+        let hb = r.c.heartbeat("joining".into(), 0, "m".into(), None).await;
+        assert_eq!(hb, ErrorCode::NotCoordinator);
+        let hb = r.c.consumer_heartbeat(kip848_join_request("kip848", "m1")).await;
+        assert_eq!(hb.error, ErrorCode::NotCoordinator);
+        let described = r.c.consumer_describe(vec!["kip848".into()]).await.unwrap();
+        assert_eq!(described[0].error, ErrorCode::NotCoordinator);
+        let described = r.c.describe(vec!["g3".into()], true).await.unwrap();
+        assert_eq!(described[0].error, ErrorCode::NotCoordinator);
+        assert_eq!(
+            r.c.delete_groups(vec!["g3".into()]).await,
+            vec![ErrorCode::NotCoordinator]
+        );
+        assert_eq!(r.c.list(Vec::new()).await, Some(Vec::new()));
+        let view = r.view.load();
+        assert!(view.committed.is_empty() && view.states.is_empty(), "{view:?}");
+        // Led again: replayed from the log, with the offsets committed before.
+        replicas.set_fenced(false);
+        r.c.leadership_changed();
+        for (group, offset) in [("g1", 11), ("g2", 22), ("g3", 33)] {
+            let fetched = offsets(fetch_loaded(&r.c, group).await);
+            assert_eq!(fetched, Ok(vec![("t".to_string(), 0, offset)]), "{group}");
+        }
+        let described = r.c.consumer_describe(vec!["kip848".into()]).await.unwrap();
+        assert_eq!(described[0].error, ErrorCode::None);
+        assert_eq!(described[0].members[0].member_id, "m1");
+        assert_eq!(r.view.load().committed.len(), 3);
+        let committed = r.c.commit(commit("g1", -1, "", &[("t", 0, 12)])).await;
+        assert_eq!(committed, vec![ErrorCode::None]);
+        assert_eq!(
+            offsets(r.c.fetch("g1".into(), None, None).await),
+            Ok(vec![("t".to_string(), 0, 12)])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_coordinator_that_leads_nothing_at_start_loads_when_it_becomes_leader() {
+        let dir = tempfile::tempdir().unwrap();
+        let replicas = replicas(dir.path()).await;
+        let first = start(&replicas).await;
+        let committed = first.c.commit(commit("g", -1, "", &[("t", 1, 5)])).await;
+        assert_eq!(committed, vec![ErrorCode::None]);
+        first.stop.send_replace(true);
+        first.task.await.unwrap();
+        // Started while fenced: nothing is led, nothing loaded.
+        replicas.set_fenced(true);
+        let second = start(&replicas).await;
+        assert_eq!(
+            offsets(second.c.fetch("g".into(), None, None).await),
+            Err(ErrorCode::NotCoordinator)
+        );
+        assert!(second.view.load().committed.is_empty());
+        replicas.set_fenced(false);
+        second.c.leadership_changed();
+        assert_eq!(
+            offsets(fetch_loaded(&second.c, "g").await),
+            Ok(vec![("t".to_string(), 1, 5)])
+        );
+        assert_eq!(second.view.load().committed.len(), 1);
+    }
 }
