@@ -263,6 +263,8 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
                 let deleted = b.replicas.apply_image(&image, caught_up).await;
                 fetchers.update(b.replicas.partitions());
                 if let Some(groups) = b.groups.get() {
+                    // The coordinator follows its __consumer_offsets partitions' leadership (and the fencing).
+                    groups.leadership_changed();
                     for topic in deleted {
                         groups.topic_deleted(topic).await;
                     }
@@ -369,6 +371,10 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         stop_rx.clone(),
     );
     let _ = broker.groups.set(coordinator);
+    if let Some(groups) = broker.groups.get() {
+        // Images applied before the coordinator existed.
+        groups.leadership_changed();
+    }
     let counters = Arc::clone(&broker.metrics.transfer);
     let transfer_config = transfer_config(&broker.config);
     let mut connections = JoinSet::new();

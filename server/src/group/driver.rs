@@ -221,7 +221,6 @@ impl GroupCoordinator {
     /// after every metadata image applied to the local partitions, and whenever this broker is fenced or
     /// unfenced. Cheap and never blocks: a notification the task has not taken yet absorbs later ones.
     /// The task then loads the partitions newly led here and unloads those led elsewhere.
-    #[allow(dead_code, reason = "the broker's metadata publisher calls it once wired (`lib.rs`)")]
     pub(crate) fn leadership_changed(&self) {
         if !self.leadership_queued.swap(true, Ordering::AcqRel) {
             // Fails only once the task has stopped, when there is nothing left to tell.
