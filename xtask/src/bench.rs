@@ -239,7 +239,7 @@ runs with min–max; a quick run has fewer, smaller runs and is a smoke test, no
 }
 
 /// The first number after `path` (a sequence of keys, each searched after the previous one) in `json`.
-fn json_number(json: &str, path: &[&str]) -> Option<f64> {
+pub(crate) fn json_number(json: &str, path: &[&str]) -> Option<f64> {
     let mut at = 0;
     for key in path {
         at += json[at..].find(&format!("\"{key}\":"))? + key.len() + 3;

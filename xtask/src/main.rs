@@ -24,7 +24,8 @@ commands:
   bench [--quick] run every benchmark (release builds) and write <target>/bench/report.md
   bench --report-only   rebuild report.md and the charts from the last run's files
   bench cluster [--quick]
-                  run only the cluster row (3 nodes: 1,000 partitions, controller failover)
+                  run only the cluster row (3 nodes: 1,000 partitions, controller failover; replication:
+                  acks=all RF=3 vs acks=1 RF=1 throughput and p99 ack latency, follower catch-up rate)
   bench partitions [--quick] [--partitions N]
                   run only the many-partitions row (N partitions, 100 per topic)
 

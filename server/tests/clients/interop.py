@@ -1360,13 +1360,51 @@ def cluster_group():
     print(f"{protocol} group {group}: {n} read and committed, then exactly the {n} new ones, via {BOOT} only")
 
 
+def replicated_produce():
+    """For replication.rs: an idempotent acks=all confluent-kafka producer writes N numbered values
+    ("v000000", ...) to partition P of TOPIC. Once the first SIGNAL_AT are acknowledged it prints "SIGNAL"
+    (the test then kills the partition's leader) and goes on with the rest, paced at about one per
+    millisecond so that they straddle the failover. Every delivery report goes to OUT, one line each:
+    "ACK value offset" or "ERR value error"."""
+    topic, part, n, signal_at, out = ARGS[0], int(ARGS[1]), int(ARGS[2]), int(ARGS[3]), ARGS[4]
+    p = Producer({"bootstrap.servers": BOOT, "acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                  "message.timeout.ms": 60000, "retry.backoff.ms": 100})
+    reports = []
+
+    def report(err, msg):
+        reports.append((msg.value().decode(), err, msg.offset()))
+
+    def acked():
+        return sum(1 for _, e, _ in reports if e is None)
+
+    signalled = False
+    for i in range(n):
+        p.produce(topic, value=f"v{i:06d}".encode(), partition=part, on_delivery=report)
+        p.poll(0)
+        if i + 1 == signal_at:
+            deadline = time.time() + 30
+            while acked() < signal_at and time.time() < deadline:
+                p.poll(0.05)
+            assert acked() >= signal_at, f"only {acked()} of the first {signal_at} acknowledged in 30 s"
+            print(f"SIGNAL {acked()} acknowledged", flush=True)
+            signalled = True
+        elif signalled:
+            time.sleep(0.001)
+    left = p.flush(90)
+    with open(out, "w") as f:
+        for value, err, offset in reports:
+            f.write(f"ACK {value} {offset}\n" if err is None else f"ERR {value} {err.str()}\n")
+    errors = len(reports) - acked()
+    print(f"{acked()} of {n} acknowledged, {errors} delivery errors, {left} still queued at the end", flush=True)
+
+
 SCENARIOS = {f.__name__: f for f in [roundtrip, partitions, offsets, admin, admin_apis, negotiated,
                                      kafka_python_negotiated, size_limits, produce_n, consume_n, tls,
                                      topic_configs, alive, groups, group_restart, group_reset,
                                      group_cooperative, group_first_record, group_kafka_python,
                                      group_member, group_kill, group_static, group_five, kip848_groups,
                                      kip848_restart, kip848_regex, kip848_member, kip848_kill, kip848_static,
-                                     bench_groups, cluster_roundtrip, cluster_group]}
+                                     bench_groups, cluster_roundtrip, cluster_group, replicated_produce]}
 SCENARIOS["produce"] = produce_n
 SCENARIOS["consume"] = consume_n
 

@@ -4,10 +4,12 @@
 mod binary;
 mod clients;
 mod cluster;
+mod cluster_support;
 mod groups;
 mod observability;
 mod offsets_topic;
 mod protocol_rules;
 mod raw;
+mod replication;
 mod support;
 mod versions;
