@@ -391,7 +391,8 @@ fn a_paused_broker_is_fenced_and_its_leaderships_move_then_rejoins() {
         "resumed broker {victim} listed again {} ms after SIGCONT",
         resumed_at.elapsed().as_millis()
     );
-    // Without replication the ISR does not grow back; the leaders stay where they moved.
+    // The leaders stay where they moved (no preferred-leader election); the ISR grows back as the resumed
+    // broker catches up (the replication tests check that).
     for (i, p) in back.topic("paused").partitions.iter().enumerate() {
         assert!(p.offline.is_empty(), "partition {i}: {p:?}");
         assert_eq!(p.leader, now.partitions[i].leader, "partition {i}: {p:?}");
