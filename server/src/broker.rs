@@ -45,8 +45,11 @@ impl Listener {
     }
 }
 
+/// The rest of a request that waits as a delayed operation: it resolves to the final reply, and the
+/// connection reads and handles its later requests meanwhile (responses still leave in request order).
+pub type Deferred = std::pin::Pin<Box<dyn std::future::Future<Output = Reply> + Send + 'static>>;
+
 /// A response body plus the file regions its external records refer to.
-#[derive(Debug)]
 pub struct Reply {
     /// The body, or `None` when no response is sent (Produce with acks=0).
     pub body: Option<ResponseBody>,
@@ -58,6 +61,22 @@ pub struct Reply {
     pub refused: bool,
     /// How long the request waited as a delayed operation (its "remote" time in the metrics).
     pub remote: Duration,
+    /// Set when the answer waits for something (an `acks=all` produce waiting for the high watermark):
+    /// this reply's other fields are ignored and the deferred one is sent when ready.
+    pub deferred: Option<Deferred>,
+}
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("body", &self.body)
+            .field("regions", &self.regions)
+            .field("close", &self.close)
+            .field("refused", &self.refused)
+            .field("remote", &self.remote)
+            .field("deferred", &self.deferred.is_some())
+            .finish()
+    }
 }
 
 impl Reply {
@@ -68,6 +87,27 @@ impl Reply {
             close: false,
             refused: false,
             remote: Duration::ZERO,
+            deferred: None,
+        }
+    }
+
+    /// A reply that is the outcome of `wait` (see [`Deferred`]).
+    pub(crate) fn deferred(wait: impl std::future::Future<Output = Reply> + Send + 'static) -> Reply {
+        Reply {
+            deferred: Some(Box::pin(wait)),
+            ..Reply::none()
+        }
+    }
+
+    /// No response.
+    pub(crate) fn none() -> Reply {
+        Reply {
+            body: None,
+            regions: Vec::new(),
+            close: false,
+            refused: false,
+            remote: Duration::ZERO,
+            deferred: None,
         }
     }
 
@@ -79,6 +119,7 @@ impl Reply {
             close: true,
             refused: true,
             remote: Duration::ZERO,
+            deferred: None,
         }
     }
 }

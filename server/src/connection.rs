@@ -2,16 +2,25 @@
 //!
 //! The read side does its own framing ([`protocol::FrameCodec`]); responses go to the transfer crate's
 //! response queue, whose writer task sends bytes and file regions (with `sendfile` on plaintext).
-//! Requests of one connection are handled one at a time, in order, as Kafka does, so a client may
-//! pipeline. Any error ends this connection only: malformed frames, unknown APIs and unsupported versions
-//! are logged and the connection is closed (Kafka sends no response to those either).
+//! Requests of one connection are handled one at a time, in order, so a client may pipeline. A request
+//! whose answer waits as a delayed operation (an `acks=all` produce waiting for the high watermark)
+//! does its own work in order (the append) and then waits without holding up the connection: later
+//! requests are read and handled meanwhile (at most [`MAX_WAITING`] answers queued), and every response
+//! still leaves in request order. Any error ends this connection only: malformed frames, unknown APIs and
+//! unsupported versions are logged and the connection is closed (Kafka sends no response to those
+//! either).
 
+use std::collections::VecDeque;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
-use protocol::{encode_response_segmented, Error as CodecError, FrameCodec, Piece, Request, RequestPrefix};
+use protocol::{
+    encode_response_segmented, ApiKey, Error as CodecError, FrameCodec, Piece, Request, RequestHeader, RequestPrefix,
+};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::watch;
 use tokio_util::codec::Decoder;
@@ -20,6 +29,17 @@ use transfer::{Chunk, TransportLayer};
 
 use crate::broker::{Broker, Reply};
 use crate::metrics::RequestTimes;
+
+/// The most answers a connection keeps queued behind a waiting one before it stops reading requests (a
+/// Kafka producer keeps at most 5 requests in flight).
+const MAX_WAITING: usize = 16;
+
+/// An answer in the connection's queue: the chunks to send (`None`: no response), and whether to close
+/// the connection after it; `Err` ends the connection at once (a response that cannot be encoded).
+type Answer = Result<(Option<Vec<Chunk>>, bool), ()>;
+
+/// Answers in request order; the first may still be waiting.
+type Waiting = VecDeque<Pin<Box<dyn Future<Output = Answer> + Send>>>;
 
 /// Serves one connection until the peer closes it, an error ends it, or `stop` turns true (shutdown:
 /// the request being handled is finished and its response written first).
@@ -48,9 +68,13 @@ pub(crate) async fn serve<R, T>(
     // When the bytes of the buffered requests arrived (the start of their queue time).
     let mut received = Instant::now();
     let slow = Duration::from_millis(broker.config.slow_request_ms);
+    let mut waiting: Waiting = VecDeque::new();
+    // Set on shutdown, or once a queued answer closes the connection: no more requests are read, and the
+    // queued answers are sent first.
+    let mut closing = false;
     'conn: loop {
         // Handle every complete frame already buffered.
-        loop {
+        while !closing {
             let frame = match codec.decode(&mut buf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -80,52 +104,79 @@ pub(crate) async fn serve<R, T>(
             // Every event of the handler names the peer and the API.
             let span =
                 tracing::info_span!("request", %peer, api = api.name(), correlation_id = request.header.correlation_id);
-            let reply = broker.handle(&request, &listener).instrument(span).await;
+            let mut reply = broker.handle(&request, &listener).instrument(span).await;
+            let queue_time = started.saturating_duration_since(received);
+            if let Some(wait) = reply.deferred.take() {
+                // Its own work is done; the answer waits in the queue while the next requests are handled.
+                let (broker, header, local) = (Arc::clone(&broker), request.header.clone(), started.elapsed());
+                waiting.push_back(Box::pin(async move {
+                    let reply = wait.await;
+                    let times = RequestTimes {
+                        queue: queue_time,
+                        local,
+                        remote: reply.remote,
+                    };
+                    account(&broker, &header, &reply, times, slow, peer);
+                    answer(&header, reply, peer)
+                }));
+                continue;
+            }
             let handled = started.elapsed();
             let times = RequestTimes {
-                queue: started.saturating_duration_since(received),
+                queue: queue_time,
                 local: handled.saturating_sub(reply.remote),
                 remote: reply.remote,
             };
-            if reply.refused {
-                // Not handled (an API or version the broker does not advertise): refused, not served.
-                broker.metrics.rejected();
-            } else {
-                broker.metrics.request(api, times);
-            }
-            if !slow.is_zero() && times.queue + times.local >= slow {
-                broker.metrics.slow_request();
-                tracing::warn!(
-                    %peer,
-                    api = api.name(),
-                    version = request.header.api_version,
-                    correlation_id = request.header.correlation_id,
-                    client_id = request.header.client_id.as_deref().unwrap_or(""),
-                    queue_ms = times.queue.as_secs_f64() * 1e3,
-                    local_ms = times.local.as_secs_f64() * 1e3,
-                    remote_ms = times.remote.as_secs_f64() * 1e3,
-                    "slow request"
-                );
-            }
-            let close = reply.close;
-            if reply.body.is_some() {
-                // A response that cannot be encoded is a bug: end this connection rather than desync it.
-                let Some(chunks) = encode(&request, reply, peer) else {
-                    break 'conn;
-                };
-                if sender.send(chunks).await.is_err() {
-                    break 'conn;
+            account(&broker, &request.header, &reply, times, slow, peer);
+            let answered = answer(&request.header, reply, peer);
+            if !waiting.is_empty() {
+                // Behind a waiting answer: keep the order.
+                let closes = matches!(answered, Ok((_, true)) | Err(()));
+                waiting.push_back(Box::pin(std::future::ready(answered)));
+                if closes {
+                    closing = true;
+                    break;
                 }
+                continue;
             }
-            if close {
-                break 'conn;
+            match answered {
+                Ok((chunks, close)) => {
+                    if let Some(chunks) = chunks {
+                        if sender.send(chunks).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                    if close {
+                        break 'conn;
+                    }
+                }
+                Err(()) => break 'conn,
             }
         }
         if *stop.borrow() {
+            closing = true;
+        }
+        if closing && waiting.is_empty() {
             break;
         }
         tokio::select! {
-            n = read.read_buf(&mut buf) => match n {
+            answered = async { waiting.front_mut().expect("not empty").as_mut().await }, if !waiting.is_empty() => {
+                waiting.pop_front();
+                match answered {
+                    Ok((chunks, close)) => {
+                        if let Some(chunks) = chunks {
+                            if sender.send(chunks).await.is_err() {
+                                break 'conn;
+                            }
+                        }
+                        if close {
+                            break 'conn;
+                        }
+                    }
+                    Err(()) => break 'conn,
+                }
+            }
+            n = read.read_buf(&mut buf), if !closing && waiting.len() < MAX_WAITING => match n {
                 Ok(0) => {
                     if !buf.is_empty() {
                         tracing::debug!(%peer, bytes = buf.len(), "connection closed in the middle of a request");
@@ -138,7 +189,7 @@ pub(crate) async fn serve<R, T>(
                     break;
                 }
             },
-            _ = stop.changed() => break,
+            _ = stop.changed(), if !closing => closing = true,
         }
     }
     drop(sender);
@@ -150,10 +201,54 @@ pub(crate) async fn serve<R, T>(
     broker.metrics.connection_closed();
 }
 
+/// Counts a handled request in the metrics, and warns about a slow one.
+fn account(
+    broker: &Broker,
+    header: &RequestHeader,
+    reply: &Reply,
+    times: RequestTimes,
+    slow: Duration,
+    peer: SocketAddr,
+) {
+    let api: ApiKey = header.api_key;
+    if reply.refused {
+        // Not handled (an API or version the broker does not advertise): refused, not served.
+        broker.metrics.rejected();
+    } else {
+        broker.metrics.request(api, times);
+    }
+    if !slow.is_zero() && times.queue + times.local >= slow {
+        broker.metrics.slow_request();
+        tracing::warn!(
+            %peer,
+            api = api.name(),
+            version = header.api_version,
+            correlation_id = header.correlation_id,
+            client_id = header.client_id.as_deref().unwrap_or(""),
+            queue_ms = times.queue.as_secs_f64() * 1e3,
+            local_ms = times.local.as_secs_f64() * 1e3,
+            remote_ms = times.remote.as_secs_f64() * 1e3,
+            "slow request"
+        );
+    }
+}
+
+/// What to send for a reply and whether to close after it.
+fn answer(header: &RequestHeader, reply: Reply, peer: SocketAddr) -> Answer {
+    let close = reply.close;
+    if reply.body.is_none() {
+        return Ok((None, close));
+    }
+    // A response that cannot be encoded is a bug: end this connection rather than desync it.
+    encode(header, reply, peer)
+        .map(|chunks| (Some(chunks), close))
+        .ok_or(())
+}
+
 /// Encodes a reply as transfer chunks: encoded bytes, and file regions where the records are.
-fn encode(request: &Request, reply: Reply, peer: SocketAddr) -> Option<Vec<Chunk>> {
+fn encode(header: &RequestHeader, reply: Reply, peer: SocketAddr) -> Option<Vec<Chunk>> {
     let body = reply.body?;
-    match encode_response_segmented(&request.header, &body) {
+    match encode_response_segmented(header, &body) {
         Ok(pieces) => Some(
             pieces
                 .into_iter()
@@ -167,7 +262,7 @@ fn encode(request: &Request, reply: Reply, peer: SocketAddr) -> Option<Vec<Chunk
                 .collect(),
         ),
         Err(e) => {
-            tracing::error!(%peer, api = request.header.api_key.name(), error = %e, "cannot encode a response");
+            tracing::error!(%peer, api = header.api_key.name(), error = %e, "cannot encode a response");
             None
         }
     }

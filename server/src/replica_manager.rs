@@ -107,6 +107,14 @@ pub(crate) struct ProduceEntry<'a> {
     pub(crate) records: Option<&'a Records>,
 }
 
+/// The `acks=all` batches of a produce request, appended and waiting for the high watermark.
+#[derive(Debug)]
+pub(crate) struct AcksWait {
+    /// (index among the request's results, partition, what was appended).
+    waiting: Vec<(usize, Arc<Partition>, Appended)>,
+    deadline: tokio::time::Instant,
+}
+
 /// The outcome for one partition of a produce request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct ProduceResult {
@@ -809,11 +817,9 @@ impl ReplicaManager {
 
     /// Appends each partition's batch and answers when the acks condition holds: at once for `acks` 0 and
     /// 1; for `acks=all` when the high watermark passes each batch (Kafka's delayed produce), or
-    /// `REQUEST_TIMED_OUT` for the batches it has not passed after `timeout`. An `acks=all` batch is refused
-    /// with `NOT_ENOUGH_REPLICAS` before the append when the ISR is below `min.insync.replicas`, and
-    /// answered `NOT_ENOUGH_REPLICAS_AFTER_APPEND` when it was committed after the ISR shrank below it, or
-    /// `NOT_LEADER_OR_FOLLOWER` when this broker stopped leading in the batch's epoch while it waited.
-    /// Returns the outcomes in order and how long the request waited for the high watermark.
+    /// `REQUEST_TIMED_OUT` for the batches it has not passed after `timeout` ([`ReplicaManager::append`]
+    /// then [`ReplicaManager::wait_for_acks`]). Returns the outcomes in order and how long the request
+    /// waited for the high watermark.
     pub(crate) async fn append_records(
         &self,
         acks: i16,
@@ -821,6 +827,31 @@ impl ReplicaManager {
         produce_version: i16,
         entries: impl IntoIterator<Item = ProduceEntry<'_>>,
     ) -> (Vec<ProduceResult>, Duration) {
+        let (mut results, wait) = self.append(acks, timeout, produce_version, entries).await;
+        let Some(wait) = wait else {
+            return (results, Duration::ZERO);
+        };
+        let (outcomes, waited) = self.wait_for_acks(wait).await;
+        for (i, code) in outcomes {
+            if code != ErrorCode::None {
+                results[i] = ProduceResult::failed(code);
+            }
+        }
+        (results, waited)
+    }
+
+    /// Appends each partition's batch, in order. For `acks=all` a batch is refused with
+    /// `NOT_ENOUGH_REPLICAS` before the append when the ISR is below `min.insync.replicas`, and the
+    /// appended ones are returned as an [`AcksWait`] (with its deadline, `timeout` from now) for
+    /// [`ReplicaManager::wait_for_acks`].
+    pub(crate) async fn append(
+        &self,
+        acks: i16,
+        timeout: Duration,
+        produce_version: i16,
+        entries: impl IntoIterator<Item = ProduceEntry<'_>>,
+    ) -> (Vec<ProduceResult>, Option<AcksWait>) {
+        let deadline = tokio::time::Instant::now() + timeout;
         let mut results = Vec::new();
         let mut waiting: Vec<(usize, Arc<Partition>, Appended)> = Vec::new();
         for entry in entries {
@@ -838,16 +869,23 @@ impl ReplicaManager {
                 Err(code) => results.push(ProduceResult::failed(code)),
             }
         }
-        if waiting.is_empty() {
-            return (results, Duration::ZERO);
-        }
+        let wait = (!waiting.is_empty()).then_some(AcksWait { waiting, deadline });
+        (results, wait)
+    }
+
+    /// Waits until the high watermark passes each appended `acks=all` batch, or the deadline: the outcome
+    /// of each (by its index among the request's results): `NONE`, `NOT_ENOUGH_REPLICAS_AFTER_APPEND` if
+    /// committed after the ISR shrank below the minimum, `NOT_LEADER_OR_FOLLOWER` if the broker stopped
+    /// leading in the batch's epoch, `REQUEST_TIMED_OUT` at the deadline. Also returns how long it waited.
+    pub(crate) async fn wait_for_acks(&self, wait: AcksWait) -> (Vec<(usize, ErrorCode)>, Duration) {
+        let AcksWait { waiting, deadline } = wait;
         let outcome =
             |(_, p, a): &(usize, Arc<Partition>, Appended)| p.acks_all_outcome(a.required_offset, a.leader_epoch);
         let (outcomes, waited) = self
             .delayed_produce
             .wait(
                 waiting.iter().map(|(_, p, _)| &p.watchers),
-                timeout,
+                deadline.saturating_duration_since(tokio::time::Instant::now()),
                 || waiting.iter().map(outcome).collect::<Option<Vec<ErrorCode>>>(),
                 || {
                     waiting
@@ -857,12 +895,7 @@ impl ReplicaManager {
                 },
             )
             .await;
-        for ((i, _, _), code) in waiting.iter().zip(outcomes) {
-            if code != ErrorCode::None {
-                results[*i] = ProduceResult::failed(code);
-            }
-        }
-        (results, waited)
+        (waiting.iter().map(|(i, _, _)| *i).zip(outcomes).collect(), waited)
     }
 
     async fn append_one(

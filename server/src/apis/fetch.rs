@@ -164,6 +164,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a 
             close: false,
             refused: false,
             remote,
+            deferred: None,
         }
     })
 }

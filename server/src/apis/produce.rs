@@ -55,23 +55,25 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
                 }));
             }
         }
-        let (appended, remote) = if !(-1..=1).contains(&r.acks) {
+        let (appended, wait) = if !(-1..=1).contains(&r.acks) {
             (
                 vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()],
-                Duration::ZERO,
+                None,
             )
         } else if r.transactional_id.is_some() {
             // No transaction coordinator: refuse clearly rather than pretend.
             (
                 vec![ProduceResult::failed(ErrorCode::InvalidTxnState); entries.len()],
-                Duration::ZERO,
+                None,
             )
         } else {
             let timeout = Duration::from_millis(r.timeout_ms.max(0) as u64);
-            broker.replicas.append_records(r.acks, timeout, version, entries).await
+            broker.replicas.append(r.acks, timeout, version, entries).await
         };
-        // The appended results, in request order, between the partitions that were refused.
+        // The appended results, in request order, between the partitions that were refused; `slots[k]` is
+        // where the k-th appended result is in the response (topic, partition).
         let mut appended = appended.into_iter();
+        let mut slots: Vec<(usize, usize)> = Vec::new();
         let mut failed = false;
         let mut hints = LeaderHints::new(broker, listener);
         let responses = r
@@ -85,12 +87,16 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
                 partition_responses: topic
                     .partition_data
                     .iter()
-                    .map(|p| {
+                    .enumerate()
+                    .map(|(j, p)| {
                         let result = match target(i) {
                             Err(code) => ProduceResult::failed(code),
-                            Ok(_) => appended
-                                .next()
-                                .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError)),
+                            Ok(_) => {
+                                slots.push((i, j));
+                                appended
+                                    .next()
+                                    .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))
+                            }
                         };
                         if result.error != ErrorCode::None {
                             failed = true;
@@ -117,21 +123,43 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
         if r.acks == 0 {
             // No response; after an error Kafka closes the connection so the producer refreshes metadata.
             return Reply {
-                body: None,
-                regions: Vec::new(),
                 close: failed,
-                refused: false,
-                remote,
+                ..Reply::none()
             };
         }
-        Reply {
-            remote,
-            ..Reply::body(ProduceResponse {
-                responses,
-                node_endpoints: hints.endpoints(),
-                ..ProduceResponse::default()
-            })
-        }
+        let mut response = ProduceResponse {
+            responses,
+            node_endpoints: hints.endpoints(),
+            ..ProduceResponse::default()
+        };
+        let Some(wait) = wait else {
+            return Reply::body(response);
+        };
+        // acks=all: the connection goes on with its next requests while this one waits for the high
+        // watermark (Kafka's delayed produce); the answer keeps its place in the response order.
+        let (replicas, metrics) = (Arc::clone(&broker.replicas), Arc::clone(&broker.metrics));
+        Reply::deferred(async move {
+            let (outcomes, waited) = replicas.wait_for_acks(wait).await;
+            for (k, code) in outcomes {
+                if code == ErrorCode::None {
+                    continue;
+                }
+                metrics.error(ApiKey::Produce, code);
+                if let Some(p) = slots
+                    .get(k)
+                    .and_then(|(i, j)| response.responses.get_mut(*i)?.partition_responses.get_mut(*j))
+                {
+                    tracing::debug!(partition = p.index, error = %code, "acks=all produce not acknowledged");
+                    p.error_code = code.code();
+                    p.base_offset = -1;
+                    p.log_start_offset = -1;
+                }
+            }
+            Reply {
+                remote: waited,
+                ..Reply::body(response)
+            }
+        })
     })
 }
 

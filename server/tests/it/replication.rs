@@ -464,13 +464,19 @@ impl Conn {
     }
 
     fn recv(&mut self, api: ApiKey, version: i16) -> std::io::Result<ResponseBody> {
+        let expected = self.correlation;
+        self.recv_for(expected, api, version)
+    }
+
+    /// Reads the next response, which must answer request `id` (pipelined requests are answered in order).
+    fn recv_for(&mut self, id: i32, api: ApiKey, version: i16) -> std::io::Result<ResponseBody> {
         let mut size = [0u8; 4];
         self.s.read_exact(&mut size)?;
         let mut frame = vec![0u8; i32::from_be_bytes(size) as usize];
         self.s.read_exact(&mut frame)?;
         let r =
             Response::decode(api, version, Bytes::from(frame)).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
-        assert_eq!(r.header.correlation_id, self.correlation);
+        assert_eq!(r.header.correlation_id, id);
         Ok(r.body)
     }
 }
@@ -1047,6 +1053,42 @@ fn followers_fetch_with_sendfile_and_consumers_never_read_above_the_high_waterma
         assert_eq!(base, leo);
         leo += 10;
     }
+    // An acks=all produce waiting for the paused follower does not hold up its connection: a request
+    // pipelined behind it is handled meanwhile (its record is in the log while the first still waits), and
+    // the answers come back in request order once the follower is back.
+    let mut pipe = Conn::connect(c.addr(leader));
+    let waiting_id = pipe
+        .send(9, produce_request("bulk", 0, -1, 30_000, batch_of(&["waiting"])))
+        .unwrap();
+    let behind_id = pipe
+        .send(9, produce_request("bulk", 0, 1, 5_000, batch_of(&["behind"])))
+        .unwrap();
+    let (waiting_at, behind_at) = (leo, leo + 1);
+    leo += 2;
+    wait_until(
+        "the acks=1 produce pipelined behind a waiting acks=all one is appended",
+        Duration::from_secs(5),
+        || {
+            let body = ListOffsetsRequest {
+                // A debugging replica id: the log end, not the high watermark.
+                replica_id: -2,
+                topics: vec![ListOffsetsTopic {
+                    name: "bulk".into(),
+                    partitions: vec![ListOffsetsPartition {
+                        partition_index: 0,
+                        timestamp: -1,
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            };
+            match call(c.addr(leader), 5, body.into()).map_err(|e| e.to_string())? {
+                ResponseBody::ListOffsets(r) if r.topics[0].partitions[0].offset == leo => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    );
     // Within 1.5 s of SIGSTOP the paused follower is still in the ISR (fencing takes the 3 s session
     // timeout, an ISR shrink 10 s), so the high watermark cannot have moved.
     let mut checks = 0;
@@ -1124,6 +1166,13 @@ fn followers_fetch_with_sendfile_and_consumers_never_read_above_the_high_waterma
     eprintln!(
         "the high watermark reached the LEO {leo} {} ms after SIGCONT",
         resumed.elapsed().as_millis()
+    );
+    let waited = produce_outcome(pipe.recv_for(waiting_id, ApiKey::Produce, 9).unwrap());
+    let behind = produce_outcome(pipe.recv_for(behind_id, ApiKey::Produce, 9).unwrap());
+    assert_eq!(
+        (waited, behind),
+        ((0, waiting_at), (0, behind_at)),
+        "the pipelined answers, in order"
     );
     let (hw, records) = read_all(c.addr(leader), "bulk", 0);
     assert_eq!((hw, records.len() as i64), (leo, leo));
