@@ -546,6 +546,12 @@ impl Partition {
         })
     }
 
+    /// True when a follower append to this log may sync (its flush policy is set).
+    pub(crate) fn follower_append_may_block(&self) -> bool {
+        let config = self.log.config();
+        config.flush_messages < i64::MAX || config.flush_ms < i64::MAX
+    }
+
     /// The leader this replica follows (`None` when it leads, has no role yet, or no leader is known).
     pub(crate) fn followed_leader(&self) -> Option<i32> {
         match &*self.lock_role() {

@@ -148,6 +148,8 @@ struct Conn {
     stream: TcpStream,
     next_id: i32,
     out: BytesMut,
+    /// Response frames are read into this (reused once the previous frame's records are dropped).
+    inbuf: BytesMut,
 }
 
 impl Conn {
@@ -162,6 +164,7 @@ impl Conn {
             stream,
             next_id: 1,
             out: BytesMut::new(),
+            inbuf: BytesMut::new(),
         })
     }
 
@@ -190,9 +193,21 @@ impl Conn {
             if len > MAX_FRAME {
                 return Err(format!("a {len}-byte response frame"));
             }
-            let mut frame = vec![0u8; len];
-            self.stream.read_exact(&mut frame).await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(Bytes::from(frame))
+            // No zero-filling: the frame is read straight into spare capacity.
+            self.inbuf.clear();
+            self.inbuf.reserve(len);
+            while self.inbuf.len() < len {
+                let want = len - self.inbuf.len();
+                let n = (&mut self.stream)
+                    .take(want as u64)
+                    .read_buf(&mut self.inbuf)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("the leader closed the connection".to_string());
+                }
+            }
+            Ok::<_, String>(self.inbuf.split().freeze())
         };
         let frame = tokio::time::timeout(wait + REQUEST_TIMEOUT, exchange)
             .await
@@ -333,12 +348,24 @@ async fn run(
                 Some((p, pos, data))
             })
             .collect();
-        let outcome = match tokio::task::spawn_blocking(move || process(leader, work)).await {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::error!(leader, error = %e, "replica fetch processing failed");
-                Outcome::default()
+        // Appends to the page cache run here, as the leader's appends do; a truncation, or a log whose
+        // flush policy may sync, goes to a blocking thread.
+        let may_block = work.iter().any(|(p, _, data)| {
+            data.error_code != 0
+                || data.diverging_epoch.epoch >= 0
+                || data.diverging_epoch.end_offset >= 0
+                || p.follower_append_may_block()
+        });
+        let outcome = if may_block {
+            match tokio::task::spawn_blocking(move || process(leader, work)).await {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::error!(leader, error = %e, "replica fetch processing failed");
+                    Outcome::default()
+                }
             }
+        } else {
+            process(leader, work)
         };
         for k in outcome.failed {
             resting.insert(k, Instant::now() + ERROR_BACKOFF);
