@@ -873,6 +873,15 @@ impl ReplicaManager {
         (results, wait)
     }
 
+    /// The outcomes of [`ReplicaManager::wait_for_acks`] if every batch is already decided (one replica,
+    /// or followers that were quick): then there is nothing to wait for.
+    pub(crate) fn acks_decided(&self, wait: &AcksWait) -> Option<Vec<(usize, ErrorCode)>> {
+        wait.waiting
+            .iter()
+            .map(|(i, p, a)| Some((*i, p.acks_all_outcome(a.required_offset, a.leader_epoch)?)))
+            .collect()
+    }
+
     /// Waits until the high watermark passes each appended `acks=all` batch, or the deadline: the outcome
     /// of each (by its index among the request's results): `NONE`, `NOT_ENOUGH_REPLICAS_AFTER_APPEND` if
     /// committed after the ISR shrank below the minimum, `NOT_LEADER_OR_FOLLOWER` if the broker stopped

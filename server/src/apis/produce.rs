@@ -135,32 +135,48 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
         let Some(wait) = wait else {
             return Reply::body(response);
         };
+        if let Some(outcomes) = broker.replicas.acks_decided(&wait) {
+            // Nothing to wait for (one replica, or quick followers).
+            settle(&mut response, &slots, outcomes, &broker.metrics);
+            return Reply::body(response);
+        }
         // acks=all: the connection goes on with its next requests while this one waits for the high
         // watermark (Kafka's delayed produce); the answer keeps its place in the response order.
         let (replicas, metrics) = (Arc::clone(&broker.replicas), Arc::clone(&broker.metrics));
         Reply::deferred(async move {
             let (outcomes, waited) = replicas.wait_for_acks(wait).await;
-            for (k, code) in outcomes {
-                if code == ErrorCode::None {
-                    continue;
-                }
-                metrics.error(ApiKey::Produce, code);
-                if let Some(p) = slots
-                    .get(k)
-                    .and_then(|(i, j)| response.responses.get_mut(*i)?.partition_responses.get_mut(*j))
-                {
-                    tracing::debug!(partition = p.index, error = %code, "acks=all produce not acknowledged");
-                    p.error_code = code.code();
-                    p.base_offset = -1;
-                    p.log_start_offset = -1;
-                }
-            }
+            settle(&mut response, &slots, outcomes, &metrics);
             Reply {
                 remote: waited,
                 ..Reply::body(response)
             }
         })
     })
+}
+
+/// Writes the `acks=all` outcomes (by appended result `k`, at `slots[k]` in the response) into the
+/// response: a batch that was not acknowledged gets its error and no offsets.
+fn settle(
+    response: &mut ProduceResponse,
+    slots: &[(usize, usize)],
+    outcomes: Vec<(usize, ErrorCode)>,
+    metrics: &crate::metrics::Metrics,
+) {
+    for (k, code) in outcomes {
+        if code == ErrorCode::None {
+            continue;
+        }
+        metrics.error(ApiKey::Produce, code);
+        if let Some(p) = slots
+            .get(k)
+            .and_then(|(i, j)| response.responses.get_mut(*i)?.partition_responses.get_mut(*j))
+        {
+            tracing::debug!(partition = p.index, error = %code, "acks=all produce not acknowledged");
+            p.error_code = code.code();
+            p.base_offset = -1;
+            p.log_start_offset = -1;
+        }
+    }
 }
 
 pub(super) fn init_producer_id<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {

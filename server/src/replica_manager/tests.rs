@@ -484,3 +484,47 @@ async fn delete_records_raises_the_low_watermark_up_to_the_high_watermark() {
     let rm = manager(dir.path());
     assert_eq!(rm.local_partition("dr", 0).unwrap().log().log_start_offset(), 8);
 }
+
+#[tokio::test]
+async fn acks_all_checks_the_minimum_isr_and_ends_when_leadership_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    let config = TopicConfig::parse([("min.insync.replicas", Some("2"))]).unwrap();
+    rm.create_topic("m", 1, config).await.unwrap();
+    let p = rm.partition("m", 0).unwrap();
+    let state = |isr: &[i32], leader: i32, leader_epoch: i32, partition_epoch: i32| metadata::PartitionState {
+        replicas: vec![0, 1, 2],
+        isr: isr.to_vec(),
+        leader,
+        leader_epoch,
+        partition_epoch,
+    };
+    // The ISR is the leader alone, below min.insync.replicas: acks=all is refused before the append, acks=1
+    // is not.
+    p.apply_state(&state(&[0], 0, 1, 10));
+    let refused = produce(&rm, -1, 1_000, "m", 0, batch(1, 10)).await;
+    assert_eq!(refused.error, ErrorCode::NotEnoughReplicas);
+    assert_eq!(p.log().log_end_offset(), 0, "nothing was written");
+    assert_eq!(produce(&rm, 1, 0, "m", 0, batch(1, 10)).await.error, ErrorCode::None);
+    // With two in the ISR the write is taken and waits for the follower ...
+    p.apply_state(&state(&[0, 1], 0, 1, 11));
+    let waiting = {
+        let rm = Arc::clone(&rm);
+        tokio::spawn(async move { produce(&rm, -1, 30_000, "m", 0, batch(1, 10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished());
+    assert_eq!(p.log().log_end_offset(), 2);
+    // ... until another broker leads: the batch may be truncated, so it is not acknowledged.
+    p.apply_state(&state(&[1, 2], 1, 2, 12));
+    let done = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.error, ErrorCode::NotLeaderOrFollower);
+    // A follower is not served.
+    assert_eq!(
+        produce(&rm, -1, 0, "m", 0, batch(1, 10)).await.error,
+        ErrorCode::NotLeaderOrFollower
+    );
+}
