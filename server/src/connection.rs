@@ -139,18 +139,8 @@ pub(crate) async fn serve<R, T>(
                 }
                 continue;
             }
-            match answered {
-                Ok((chunks, close)) => {
-                    if let Some(chunks) = chunks {
-                        if sender.send(chunks).await.is_err() {
-                            break 'conn;
-                        }
-                    }
-                    if close {
-                        break 'conn;
-                    }
-                }
-                Err(()) => break 'conn,
+            if !deliver(&sender, answered).await {
+                break 'conn;
             }
         }
         if *stop.borrow() {
@@ -162,18 +152,8 @@ pub(crate) async fn serve<R, T>(
         tokio::select! {
             answered = async { waiting.front_mut().expect("not empty").as_mut().await }, if !waiting.is_empty() => {
                 waiting.pop_front();
-                match answered {
-                    Ok((chunks, close)) => {
-                        if let Some(chunks) = chunks {
-                            if sender.send(chunks).await.is_err() {
-                                break 'conn;
-                            }
-                        }
-                        if close {
-                            break 'conn;
-                        }
-                    }
-                    Err(()) => break 'conn,
+                if !deliver(&sender, answered).await {
+                    break 'conn;
                 }
             }
             n = read.read_buf(&mut buf), if !closing && waiting.len() < MAX_WAITING => match n {
@@ -199,6 +179,20 @@ pub(crate) async fn serve<R, T>(
         Err(e) => tracing::error!(%peer, error = %e, "connection writer task failed"),
     }
     broker.metrics.connection_closed();
+}
+
+/// Sends an answer; false when the connection must end (it closes after this answer, the writer is gone,
+/// or the answer could not be encoded).
+async fn deliver(sender: &transfer::ResponseSender, answered: Answer) -> bool {
+    let Ok((chunks, close)) = answered else {
+        return false;
+    };
+    if let Some(chunks) = chunks {
+        if sender.send(chunks).await.is_err() {
+            return false;
+        }
+    }
+    !close
 }
 
 /// Counts a handled request in the metrics, and warns about a slow one.
