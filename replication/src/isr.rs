@@ -16,6 +16,10 @@ pub struct NotAReplica {
     pub replica: i32,
 }
 
+/// How long a leader waits before proposing an ISR expansion again after the controller refused one
+/// (`OPERATION_NOT_ATTEMPTED`, `INELIGIBLE_REPLICA`).
+pub const EXPANSION_BACKOFF_MS: u64 = 1_000;
+
 /// The leader's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LeaderConfig {
@@ -174,6 +178,9 @@ pub struct LeaderState {
     /// INVARIANT: at most one proposal in flight, based on `partition_epoch`.
     pending: Option<IsrProposal>,
     next_proposal_id: u64,
+    /// No expansion is proposed before this time: the controller refused the last one (a follower that is
+    /// fenced or shutting down keeps fetching, and would otherwise be proposed on every fetch).
+    no_expansion_before_ms: u64,
     followers: Vec<FollowerState>,
     log_end_offset: i64,
     epoch_start_offset: i64,
@@ -219,6 +226,7 @@ impl LeaderState {
             partition_epoch: init.partition_epoch,
             pending: None,
             next_proposal_id: 0,
+            no_expansion_before_ms: 0,
             followers,
             log_end_offset: init.log_end_offset,
             epoch_start_offset: init.log_end_offset,
@@ -371,8 +379,10 @@ impl LeaderState {
                 self.maybe_advance(now_ms).into_iter().collect()
             }
             LeaderEvent::IsrRejected { proposal_id, now_ms } => {
-                if self.pending.as_ref().is_some_and(|p| p.id == proposal_id) {
-                    self.pending = None;
+                if let Some(p) = self.pending.take_if(|p| p.id == proposal_id) {
+                    if p.isr.len() > self.isr.len() {
+                        self.no_expansion_before_ms = now_ms.saturating_add(EXPANSION_BACKOFF_MS);
+                    }
                 }
                 self.maybe_advance(now_ms).into_iter().collect()
             }
@@ -410,7 +420,7 @@ impl LeaderState {
                 .map_or(leader_leo, |p| p.max(leader_leo)),
         );
         f.last_fetch_ms = now_ms;
-        let mut actions: Vec<LeaderAction> = self.maybe_expand(replica).into_iter().collect();
+        let mut actions: Vec<LeaderAction> = self.maybe_expand(replica, now_ms).into_iter().collect();
         actions.extend(self.maybe_advance(now_ms));
         Ok(actions)
     }
@@ -438,9 +448,10 @@ impl LeaderState {
     }
 
     /// `maybeExpandIsr`: the follower is not in the ISR, its log end is at least the high watermark and
-    /// the start offset of this leader's epoch, and nothing is in flight.
-    fn maybe_expand(&mut self, replica: i32) -> Option<LeaderAction> {
-        if self.pending.is_some() || self.isr.contains(&replica) {
+    /// the start offset of this leader's epoch, nothing is in flight, and no expansion was refused in the
+    /// last [`EXPANSION_BACKOFF_MS`].
+    fn maybe_expand(&mut self, replica: i32, now_ms: u64) -> Option<LeaderAction> {
+        if self.pending.is_some() || self.isr.contains(&replica) || now_ms < self.no_expansion_before_ms {
             return None;
         }
         let leo = self.follower_log_end_offset(replica)?;

@@ -78,7 +78,7 @@ pub use epoch::{
 pub use follower::{FetchPosition, FetchResponse, Follower, FollowerAction};
 pub use isr::{
     AckOutcome, IsrProposal, LeaderAction, LeaderConfig, LeaderEvent, LeaderState, NewLeader, NotAReplica,
-    NotEnoughReplicas,
+    NotEnoughReplicas, EXPANSION_BACKOFF_MS,
 };
 
 #[cfg(test)]

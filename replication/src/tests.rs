@@ -358,3 +358,34 @@ fn a_follower_appends_truncates_and_tracks_the_high_watermark() {
         vec![FollowerAction::Truncate { offset: 6 }]
     );
 }
+
+#[test]
+fn a_refused_expansion_is_not_proposed_again_at_once() {
+    // Follower 2 is out of the ISR and catches up; the controller refuses it (fenced, say).
+    let mut l = leader(&[0, 1, 2], &[0, 1], 1);
+    append(&mut l, 10, 1_000);
+    let proposal = match l.follower_fetch(2, 10, 1_000).unwrap().as_slice() {
+        [LeaderAction::ProposeIsr(p), ..] => p.clone(),
+        other => panic!("no expansion proposed: {other:?}"),
+    };
+    assert_eq!(proposal.isr, vec![0, 1, 2]);
+    l.handle(LeaderEvent::IsrRejected {
+        proposal_id: proposal.id,
+        now_ms: 1_100,
+    });
+    assert_eq!(
+        l.maximal_isr(),
+        vec![0, 1],
+        "the refused member does not hold the high watermark"
+    );
+    // Its next fetches propose nothing until the backoff has passed.
+    let again = |l: &mut LeaderState, now_ms| {
+        l.follower_fetch(2, 10, now_ms)
+            .unwrap()
+            .into_iter()
+            .any(|a| matches!(a, LeaderAction::ProposeIsr(_)))
+    };
+    assert!(!again(&mut l, 1_200));
+    assert!(!again(&mut l, 1_100 + crate::EXPANSION_BACKOFF_MS - 1));
+    assert!(again(&mut l, 1_100 + crate::EXPANSION_BACKOFF_MS));
+}

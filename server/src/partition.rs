@@ -263,6 +263,9 @@ impl Partition {
                 tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "cannot record the leader epoch's start");
             }
         }
+        // A high watermark is never past the log (a late publication from an earlier role cannot count).
+        let log_end_offset = self.log.log_end_offset();
+        self.high_watermark.fetch_min(log_end_offset, Ordering::AcqRel);
         let leader = LeaderState::new(
             NewLeader {
                 local: self.local_id(),
@@ -270,7 +273,7 @@ impl Partition {
                 isr: state.isr.clone(),
                 leader_epoch: state.leader_epoch,
                 partition_epoch: state.partition_epoch,
-                log_end_offset: self.log.log_end_offset(),
+                log_end_offset,
                 high_watermark: self.high_watermark(),
                 now_ms: mono_ms(),
             },
@@ -575,8 +578,9 @@ impl Partition {
     /// On a follower: carries out the leader's answer to a fetch sent as `sent` (Kafka's
     /// `processPartitionData`/`truncateOnFetchResponse`): appends the batches verbatim with the leader's
     /// offsets and epochs, truncates a diverging tail, and follows the leader's high watermark and log
-    /// start. An answer to a fetch the follower no longer stands by (another epoch, another offset) is
-    /// dropped. Blocking (file writes).
+    /// start. An answer to a fetch the follower no longer stands by (another leader, epoch or offset) is
+    /// dropped; records that do not continue the log are refused. After a truncation or any failure the
+    /// follower rules start again from the log as it is. Blocking (file writes).
     pub(crate) fn follower_fetched_from_leader(&self, sent: &FetchPosition, answer: Fetched) -> Result<(), String> {
         let mut role = self.lock_role();
         let Role::Follower(follower) = &mut *role else {
@@ -585,28 +589,51 @@ impl Partition {
         if follower.leader() != sent.leader || self.deleted.load(Ordering::Acquire) {
             return Ok(());
         }
+        let mut fetch_offset = sent.fetch_offset;
         let (response, records) = match answer {
             Fetched::Records {
                 records,
                 high_watermark,
                 log_start_offset,
             } => {
-                // Whole batches only (a leader may end a response inside one); their end is the next offset.
+                // Whole, contiguous batches only (a leader may end a response inside one); their end is the
+                // next offset.
                 let mut len = 0;
-                let mut next_offset = sent.fetch_offset;
+                let mut first = None;
+                let mut next_offset = fetch_offset;
                 while len < records.len() {
-                    match RecordBatch::parse(&records[len..]) {
-                        Ok((batch, size)) => {
-                            next_offset = batch.header().last_offset() + 1;
-                            len += size;
-                        }
-                        Err(_) => break,
+                    let Ok((batch, size)) = RecordBatch::parse(&records[len..]) else {
+                        break;
+                    };
+                    let h = batch.header();
+                    let Some(end) = h.base_offset().checked_add(i64::from(h.last_offset_delta()) + 1) else {
+                        return Err(format!("a batch at offset {} overflows", h.base_offset()));
+                    };
+                    if first.is_some() && h.base_offset() != next_offset {
+                        return Err(format!("batches at {} after {next_offset}", h.base_offset()));
                     }
+                    first.get_or_insert(h.base_offset());
+                    next_offset = end;
+                    len += size;
+                }
+                if let Some(first) = first.filter(|f| *f != fetch_offset) {
+                    let empty = self.log.log_start_offset() == self.log.log_end_offset();
+                    if !(empty && first < fetch_offset) {
+                        self.resync(follower);
+                        return Err(format!("the leader's records start at {first}, not at {fetch_offset}"));
+                    }
+                    // An empty log restarted at the leader's log start, which is inside a batch (after
+                    // DeleteRecords): it starts at that batch instead (Kafka's UnexpectedAppendOffset case).
+                    self.log
+                        .truncate_fully_and_start_at(first)
+                        .map_err(|e| format!("restarting the log at {first}: {e}"))?;
+                    self.resync(follower);
+                    fetch_offset = first;
                 }
                 (
                     FetchResponse::Records {
                         leader_epoch: sent.current_leader_epoch,
-                        fetch_offset: sent.fetch_offset,
+                        fetch_offset,
                         next_offset,
                         high_watermark,
                         log_start_offset,
@@ -617,68 +644,82 @@ impl Partition {
             Fetched::Diverging { epoch, end_offset } => (
                 FetchResponse::Diverging {
                     leader_epoch: sent.current_leader_epoch,
-                    fetch_offset: sent.fetch_offset,
+                    fetch_offset,
                     diverging: EpochEndOffset { epoch, end_offset },
                 },
                 Bytes::new(),
             ),
         };
         let actions = follower.handle(&LogEpochs(&self.log), response);
-        for action in actions {
-            match action {
-                FollowerAction::Truncate { offset } => {
-                    tracing::info!(topic = %self.topic, partition = self.index, offset, log_end_offset = self.log.log_end_offset(), "truncating a diverging tail");
-                    self.log
-                        .truncate_to(offset)
-                        .map_err(|e| format!("truncating to {offset}: {e}"))?;
-                    self.high_watermark.fetch_min(offset, Ordering::AcqRel);
-                }
-                FollowerAction::Append { log_end_offset } => {
-                    self.log
-                        .append_as_follower(&records)
-                        .map_err(|e| format!("appending up to {log_end_offset}: {e}"))?;
-                }
-                FollowerAction::HighWatermark(hw) => {
-                    self.high_watermark.fetch_max(hw, Ordering::AcqRel);
-                }
-                FollowerAction::LogStartOffset(start) => {
-                    self.log
-                        .delete_records_before(start)
-                        .map_err(|e| format!("raising the log start to {start}: {e}"))?;
-                }
+        let mut truncated = false;
+        let result = actions.into_iter().try_for_each(|action| match action {
+            FollowerAction::Truncate { offset } => {
+                truncated = true;
+                tracing::info!(topic = %self.topic, partition = self.index, offset, log_end_offset = self.log.log_end_offset(), "truncating a diverging tail");
+                self.log
+                    .truncate_to(offset)
+                    .map_err(|e| format!("truncating to {offset}: {e}"))
             }
+            FollowerAction::Append { log_end_offset } => self
+                .log
+                .append_as_follower(&records)
+                .map(drop)
+                .map_err(|e| format!("appending up to {log_end_offset}: {e}")),
+            FollowerAction::HighWatermark(hw) => {
+                self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+                Ok(())
+            }
+            FollowerAction::LogStartOffset(start) => self
+                .log
+                .delete_records_before(start)
+                .map(drop)
+                .map_err(|e| format!("raising the log start to {start}: {e}")),
+        });
+        // The rules assumed every action succeeded, and a truncation may cut further back (to a batch start):
+        // the log itself is the truth.
+        if truncated || result.is_err() {
+            self.resync(follower);
         }
-        Ok(())
+        result
     }
 
-    /// On a follower whose fetch offset is out of the leader's range (Kafka's
-    /// `handleOutOfRangeError`): a log that ends past the leader's is truncated to the leader's end; one
-    /// that ends before the leader's start restarts empty at the leader's start. Blocking.
+    /// Starts the follower rules again from the log as it is (after a truncation or a failed action); the
+    /// published high watermark is kept within the log.
+    fn resync(&self, follower: &mut Follower) {
+        let end = self.log.log_end_offset();
+        self.high_watermark.fetch_min(end, Ordering::AcqRel);
+        *follower = Follower::new(
+            self.local_id(),
+            follower.leader(),
+            follower.leader_epoch(),
+            self.log.log_start_offset(),
+            end,
+            self.high_watermark(),
+        );
+    }
+
+    /// On a follower whose fetch offset is out of the leader's range (Kafka's `handleOutOfRangeError`): a
+    /// log that ends past the leader's is truncated to the leader's end; one that ends before the leader's
+    /// start restarts empty at the leader's start (`truncateFullyAndStartAt`). Blocking.
     pub(crate) fn follower_out_of_range(&self, leader_start: i64, leader_end: i64) -> Result<(), String> {
         let mut role = self.lock_role();
         let Role::Follower(follower) = &mut *role else {
             return Ok(());
         };
         let leo = self.log.log_end_offset();
-        let target = if leo > leader_end {
-            leader_end
+        let result = if leo > leader_end {
+            tracing::warn!(topic = %self.topic, partition = self.index, log_end_offset = leo, leader_end, "the log ends past the leader's: truncating to it");
+            self.log.truncate_to(leader_end).map_err(|e| e.to_string())
         } else if leo < leader_start {
-            leader_start
+            tracing::warn!(topic = %self.topic, partition = self.index, log_end_offset = leo, leader_start, "the log ends before the leader's log start: starting again there");
+            self.log
+                .truncate_fully_and_start_at(leader_start)
+                .map_err(|e| e.to_string())
         } else {
-            return Ok(());
+            Ok(())
         };
-        tracing::warn!(topic = %self.topic, partition = self.index, log_end_offset = leo, leader_start, leader_end, target, "fetch offset out of the leader's range");
-        self.log.truncate_to(target).map_err(|e| e.to_string())?;
-        self.high_watermark.fetch_min(target, Ordering::AcqRel);
-        *follower = Follower::new(
-            self.local_id(),
-            follower.leader(),
-            follower.leader_epoch(),
-            self.log.log_start_offset(),
-            self.log.log_end_offset(),
-            self.high_watermark(),
-        );
-        Ok(())
+        self.resync(follower);
+        result
     }
 
     /// True when appending `header`'s batch may block: the flush policy of this partition's log (its
@@ -694,14 +735,21 @@ impl Partition {
     /// Validates and appends a producer's batch (one per partition per request): header checks, the
     /// idempotent-producer sequence rules, then the log append stamped with the leader epoch. Publishes
     /// the new high watermark and wakes the operations waiting on this partition.
+    ///
+    /// The `producers` lock is held from the leadership check to the end of the append: `apply_state`
+    /// takes it first, so the role cannot change in between (Kafka's `leaderIsrUpdateLock`), and no batch
+    /// lands in a log that has just become a follower's.
     pub(crate) fn append_records(&self, bytes: &[u8], produce_version: i16) -> Result<Appended, ErrorCode> {
         self.check_exists()?;
         let header = parse_header(bytes, produce_version)?;
+        let mut guard = self.producers.lock().unwrap_or_else(|p| p.into_inner());
+        self.check_exists()?;
+        let leader_epoch = self
+            .with_leader(|l| l.leader_epoch())
+            .ok_or(ErrorCode::NotLeaderOrFollower)?;
         let appended = if header.producer_id() >= 0 {
             let (pid, epoch, first) = (header.producer_id(), header.producer_epoch(), header.base_sequence());
             let last = last_sequence(first, header.last_offset_delta());
-            // Held across check and append, so the sequence rules see appends of this partition in order.
-            let mut guard = self.producers.lock().unwrap_or_else(|p| p.into_inner());
             let states = guard.get_or_insert_with(|| self.rebuild_producers());
             match states.check(pid, epoch, first, last)? {
                 Sequence::Duplicate(base_offset) => {
@@ -710,17 +758,17 @@ impl Partition {
                         required_offset: base_offset + i64::from(header.last_offset_delta()) + 1,
                         log_start_offset: self.log.log_start_offset(),
                         duplicate: true,
-                        leader_epoch: self.leader_epoch(),
+                        leader_epoch,
                     })
                 }
                 Sequence::Append => {
-                    let appended = self.append_to_log(bytes)?;
+                    let appended = self.append_to_log(bytes, leader_epoch)?;
                     states.record(pid, epoch, first, last, appended.base_offset, header.max_timestamp());
                     appended
                 }
             }
         } else {
-            self.append_to_log(bytes)?
+            self.append_to_log(bytes, leader_epoch)?
         };
         if let Some(actions) = self.with_leader(|l| {
             l.handle(LeaderEvent::LocalAppend {
@@ -730,13 +778,13 @@ impl Partition {
         }) {
             self.carry_out(actions);
         }
+        drop(guard);
         // Followers wait for the log end, consumers and acks=all produces for the high watermark.
         self.watchers.wake();
         Ok(appended)
     }
 
-    fn append_to_log(&self, bytes: &[u8]) -> Result<Appended, ErrorCode> {
-        let leader_epoch = self.leader_epoch();
+    fn append_to_log(&self, bytes: &[u8], leader_epoch: i32) -> Result<Appended, ErrorCode> {
         let info = self.log.append(bytes, leader_epoch).map_err(|e| {
             let code = storage_error_code(&e);
             if code == ErrorCode::KafkaStorageError {

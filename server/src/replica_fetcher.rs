@@ -371,6 +371,10 @@ async fn run(
             resting.insert(k, Instant::now() + ERROR_BACKOFF);
         }
         if !outcome.out_of_range.is_empty() {
+            // Each waits a little before its next fetch (as after any refusal), whatever the repair did.
+            for p in &outcome.out_of_range {
+                resting.insert(key(p), Instant::now() + ERROR_BACKOFF);
+            }
             let c = conn.as_mut().expect("connected above");
             if let Err(e) = out_of_range(local_id, leader, c, outcome.out_of_range).await {
                 tracing::warn!(leader, error = %e, "cannot learn the leader's offsets");

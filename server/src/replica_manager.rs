@@ -377,7 +377,7 @@ impl ReplicaManager {
             };
             topics.insert(Arc::new(topic));
         }
-        Ok(ReplicaManager {
+        let manager = ReplicaManager {
             metrics,
             local_id: local,
             data_dir: config.data_dir.clone(),
@@ -390,7 +390,11 @@ impl ReplicaManager {
             context,
             #[cfg(test)]
             test_image: std::sync::Mutex::new(metadata::Image::default()),
-        })
+        };
+        // From now on the file exists: after a crash before the next checkpoint, a partition it does not
+        // name starts from its log start, not from a log end that may hold uncommitted records.
+        manager.checkpoint_high_watermarks()?;
+        Ok(manager)
     }
 
     /// The current topic table.
@@ -977,8 +981,14 @@ impl ReplicaManager {
                 let partition = self.partition(p.topic, p.partition)?;
                 partition.check_epoch(p.current_leader_epoch)?;
                 // A diverged fetch proves nothing about the follower's log (it is answered with the
-                // diverging epoch); any other shows its log end (Kafka's `updateFollowerFetchState`).
-                if params.is_from_follower() && partition.diverging(p.last_fetched_epoch, p.fetch_offset).is_none() {
+                // diverging epoch), nor does one outside this log (OFFSET_OUT_OF_RANGE); any other shows
+                // its log end (Kafka's `updateFollowerFetchState`, after a successful read).
+                let log = partition.log();
+                let in_range = (log.log_start_offset()..=log.log_end_offset()).contains(&p.fetch_offset);
+                if params.is_from_follower()
+                    && in_range
+                    && partition.diverging(p.last_fetched_epoch, p.fetch_offset).is_none()
+                {
                     partition.follower_fetched(params.replica_id, p.fetch_offset)?;
                 }
                 Ok(partition)
@@ -1009,7 +1019,8 @@ impl ReplicaManager {
         (fetched, waited)
     }
 
-    /// One pass over the partitions: the outcomes, the record bytes in them, and whether any failed.
+    /// One pass over the partitions: the outcomes, the record bytes in them, and whether any failed or
+    /// diverged (the fetch then completes at once).
     fn read_once(
         &self,
         params: &FetchParams<'_>,
@@ -1019,6 +1030,7 @@ impl ReplicaManager {
         let mut budget = ByteBudget::new(response_limit);
         let mut total = 0;
         let mut any_error = false;
+        let mut any_diverging = false;
         let bound = params.bound();
         let results = params
             .partitions
@@ -1037,6 +1049,8 @@ impl ReplicaManager {
                         records: None,
                     };
                     if let Some(diverging) = partition.diverging(p.last_fetched_epoch, p.fetch_offset) {
+                        // Answered at once, like an error: the follower must truncate before it can fetch.
+                        any_diverging = true;
                         fetched.diverging_epoch = Some(diverging);
                         return Ok(fetched);
                     }
@@ -1059,7 +1073,7 @@ impl ReplicaManager {
                 })
             })
             .collect();
-        (results, total, any_error)
+        (results, total, any_error || any_diverging)
     }
 
     /// Deletes segments past retention, below each partition's high watermark (blocking).

@@ -1052,15 +1052,34 @@ impl Log {
         result
     }
 
+    /// Empties the log and restarts it, empty, at `offset` (Kafka's `truncateFullyAndStartAt`): a follower
+    /// whose log ends before the leader's log start begins again there. Every leader epoch is forgotten.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<()> {
+        let mut st = self.write_state()?;
+        let result = self.restart_at(&mut st, offset);
+        let end = st.log_end_offset();
+        self.recovery_point.lower(end);
+        if st.epochs.clear() {
+            self.epochs_truncated(&st);
+        }
+        result
+    }
+
+    /// Deletes every segment and starts an empty one at `offset`, the new log start.
+    fn restart_at(&self, st: &mut State, offset: i64) -> Result<()> {
+        for seg in st.segments.drain(..) {
+            seg.delete_files()?;
+        }
+        let seg = Segment::create(&self.cache, &self.dir, offset, &self.config(), now_ms())?;
+        st.segments.push(seg);
+        st.log_start_offset = offset;
+        Ok(())
+    }
+
     /// The segment part of [`Log::truncate_to`].
     fn truncate_segments(&self, st: &mut State, offset: i64) -> Result<()> {
         if offset < st.log_start_offset {
-            for seg in st.segments.drain(..) {
-                seg.delete_files()?;
-            }
-            let seg = Segment::create(&self.cache, &self.dir, offset, &self.config(), now_ms())?;
-            st.segments.push(seg);
-            st.log_start_offset = offset;
+            self.restart_at(st, offset)?;
         } else {
             while st.segments.len() > 1 && st.segments.last().is_some_and(|s| s.base_offset > offset) {
                 let seg = st.segments.pop().expect("checked");

@@ -222,7 +222,8 @@ impl<'a> BatchHeader<'a> {
     }
     /// The offset of the last record.
     pub fn last_offset(&self) -> i64 {
-        self.base_offset() + i64::from(self.last_offset_delta())
+        // Saturating: the header comes from the network, and a base offset near i64::MAX must not overflow.
+        self.base_offset().saturating_add(i64::from(self.last_offset_delta()))
     }
     /// The first record's timestamp.
     pub fn base_timestamp(&self) -> i64 {

@@ -329,6 +329,16 @@ fn truncation_cuts_at_a_batch_start() {
     // Below the log start, the log restarts empty at that offset.
     log.truncate_to(0).unwrap();
     assert_eq!(log.log_end_offset(), 0);
+    // A follower behind its leader's log start starts again there, empty, past its old end.
+    log.append(&batch(1, 3, 100), 4).unwrap();
+    log.truncate_fully_and_start_at(500).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 500));
+    assert_eq!(log.latest_epoch(), None);
+    assert_eq!(log.segment_count(), 1);
+    assert_eq!(log.append(&batch(2, 3, 100), 5).unwrap().base_offset, 500);
+    drop(log);
+    let log = open(dir.path(), LogConfig::default());
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (500, 503));
 }
 
 #[test]
