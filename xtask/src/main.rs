@@ -336,6 +336,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("replication", &[]),
     ("metadata", &["protocol"]),
     ("quorum", &[]),
+    ("security", &[]),
     (
         "server",
         &["protocol", "storage", "transfer", "replication", "metadata", "quorum"],
@@ -345,7 +346,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Libraries must not pull in these crates (they belong to binaries).
-const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication", "metadata", "quorum"];
+const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication", "metadata", "quorum", "security"];
 const BINARY_ONLY: &[&str] = &["anyhow", "clap", "tracing-subscriber"];
 
 /// Binary-only crates a library may still pull in through a third-party dependency, with the reason:

@@ -17,6 +17,7 @@ const WORKSPACE_CRATES: &[&str] = &[
     "replication",
     "metadata",
     "quorum",
+    "security",
     "server",
     "cli",
     "xtask",
