@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::records::{Batch, Endpoint, PartitionChange, PartitionRecord, Record, TopicId, NO_LEADER_CHANGE};
+use crate::records::{
+    AclEntry, Batch, Endpoint, PartitionChange, PartitionRecord, Record, ScramCredential, TopicId, NO_LEADER_CHANGE,
+};
 use crate::Error;
 
 /// A registered broker.
@@ -79,6 +81,12 @@ pub struct Image {
     pub topics: BTreeMap<String, Arc<Topic>>,
     /// The next producer id the controller gives out (blocks of [`crate::PRODUCER_ID_BLOCK_SIZE`]).
     pub next_producer_id: i64,
+    /// SCRAM credentials by (user, mechanism type).
+    #[serde(default, with = "pairs")]
+    pub scram_credentials: BTreeMap<(String, i8), ScramCredential>,
+    /// ACL bindings by id.
+    #[serde(default, with = "pairs")]
+    pub acls: BTreeMap<[u8; 16], AclEntry>,
 }
 
 impl Image {
@@ -194,6 +202,18 @@ impl Image {
                 }
             }
             Record::NoOp => {}
+            Record::UserScramCredential(c) => {
+                self.scram_credentials.insert((c.name.clone(), c.mechanism), c.clone());
+            }
+            Record::RemoveUserScramCredential { name, mechanism } => {
+                self.scram_credentials.remove(&(name.clone(), *mechanism));
+            }
+            Record::AccessControlEntry(a) => {
+                self.acls.insert(a.id, a.clone());
+            }
+            Record::RemoveAccessControlEntry { id } => {
+                self.acls.remove(id);
+            }
         }
     }
 
@@ -247,5 +267,29 @@ impl Image {
     /// An image from snapshot bytes.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Image, Error> {
         serde_json::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()))
+    }
+}
+
+/// A map whose keys are not strings, kept in snapshots as a list of (key, value) pairs (JSON object keys
+/// must be strings).
+mod pairs {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub(super) fn serialize<S: Serializer, K: Serialize, V: Serialize>(
+        map: &BTreeMap<K, V>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        s.collect_seq(map.iter())
+    }
+
+    pub(super) fn deserialize<'de, D, K, V>(d: D) -> Result<BTreeMap<K, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        K: Deserialize<'de> + Ord,
+        V: Deserialize<'de>,
+    {
+        Vec::<(K, V)>::deserialize(d).map(|pairs| pairs.into_iter().collect())
     }
 }

@@ -6,7 +6,9 @@
 //! Metadata and to decide which partitions it leads or follows. The active controller decides with
 //! [`controller`]'s functions over the current image: broker registration, heartbeats and fencing
 //! ([`controller::Sessions`]), topic creation with [`placement::place`], partition elections and
-//! AlterPartition's checks, producer-id blocks.
+//! AlterPartition's checks, producer-id blocks. The image also holds the users' SCRAM credentials (salted
+//! hashes only) and the ACL bindings, as KRaft keeps them; the rules that write them come with the
+//! security APIs.
 //!
 //! It must never: do I/O, read clocks (times come in as milliseconds), or draw random numbers (callers pass
 //! topic ids and placement starting points). Every decision is a pure function of the image and its
@@ -41,7 +43,7 @@ pub mod placement;
 pub mod records;
 
 pub use image::{Broker, Image, PartitionState, Topic};
-pub use records::{Batch, Record, TopicId};
+pub use records::{AclEntry, Batch, Record, ScramCredential, TopicId};
 
 /// How many producer ids one block gives a broker (`ProducerIdsBlock.PRODUCER_ID_BLOCK_SIZE`).
 pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;

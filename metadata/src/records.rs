@@ -141,6 +141,61 @@ pub enum Record {
     },
     /// apiKey 20: the active controller's "still here" when idle, so brokers' offsets advance.
     NoOp,
+    /// apiKey 11 (`UserScramCredentialRecord`): a user's SCRAM credential for one mechanism (replaces any
+    /// earlier one for that user and mechanism). Only the salted hashes are kept, never a password.
+    UserScramCredential(ScramCredential),
+    /// apiKey 12 (`RemoveUserScramCredentialRecord`).
+    RemoveUserScramCredential {
+        /// The user name.
+        name: String,
+        /// Kafka's mechanism type: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+        mechanism: i8,
+    },
+    /// apiKey 6 (`AccessControlEntryRecord`): one ACL binding, under an id the controller gives it.
+    AccessControlEntry(AclEntry),
+    /// apiKey 7 (`RemoveAccessControlEntryRecord`).
+    RemoveAccessControlEntry {
+        /// The binding's id.
+        id: [u8; 16],
+    },
+}
+
+/// A user's SCRAM credential for one mechanism, as `UserScramCredentialRecord` carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramCredential {
+    /// The user name.
+    pub name: String,
+    /// Kafka's mechanism type: 1 SCRAM-SHA-256, 2 SCRAM-SHA-512.
+    pub mechanism: i8,
+    /// The salt.
+    pub salt: Vec<u8>,
+    /// H(ClientKey) (RFC 5802).
+    pub stored_key: Vec<u8>,
+    /// HMAC(SaltedPassword, "Server Key") (RFC 5802).
+    pub server_key: Vec<u8>,
+    /// The PBKDF2 iterations.
+    pub iterations: i32,
+}
+
+/// One ACL binding, as `AccessControlEntryRecord` carries it (Kafka's codes for the enumerations).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclEntry {
+    /// The binding's id (unique in the cluster).
+    pub id: [u8; 16],
+    /// The resource type (2 topic, 3 group, 4 cluster, 5 transactional id, ...).
+    pub resource_type: i8,
+    /// The resource name (`*` for every resource of the type with a LITERAL pattern).
+    pub resource_name: String,
+    /// The pattern type (3 LITERAL, 4 PREFIXED).
+    pub pattern_type: i8,
+    /// The principal, e.g. `User:alice`.
+    pub principal: String,
+    /// The host (`*` for any).
+    pub host: String,
+    /// The operation (3 READ, 4 WRITE, ...).
+    pub operation: i8,
+    /// The permission (2 DENY, 3 ALLOW).
+    pub permission_type: i8,
 }
 
 /// The records of one Raft entry, applied together.

@@ -346,7 +346,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
 ];
 
 /// Libraries must not pull in these crates (they belong to binaries).
-const LIBRARIES: &[&str] = &["protocol", "transfer", "storage", "replication", "metadata", "quorum", "security"];
+const LIBRARIES: &[&str] = &[
+    "protocol",
+    "transfer",
+    "storage",
+    "replication",
+    "metadata",
+    "quorum",
+    "security",
+];
 const BINARY_ONLY: &[&str] = &["anyhow", "clap", "tracing-subscriber"];
 
 /// Binary-only crates a library may still pull in through a third-party dependency, with the reason:
