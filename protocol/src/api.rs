@@ -246,6 +246,10 @@ apis! {
     /// ListGroups (16).
     ListGroups = 16, "ListGroups", "list_groups", ListGroupsRequest, ListGroupsResponse,
         advertised 0..=5, implemented 0..=5, flexible 3;
+    /// SaslHandshake (17); no version is flexible. v0 means raw SASL tokens follow on the socket, v1 that
+    /// SaslAuthenticate requests carry them (a broker concern, not the codec's).
+    SaslHandshake = 17, "SaslHandshake", "sasl_handshake", SaslHandshakeRequest, SaslHandshakeResponse,
+        advertised 0..=1, implemented 0..=1, flexible 32767; // i16::MAX: none
     /// ApiVersions (18).
     ApiVersions = 18, "ApiVersions", "api_versions", ApiVersionsRequest, ApiVersionsResponse,
         advertised 0..=4, implemented 0..=4, flexible 3;
@@ -264,6 +268,15 @@ apis! {
     /// OffsetForLeaderEpoch (23).
     OffsetForLeaderEpoch = 23, "OffsetForLeaderEpoch", "offset_for_leader_epoch", OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
         advertised 2..=4, implemented 2..=4, flexible 4;
+    /// DescribeAcls (29). Kafka 4.0 removed v0.
+    DescribeAcls = 29, "DescribeAcls", "describe_acls", DescribeAclsRequest, DescribeAclsResponse,
+        advertised 1..=3, implemented 1..=3, flexible 2;
+    /// CreateAcls (30). Kafka 4.0 removed v0.
+    CreateAcls = 30, "CreateAcls", "create_acls", CreateAclsRequest, CreateAclsResponse,
+        advertised 1..=3, implemented 1..=3, flexible 2;
+    /// DeleteAcls (31). Kafka 4.0 removed v0.
+    DeleteAcls = 31, "DeleteAcls", "delete_acls", DeleteAclsRequest, DeleteAclsResponse,
+        advertised 1..=3, implemented 1..=3, flexible 2;
     /// DescribeConfigs (32).
     DescribeConfigs = 32, "DescribeConfigs", "describe_configs", DescribeConfigsRequest, DescribeConfigsResponse,
         advertised 1..=4, implemented 1..=4, flexible 4;
@@ -273,6 +286,9 @@ apis! {
     /// DescribeLogDirs (35).
     DescribeLogDirs = 35, "DescribeLogDirs", "describe_log_dirs", DescribeLogDirsRequest, DescribeLogDirsResponse,
         advertised 1..=4, implemented 1..=4, flexible 2;
+    /// SaslAuthenticate (36).
+    SaslAuthenticate = 36, "SaslAuthenticate", "sasl_authenticate", SaslAuthenticateRequest, SaslAuthenticateResponse,
+        advertised 0..=2, implemented 0..=2, flexible 2;
     /// CreatePartitions (37).
     CreatePartitions = 37, "CreatePartitions", "create_partitions", CreatePartitionsRequest, CreatePartitionsResponse,
         advertised 0..=3, implemented 0..=3, flexible 2;
@@ -285,6 +301,12 @@ apis! {
     /// OffsetDelete (47); no version is flexible.
     OffsetDelete = 47, "OffsetDelete", "offset_delete", OffsetDeleteRequest, OffsetDeleteResponse,
         advertised 0..=0, implemented 0..=0, flexible 32767; // i16::MAX: none
+    /// DescribeUserScramCredentials (50, KIP-554); every version is flexible.
+    DescribeUserScramCredentials = 50, "DescribeUserScramCredentials", "describe_user_scram_credentials", DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse,
+        advertised 0..=0, implemented 0..=0, flexible 0;
+    /// AlterUserScramCredentials (51, KIP-554); every version is flexible.
+    AlterUserScramCredentials = 51, "AlterUserScramCredentials", "alter_user_scram_credentials", AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse,
+        advertised 0..=0, implemented 0..=0, flexible 0;
     /// DescribeQuorum (55); every version is flexible.
     DescribeQuorum = 55, "DescribeQuorum", "describe_quorum", DescribeQuorumRequest, DescribeQuorumResponse,
         advertised 0..=2, implemented 0..=2, flexible 0;

@@ -5,6 +5,7 @@
 //! fields that only exist in later versions are left out until those versions are implemented.
 //! Field names are Kafka's, in snake case.
 
+mod acls;
 mod api_versions;
 mod cluster;
 mod configs;
@@ -15,9 +16,12 @@ mod list_offsets;
 mod metadata;
 mod offsets;
 mod produce;
+mod sasl;
+mod scram;
 mod topics;
 mod transactions;
 
+pub use acls::*;
 pub use api_versions::*;
 pub use cluster::*;
 pub use configs::*;
@@ -28,5 +32,7 @@ pub use list_offsets::*;
 pub use metadata::*;
 pub use offsets::*;
 pub use produce::*;
+pub use sasl::*;
+pub use scram::*;
 pub use topics::*;
 pub use transactions::*;
