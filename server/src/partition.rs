@@ -436,19 +436,20 @@ impl Partition {
         }
     }
 
-    /// Runs the leader rules with the topic's current settings.
+    /// Runs the leader rules (`None` when this broker does not lead).
     fn with_leader<T>(&self, f: impl FnOnce(&mut LeaderState) -> T) -> Option<T> {
-        let mut role = self.lock_role();
-        match &mut *role {
-            Role::Leader(leader) => {
-                let config = self.leader_config();
-                if leader.config() != config {
-                    leader.set_config(config);
-                }
-                Some(f(leader))
-            }
+        match &mut *self.lock_role() {
+            Role::Leader(leader) => Some(f(leader)),
             _ => None,
         }
+    }
+
+    /// Applies the topic's changed settings: to the log, and to the leader rules (`min.insync.replicas`),
+    /// which otherwise take them when the broker becomes leader.
+    pub(crate) fn set_config(&self, config: storage::LogConfig) {
+        self.log.set_config(config);
+        let leader_config = self.leader_config();
+        let _ = self.with_leader(|l| l.set_config(leader_config));
     }
 
     /// `NOT_ENOUGH_REPLICAS` before an `acks=all` append when the committed ISR is smaller than
@@ -549,8 +550,10 @@ impl Partition {
         })
     }
 
-    /// True when a follower append to this log may sync (its flush policy is set).
-    pub(crate) fn follower_append_may_block(&self) -> bool {
+    /// True when an append to this log may sync: the flush policy of its log (its topic's
+    /// `flush.messages`/`flush.ms`, or the broker's) is set. A follower's appends then run on a blocking
+    /// thread.
+    pub(crate) fn flush_may_sync(&self) -> bool {
         let config = self.log.config();
         config.flush_messages < i64::MAX || config.flush_ms < i64::MAX
     }
@@ -722,13 +725,11 @@ impl Partition {
         result
     }
 
-    /// True when appending `header`'s batch may block: the flush policy of this partition's log (its
-    /// topic's `flush.messages`/`flush.ms`, or the broker's) can make the append sync, or the idempotent
-    /// producer state must first be rebuilt from the log. The caller then appends on a blocking thread.
+    /// True when appending `header`'s batch may block: the flush policy can make the append sync
+    /// ([`Partition::flush_may_sync`]), or the idempotent producer state must first be rebuilt from the
+    /// log. The caller then appends on a blocking thread.
     pub(crate) fn append_may_block(&self, header: &BatchHeader<'_>) -> bool {
-        let config = self.log.config();
-        config.flush_messages < i64::MAX
-            || config.flush_ms < i64::MAX
+        self.flush_may_sync()
             || (header.producer_id() >= 0 && self.producers.lock().unwrap_or_else(|p| p.into_inner()).is_none())
     }
 

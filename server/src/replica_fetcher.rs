@@ -334,27 +334,39 @@ async fn run(
             }
             continue;
         }
-        // The answers by partition, matched to what was asked.
-        let mut answers: HashMap<(String, i32), protocol::PartitionData> = HashMap::new();
-        for t in response.responses {
-            for p in t.partitions {
-                answers.insert((t.topic.clone(), p.partition_index), p);
+        // The answers, matched to what was asked: a leader answers the partitions in request order (and may
+        // leave some out); anything else ends the connection.
+        let mut asked = positions.into_iter();
+        let mut work: Vec<(Arc<Partition>, FetchPosition, protocol::PartitionData)> = Vec::new();
+        let mut unexpected = false;
+        'answers: for t in response.responses {
+            for data in t.partitions {
+                loop {
+                    let Some((p, pos)) = asked.next() else {
+                        unexpected = true;
+                        break 'answers;
+                    };
+                    if *p.topic == t.topic && p.index == data.partition_index {
+                        work.push((p, pos, data));
+                        break;
+                    }
+                }
             }
         }
-        let work: Vec<(Arc<Partition>, FetchPosition, protocol::PartitionData)> = positions
-            .into_iter()
-            .filter_map(|(p, pos)| {
-                let data = answers.remove(&(p.topic.to_string(), p.index))?;
-                Some((p, pos, data))
-            })
-            .collect();
+        if unexpected {
+            tracing::warn!(
+                leader,
+                "the leader answered partitions it was not asked for; reconnecting"
+            );
+            conn = None;
+        }
         // Appends to the page cache run here, as the leader's appends do; a truncation, or a log whose
         // flush policy may sync, goes to a blocking thread.
         let may_block = work.iter().any(|(p, _, data)| {
             data.error_code != 0
                 || data.diverging_epoch.epoch >= 0
                 || data.diverging_epoch.end_offset >= 0
-                || p.follower_append_may_block()
+                || p.flush_may_sync()
         });
         let outcome = if may_block {
             match tokio::task::spawn_blocking(move || process(leader, work)).await {

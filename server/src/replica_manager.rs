@@ -178,6 +178,10 @@ impl FetchParams<'_> {
     }
 }
 
+/// A fetched partition once resolved: the partition and, when the fetcher's log diverged from it, the
+/// `DivergingEpoch` to answer; or why it cannot be read.
+type Resolved = Result<(Arc<Partition>, Option<(i32, i64)>), ErrorCode>;
+
 /// The outcome for one partition of a fetch.
 #[derive(Debug, Clone)]
 pub(crate) struct FetchedPartition {
@@ -575,7 +579,7 @@ impl ReplicaManager {
                         .map_err(|e| (ErrorCode::KafkaStorageError, e.to_string()))?;
                     let log_config = owned_config.apply(this.defaults.clone());
                     for p in live.iter().flatten() {
-                        p.log().set_config(log_config.clone());
+                        p.set_config(log_config.clone());
                     }
                 }
                 for p in &removing {
@@ -974,31 +978,35 @@ impl ReplicaManager {
         // Resolved once; a deleted partition fails its reads (its log is closed) and wakes its waiters.
         // A follower's fetch offset is its log end: recorded once per request, which may advance the high
         // watermark; a fetch from a broker that is not a replica is NOT_LEADER_OR_FOLLOWER.
-        let resolved: Vec<Result<Arc<Partition>, ErrorCode>> = params
+        // With each partition, whether the fetcher's log diverged from this one (decided once: this log's
+        // epochs change only with a new leader epoch, which fails the epoch check instead).
+        let resolved: Vec<Resolved> = params
             .partitions
             .iter()
             .map(|p| {
                 let partition = self.partition(p.topic, p.partition)?;
                 partition.check_epoch(p.current_leader_epoch)?;
+                let diverging = partition.diverging(p.last_fetched_epoch, p.fetch_offset);
                 // A diverged fetch proves nothing about the follower's log (it is answered with the
                 // diverging epoch), nor does one outside this log (OFFSET_OUT_OF_RANGE); any other shows
                 // its log end (Kafka's `updateFollowerFetchState`, after a successful read).
-                let log = partition.log();
-                let in_range = (log.log_start_offset()..=log.log_end_offset()).contains(&p.fetch_offset);
-                if params.is_from_follower()
-                    && in_range
-                    && partition.diverging(p.last_fetched_epoch, p.fetch_offset).is_none()
-                {
-                    partition.follower_fetched(params.replica_id, p.fetch_offset)?;
+                if params.is_from_follower() && diverging.is_none() {
+                    let log = partition.log();
+                    if (log.log_start_offset()..=log.log_end_offset()).contains(&p.fetch_offset) {
+                        partition.follower_fetched(params.replica_id, p.fetch_offset)?;
+                    }
                 }
-                Ok(partition)
+                Ok((partition, diverging))
             })
             .collect();
         let read = || self.read_once(params, &resolved, response_limit);
         let (fetched, waited) = self
             .delayed_fetch
             .wait(
-                resolved.iter().filter_map(|r| r.as_ref().ok()).map(|p| &p.watchers),
+                resolved
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok())
+                    .map(|(p, _)| &p.watchers),
                 params.max_wait,
                 || {
                     let (results, bytes, errors) = read();
@@ -1008,7 +1016,7 @@ impl ReplicaManager {
             )
             .await;
         for (partition, f) in resolved.iter().zip(&fetched) {
-            if let Ok(p) = partition {
+            if let Ok((p, _)) = partition {
                 if f.error == ErrorCode::None {
                     p.metrics.fetched(f.records.as_ref().map_or(0, Slice::len));
                 } else {
@@ -1024,7 +1032,7 @@ impl ReplicaManager {
     fn read_once(
         &self,
         params: &FetchParams<'_>,
-        resolved: &[Result<Arc<Partition>, ErrorCode>],
+        resolved: &[Resolved],
         response_limit: u64,
     ) -> (Vec<FetchedPartition>, u64, bool) {
         let mut budget = ByteBudget::new(response_limit);
@@ -1038,7 +1046,7 @@ impl ReplicaManager {
             .zip(resolved)
             .map(|(p, partition)| {
                 let result = (|| {
-                    let partition = partition.as_ref().map_err(|e| *e)?;
+                    let (partition, diverging) = partition.as_ref().map_err(|e| *e)?;
                     partition.check_epoch(p.current_leader_epoch)?;
                     let high_watermark = partition.high_watermark();
                     let mut fetched = FetchedPartition {
@@ -1048,10 +1056,10 @@ impl ReplicaManager {
                         log_start_offset: partition.log().log_start_offset(),
                         records: None,
                     };
-                    if let Some(diverging) = partition.diverging(p.last_fetched_epoch, p.fetch_offset) {
+                    if let Some(diverging) = diverging {
                         // Answered at once, like an error: the follower must truncate before it can fetch.
                         any_diverging = true;
-                        fetched.diverging_epoch = Some(diverging);
+                        fetched.diverging_epoch = Some(*diverging);
                         return Ok(fetched);
                     }
                     let Some(limit) = budget.partition_limit(p.partition_max_bytes) else {

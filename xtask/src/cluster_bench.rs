@@ -365,39 +365,16 @@ fn measure_replication(bin: &Path, quick: bool) -> Result<Replication> {
     let requests = if quick { 1_000u64 } else { 5_000 }.to_string();
     for _ in 0..runs {
         for (topic, acks) in [("rep-rf1", "1"), ("rep-rf3", "all")] {
-            let json = cluster.bench(
-                0,
-                &[
-                    "produce",
-                    "--topic",
-                    topic,
-                    "--acks",
-                    acks,
-                    "--records",
-                    &records,
-                    "--record-size",
-                    "100",
-                ],
-            )?;
+            let produce = |records: &str, extra: &[&str]| {
+                let mut args = vec!["produce", "--topic", topic, "--acks", acks, "--records", records];
+                args.extend_from_slice(&["--record-size", "100"]);
+                args.extend_from_slice(extra);
+                cluster.bench(0, &args)
+            };
+            let json = produce(&records, &[])?;
             let mb_s = bench_number(&json, &["mb_per_s"])?;
-            let json = cluster.bench(
-                0,
-                &[
-                    "produce",
-                    "--topic",
-                    topic,
-                    "--acks",
-                    acks,
-                    "--records",
-                    &requests,
-                    "--record-size",
-                    "100",
-                    "--batch-size",
-                    "1",
-                    "--max-in-flight",
-                    "1",
-                ],
-            )?;
+            // Latency: one record per request, one request at a time.
+            let json = produce(&requests, &["--batch-size", "1", "--max-in-flight", "1"])?;
             let p99 = bench_number(&json, &["ack_latency_ms", "p99"])?;
             if acks == "1" {
                 r.rf1_mb_s.push(mb_s);

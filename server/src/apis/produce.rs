@@ -92,7 +92,10 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
                         let result = match target(i) {
                             Err(code) => ProduceResult::failed(code),
                             Ok(_) => {
-                                slots.push((i, j));
+                                // Only an acks=all answer is settled later.
+                                if wait.is_some() {
+                                    slots.push((i, j));
+                                }
                                 appended
                                     .next()
                                     .unwrap_or(ProduceResult::failed(ErrorCode::UnknownServerError))

@@ -528,3 +528,28 @@ async fn acks_all_checks_the_minimum_isr_and_ends_when_leadership_moves() {
         ErrorCode::NotLeaderOrFollower
     );
 }
+
+#[tokio::test]
+async fn a_changed_min_insync_replicas_applies_to_a_partition_already_led() {
+    let dir = tempfile::tempdir().unwrap();
+    let rm = manager(dir.path());
+    rm.create_topic("c", 1, TopicConfig::default()).await.unwrap();
+    let p = rm.partition("c", 0).unwrap();
+    p.apply_state(&metadata::PartitionState {
+        replicas: vec![0, 1],
+        isr: vec![0],
+        leader: 0,
+        leader_epoch: 1,
+        partition_epoch: 10,
+    });
+    assert_eq!(
+        produce(&rm, -1, 1_000, "c", 0, batch(1, 10)).await.error,
+        ErrorCode::None
+    );
+    let config = TopicConfig::parse([("min.insync.replicas", Some("2"))]).unwrap();
+    rm.alter_topic_config("c", &config).await.unwrap();
+    assert_eq!(
+        produce(&rm, -1, 1_000, "c", 0, batch(1, 10)).await.error,
+        ErrorCode::NotEnoughReplicas
+    );
+}
