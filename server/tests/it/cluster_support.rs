@@ -40,6 +40,8 @@ pub(crate) struct Node {
     pub(crate) data: PathBuf,
     /// The node's metrics endpoint (`metrics_listen`), when the cluster was started with one.
     pub(crate) metrics: Option<String>,
+    /// The node's SASL_PLAINTEXT listener, when the cluster is secured.
+    pub(crate) sasl: Option<String>,
     pub(crate) child: Option<Child>,
 }
 
@@ -146,6 +148,10 @@ pub(crate) struct Options {
     pub(crate) broker_config: String,
     /// Give every node a metrics endpoint (`metrics_listen` on a free port).
     pub(crate) metrics: bool,
+    /// Secure the cluster: a SASL_PLAINTEXT listener on every node (`Node::sasl`), the bootstrap user
+    /// `admin` (password `admin-secret`, the inter-broker user) and the authorizer with `admin` as its
+    /// super user.
+    pub(crate) sasl: bool,
 }
 
 /// Three nodes; every child is killed when the cluster is dropped, and a failing test prints their logs.
@@ -219,6 +225,14 @@ impl Cluster {
                 let data = dir.path().join(format!("node{i}"));
                 let config = dir.path().join(format!("node{i}.toml"));
                 let metrics = options.metrics.then(free_addr);
+                let sasl = options.sasl.then(free_addr);
+                let security = match &sasl {
+                    Some(a) => format!(
+                        "[sasl]\nlisten = \"{a}\"\nbootstrap_users = [{{ name = \"admin\", password = \"admin-secret\" }}]\n\
+                         [authorizer]\nenabled = true\nsuper_users = [\"User:admin\"]\n"
+                    ),
+                    None => String::new(),
+                };
                 // Top-level keys go before the first table.
                 let mut top = options.broker_config.trim().to_string();
                 if let Some(m) = &metrics {
@@ -231,7 +245,7 @@ impl Cluster {
                          process_roles = [{roles}]\n{top}\n\
                          [controller]\nlisten = \"{}\"\nquorum_voters = [{}]\n\
                          broker_session_timeout_ms = {SESSION_TIMEOUT_MS}\n\
-                         broker_heartbeat_interval_ms = {HEARTBEAT_MS}\n",
+                         broker_heartbeat_interval_ms = {HEARTBEAT_MS}\n{security}",
                         data.display(),
                         controllers[i],
                         voters.join(", ")
@@ -245,6 +259,7 @@ impl Cluster {
                     log: dir.path().join(format!("node{i}.log")),
                     data,
                     metrics,
+                    sasl,
                     child: None,
                 }
             })
