@@ -34,6 +34,10 @@ use crate::metrics::RequestTimes;
 /// Kafka producer keeps at most 5 requests in flight).
 const MAX_WAITING: usize = 16;
 
+/// How long a connection stays open after a refused authentication was answered (Kafka's
+/// `connection.failed.authentication.delay.ms` default).
+const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
+
 /// An answer in the connection's queue: the chunks to send (`None`: no response), and whether to close
 /// the connection after it; `Err` ends the connection at once (a response that cannot be encoded).
 type Answer = Result<(Option<Vec<Chunk>>, bool), ()>;
@@ -130,9 +134,14 @@ pub(crate) async fn serve<R, T>(
                 Some(session) => session.gate(&request),
                 None => crate::sasl::Gate::Pass,
             };
+            // A refused authentication is answered, and the connection closed a little later (Kafka's
+            // connection.failed.authentication.delay.ms, 100 ms), so the client reads the answer before
+            // it sees the close.
+            let mut linger = false;
             let mut reply = match (gate, sasl.as_mut()) {
                 (crate::sasl::Gate::Sasl, Some(session)) => {
                     let reply = session.handle(&broker, &request).instrument(span).await;
+                    linger = reply.close;
                     if let Some(principal) = session.principal() {
                         listener.principal = principal.clone();
                     }
@@ -179,6 +188,9 @@ pub(crate) async fn serve<R, T>(
                 continue;
             }
             if !deliver(&sender, answered).await {
+                if linger {
+                    tokio::time::sleep(FAILED_AUTHENTICATION_DELAY).await;
+                }
                 break 'conn;
             }
         }

@@ -130,7 +130,8 @@ impl Session {
             }
             // Kafka answers ApiVersions before the handshake (and during re-authentication).
             _ if api == ApiKey::ApiVersions => Gate::Pass,
-            _ if self.principal.is_some() => Gate::Pass,
+            // During a re-authentication the current session goes on until it ends.
+            _ if self.principal.is_some() && self.expires.is_none_or(|e| Instant::now() < e) => Gate::Pass,
             _ => {
                 tracing::info!(peer = %self.peer, api = api.name(), "closing connection: a request before SASL authentication");
                 Gate::Close

@@ -178,7 +178,16 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                 Ok((spec, config, id)) => {
                     // v5+: what was (or would be) created; v7+: its id.
                     let created = image.topics.get(&t.name).filter(|_| !r.validate_only);
+                    // v5+ configs only with DESCRIBE_CONFIGS on the topic (Kafka: else the error in
+                    // TopicConfigErrorCode and no configs).
+                    let configs_visible =
+                        broker.authorize(listener, Operation::DescribeConfigs, ResourceType::Topic, &t.name);
                     CreatableTopicResult {
+                        topic_config_error_code: if configs_visible {
+                            0
+                        } else {
+                            ErrorCode::TopicAuthorizationFailed.code()
+                        },
                         name: t.name.clone(),
                         topic_id: Uuid(id.filter(|_| !r.validate_only).unwrap_or([0; 16])),
                         num_partitions: created.map_or(
@@ -192,7 +201,7 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                         replication_factor: created
                             .and_then(|c| c.partitions.first())
                             .map_or(spec.replication_factor, |p| p.replicas.len() as i16),
-                        configs: Some(
+                        configs: configs_visible.then(|| {
                             topic_configs(&broker.config, &config, |_| true, false, false)
                                 .into_iter()
                                 .map(|c| CreatableTopicConfigs {
@@ -203,8 +212,8 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                                     is_sensitive: c.is_sensitive,
                                     ..CreatableTopicConfigs::default()
                                 })
-                                .collect(),
-                        ),
+                                .collect()
+                        }),
                         ..CreatableTopicResult::default()
                     }
                 }

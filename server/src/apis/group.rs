@@ -761,13 +761,23 @@ pub(super) fn delete_groups<'a>(broker: &'a Broker, request: &'a Request, listen
 pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, OffsetDelete);
+        // DELETE on the group, then READ on each topic (the others: TOPIC_AUTHORIZATION_FAILED).
+        let group = coordinator_of(broker, listener, &r.group_id, Operation::Delete);
+        let readable: Vec<bool> = r
+            .topics
+            .iter()
+            .map(|t| group.is_ok() && broker.authorize(listener, Operation::Read, ResourceType::Topic, &t.name))
+            .collect();
         let partitions: Vec<(String, i32)> = r
             .topics
             .iter()
-            .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.partition_index)))
+            .zip(&readable)
+            .filter(|(_, readable)| **readable)
+            .flat_map(|(t, _)| t.partitions.iter().map(|p| (t.name.clone(), p.partition_index)))
             .collect();
-        let (top, each) = match coordinator_of(broker, listener, &r.group_id, Operation::Delete) {
+        let (top, each) = match group {
             Err(code) => (code, Vec::new()),
+            Ok(_) if partitions.is_empty() => (ErrorCode::None, Vec::new()),
             Ok(c) => c.delete_offsets(r.group_id.clone(), partitions).await,
         };
         if top != ErrorCode::None {
@@ -781,7 +791,8 @@ pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, listen
             topics: r
                 .topics
                 .iter()
-                .map(|t| OffsetDeleteResponseTopic {
+                .zip(readable)
+                .map(|(t, readable)| OffsetDeleteResponseTopic {
                     name: t.name.clone(),
                     partitions: t
                         .partitions
@@ -791,7 +802,11 @@ pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, listen
                             error_code: count_error(
                                 broker,
                                 ApiKey::OffsetDelete,
-                                each.next().unwrap_or(ErrorCode::UnknownServerError),
+                                if readable {
+                                    each.next().unwrap_or(ErrorCode::UnknownServerError)
+                                } else {
+                                    ErrorCode::TopicAuthorizationFailed
+                                },
                             ),
                             ..OffsetDeleteResponsePartition::default()
                         })
@@ -813,7 +828,19 @@ pub(super) fn consumer_group_heartbeat<'a>(
 ) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ConsumerGroupHeartbeat);
-        let c = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
+        // READ on the group, and DESCRIBE on every subscribed topic (Kafka refuses a subscription to a topic
+        // the member may not see).
+        let c = coordinator_of(broker, listener, &r.group_id, Operation::Read).and_then(|c| {
+            let hidden = r.subscribed_topic_names.iter().flatten().any(|topic| {
+                !broker.authorize(listener, Operation::Describe, ResourceType::Topic, topic)
+            });
+            if hidden {
+                Err(ErrorCode::TopicAuthorizationFailed)
+            } else {
+                Ok(c)
+            }
+        });
+        let c = match c {
             Ok(c) => c,
             Err(code) => {
                 return Reply::body(ConsumerGroupHeartbeatResponse {
