@@ -11,5 +11,6 @@ mod offsets_topic;
 mod protocol_rules;
 mod raw;
 mod replication;
+mod security;
 mod support;
 mod versions;
