@@ -102,6 +102,7 @@ error_codes! {
     InvalidTransactionTimeout = 50, "INVALID_TRANSACTION_TIMEOUT", false;
     ConcurrentTransactions = 51, "CONCURRENT_TRANSACTIONS", true;
     TransactionalIdAuthorizationFailed = 53, "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", false;
+    SecurityDisabled = 54, "SECURITY_DISABLED", false;
     OperationNotAttempted = 55, "OPERATION_NOT_ATTEMPTED", false;
     KafkaStorageError = 56, "KAFKA_STORAGE_ERROR", true;
     SaslAuthenticationFailed = 58, "SASL_AUTHENTICATION_FAILED", false;
@@ -123,6 +124,9 @@ error_codes! {
     UnstableOffsetCommit = 88, "UNSTABLE_OFFSET_COMMIT", true;
     ThrottlingQuotaExceeded = 89, "THROTTLING_QUOTA_EXCEEDED", true;
     ProducerFenced = 90, "PRODUCER_FENCED", false;
+    ResourceNotFound = 91, "RESOURCE_NOT_FOUND", false;
+    DuplicateResource = 92, "DUPLICATE_RESOURCE", false;
+    UnacceptableCredential = 93, "UNACCEPTABLE_CREDENTIAL", false;
     InvalidUpdateVersion = 95, "INVALID_UPDATE_VERSION", false;
     UnknownTopicId = 100, "UNKNOWN_TOPIC_ID", true;
     DuplicateBrokerRegistration = 101, "DUPLICATE_BROKER_REGISTRATION", false;

@@ -1,6 +1,6 @@
 //! SCRAM-SHA-256 and SCRAM-SHA-512 ([RFC 5802], [RFC 7677]) as a Kafka broker speaks them: the
 //! mechanisms, the credentials a broker stores, the checks AlterUserScramCredentials applies before it
-//! stores one, and the server side of one authentication exchange.
+//! stores one, and both sides of one authentication exchange.
 //!
 //! - [`Mechanism`] mirrors Kafka's `ScramMechanism` (both the SASL one in
 //!   `common.security.scram.internals` and the admin one with its type ids, [KIP-554]).
@@ -15,6 +15,9 @@
 //!   grammar of `ScramMessages`: it reads the client-first message, answers the server-first message,
 //!   reads the client-final message, checks the proof and answers the server-final message.
 //!   The server nonce is a parameter (see [`server_nonce`]); this module draws no randomness.
+//! - [`ClientExchange`] is the client side, Kafka's `ScramSaslClient`: it makes the client-first
+//!   message, answers the server-first message with the proof, and checks the server's signature in the
+//!   server-final message. The client nonce is a parameter (see [`client_nonce`]).
 //!
 //! # Exchange
 //!
@@ -164,6 +167,16 @@ impl Mechanism {
             Mechanism::Sha512 => pbkdf2::PBKDF2_HMAC_SHA512,
         }
     }
+
+    /// `HMAC(key, message)` with this mechanism's hash.
+    fn sign(self, key: &[u8], message: &[u8]) -> hmac::Tag {
+        hmac::sign(&hmac::Key::new(self.hmac(), key), message)
+    }
+
+    /// `ClientKey = HMAC(SaltedPassword, "Client Key")`.
+    fn client_key(self, salted_password: &[u8]) -> hmac::Tag {
+        self.sign(salted_password, b"Client Key")
+    }
 }
 
 impl fmt::Display for Mechanism {
@@ -190,6 +203,12 @@ pub fn salted_password(mechanism: Mechanism, password: &[u8], salt: &[u8], itera
 /// string without `,` is valid, so kzero prints the bytes in base64. Pass at least 16 random bytes.
 pub fn server_nonce(random: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(random)
+}
+
+/// A client nonce made from random bytes the caller drew, printed as [`server_nonce`] prints them (Kafka's
+/// client uses the same base-36 string as its server). Pass at least 16 random bytes.
+pub fn client_nonce(random: &[u8]) -> String {
+    server_nonce(random)
 }
 
 /// A SCRAM credential as Kafka stores it for one user and one mechanism (`ScramCredential`, and the
@@ -263,10 +282,9 @@ impl Credential {
         salted_password: &[u8],
         iterations: u32,
     ) -> Credential {
-        let key = hmac::Key::new(mechanism.hmac(), salted_password);
-        let client_key = hmac::sign(&key, b"Client Key");
+        let client_key = mechanism.client_key(salted_password);
         let stored_key = digest::digest(mechanism.digest(), client_key.as_ref());
-        let server_key = hmac::sign(&key, b"Server Key");
+        let server_key = mechanism.sign(salted_password, b"Server Key");
         Credential {
             mechanism,
             salt: salt.to_vec(),
@@ -677,8 +695,7 @@ impl ServerExchange {
         let mut auth_message = awaiting.auth_message_prefix.clone();
         auth_message.extend_from_slice(last.without_proof);
 
-        let stored_key = hmac::Key::new(self.mechanism.hmac(), &credential.stored_key);
-        let client_signature = hmac::sign(&stored_key, &auth_message);
+        let client_signature = self.mechanism.sign(&credential.stored_key, &auth_message);
         if proof.len() != client_signature.as_ref().len() {
             return Err(ScramError::InvalidProof);
         }
@@ -692,12 +709,291 @@ impl ServerExchange {
             return Err(ScramError::InvalidProof);
         }
 
-        let server_key = hmac::Key::new(self.mechanism.hmac(), &credential.server_key);
-        let server_signature = hmac::sign(&server_key, &auth_message);
+        let server_signature = self.mechanism.sign(&credential.server_key, &auth_message);
         let mut server_final = b"v=".to_vec();
         server_final.extend_from_slice(BASE64.encode(server_signature.as_ref()).as_bytes());
         Ok(server_final)
     }
+}
+
+/// Why the client side of a SCRAM exchange failed. The exchange is over; the client should close the
+/// connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScramClientError {
+    /// A server message arrived when the exchange expected none of that kind: the server-first message
+    /// before the client-first one was made, the server-final message before the server-first one, or
+    /// any message after the exchange completed or failed.
+    #[error("unexpected message in scram client state {state}")]
+    UnexpectedMessage {
+        /// The state the exchange was in.
+        state: &'static str,
+    },
+    /// The server-first message does not follow the grammar `r=<nonce>,s=<base64 salt>,i=<iterations>`
+    /// (with optional extensions after it).
+    #[error("invalid scram server first message format")]
+    MalformedServerFirst,
+    /// The server's nonce does not start with the client's (Kafka: "Invalid server nonce: does not start
+    /// with client nonce").
+    #[error("invalid server nonce: does not start with client nonce")]
+    InvalidServerNonce,
+    /// The server asked for fewer iterations than the mechanism's minimum (Kafka: "Requested iterations
+    /// N is less than the minimum 4096 for SCRAM-SHA-256").
+    #[error("requested iterations {iterations} is less than the minimum {minimum} for {mechanism}")]
+    TooFewIterations {
+        /// The iteration count the server sent.
+        iterations: u32,
+        /// The mechanism's minimum.
+        minimum: u32,
+        /// The mechanism.
+        mechanism: Mechanism,
+    },
+    /// The server-final message is neither `e=<error>` nor `v=<base64 signature>`.
+    #[error("invalid scram server final message format")]
+    MalformedServerFinal,
+    /// The server-final message reports an error, `e=<message>`.
+    #[error("the server failed the scram exchange: {message}")]
+    ServerError {
+        /// The server's error value.
+        message: String,
+    },
+    /// The server's signature is not the one the password gives: the server does not know the
+    /// credential (Kafka: "Invalid server signature in server final message").
+    #[error("invalid server signature in server final message")]
+    InvalidServerSignature,
+}
+
+/// The client side of one SCRAM exchange, as Kafka's `ScramSaslClient` runs it: no channel binding
+/// (gs2 header `n,,`), no authzid, no extensions.
+///
+/// ```text
+/// Initial --client_first--> AwaitingServerFirst --server_first--> AwaitingServerFinal --server_final--> Complete
+///                                     \_________________________________\_______________________________> Failed
+/// ```
+///
+/// The client nonce is a parameter (see [`client_nonce`]): this crate draws no randomness. It must be
+/// printable ASCII without `,`, or the server refuses the client-first message.
+///
+/// ```
+/// use security::scram::{ClientExchange, Credential, Mechanism, ServerExchange};
+///
+/// let credential = Credential::new(Mechanism::Sha512, b"alice-secret", b"salt", 4096).unwrap();
+/// let mut client = ClientExchange::new(Mechanism::Sha512, "alice", "alice-secret", "cnonce");
+/// let mut server = ServerExchange::new(Mechanism::Sha512, "snonce");
+///
+/// let server_first = server.client_first(&client.client_first(), |_| Some(credential.clone())).unwrap();
+/// let client_final = client.server_first(&server_first).unwrap();
+/// let server_final = server.client_final(&client_final).unwrap();
+/// client.server_final(&server_final).unwrap();
+/// assert!(client.is_complete() && server.is_complete());
+/// ```
+pub struct ClientExchange {
+    mechanism: Mechanism,
+    username: String,
+    password: Vec<u8>,
+    /// INVARIANT: `n=<saslname>,r=<client nonce>`, the client-first message without its gs2 header.
+    client_first_bare: String,
+    client_nonce: String,
+    state: ClientState,
+}
+
+impl fmt::Debug for ClientExchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientExchange")
+            .field("mechanism", &self.mechanism)
+            .field("username", &self.username)
+            .field("password", &"[hidden]")
+            .field("state", &self.state.name())
+            .finish()
+    }
+}
+
+enum ClientState {
+    Initial,
+    AwaitingServerFirst,
+    /// INVARIANT: the ServerSignature the server-final message must carry.
+    AwaitingServerFinal(hmac::Tag),
+    Complete,
+    Failed,
+}
+
+impl ClientState {
+    fn name(&self) -> &'static str {
+        match self {
+            ClientState::Initial => "SEND_CLIENT_FIRST_MESSAGE",
+            ClientState::AwaitingServerFirst => "RECEIVE_SERVER_FIRST_MESSAGE",
+            ClientState::AwaitingServerFinal(_) => "RECEIVE_SERVER_FINAL_MESSAGE",
+            ClientState::Complete => "COMPLETE",
+            ClientState::Failed => "FAILED",
+        }
+    }
+}
+
+/// The gs2 header of every client-first message this client sends: no channel binding, no authzid.
+const GS2_HEADER: &str = "n,,";
+
+impl ClientExchange {
+    /// A new exchange for `username` with `password` and `client_nonce`.
+    pub fn new(mechanism: Mechanism, username: &str, password: &str, client_nonce: &str) -> ClientExchange {
+        ClientExchange {
+            mechanism,
+            username: username.to_string(),
+            password: password.as_bytes().to_vec(),
+            client_first_bare: format!("n={},r={client_nonce}", encode_saslname(username)),
+            client_nonce: client_nonce.to_string(),
+            state: ClientState::Initial,
+        }
+    }
+
+    /// The mechanism of this exchange.
+    pub fn mechanism(&self) -> Mechanism {
+        self.mechanism
+    }
+
+    /// Whether the exchange completed: the server proved it knows the credential.
+    pub fn is_complete(&self) -> bool {
+        matches!(self.state, ClientState::Complete)
+    }
+
+    /// Whether the exchange failed. A failed exchange refuses every further message.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, ClientState::Failed)
+    }
+
+    /// The client-first message, `n,,n=<saslname>,r=<client nonce>`, with `,` and `=` in the user name
+    /// escaped as `=2C` and `=3D`. The first call starts the exchange; a later call returns the same
+    /// message and changes nothing.
+    pub fn client_first(&mut self) -> Vec<u8> {
+        if matches!(self.state, ClientState::Initial) {
+            self.state = ClientState::AwaitingServerFirst;
+        }
+        format!("{GS2_HEADER}{}", self.client_first_bare).into_bytes()
+    }
+
+    /// Reads the server-first message and answers the client-final message
+    /// `c=biws,r=<nonce>,p=<base64 ClientProof>`.
+    ///
+    /// Checks, as Kafka's `ScramSaslClient` does: the grammar; the server's nonce starts with the client
+    /// nonce; at least the mechanism's [`min_iterations`](Mechanism::min_iterations). The proof costs one
+    /// PBKDF2 run with the server's iteration count.
+    pub fn server_first(&mut self, message: &[u8]) -> Result<Vec<u8>, ScramClientError> {
+        let state = std::mem::replace(&mut self.state, ClientState::Failed);
+        if !matches!(state, ClientState::AwaitingServerFirst) {
+            return Err(ScramClientError::UnexpectedMessage { state: state.name() });
+        }
+        let first = parse_server_first(message).ok_or(ScramClientError::MalformedServerFirst)?;
+        if !first.nonce.starts_with(self.client_nonce.as_bytes()) {
+            return Err(ScramClientError::InvalidServerNonce);
+        }
+        let minimum = self.mechanism.min_iterations();
+        let iterations = NonZeroU32::new(first.iterations).filter(|i| i.get() >= minimum).ok_or(
+            ScramClientError::TooFewIterations {
+                iterations: first.iterations,
+                minimum,
+                mechanism: self.mechanism,
+            },
+        )?;
+
+        let salted = salted_password(self.mechanism, &self.password, &first.salt, iterations);
+        let credential = Credential::from_salted_password(self.mechanism, &first.salt, &salted, first.iterations);
+        let mut without_proof = format!("c={},r=", BASE64.encode(GS2_HEADER)).into_bytes();
+        without_proof.extend_from_slice(first.nonce);
+
+        let mut auth_message = self.client_first_bare.as_bytes().to_vec();
+        auth_message.push(b',');
+        auth_message.extend_from_slice(message);
+        auth_message.push(b',');
+        auth_message.extend_from_slice(&without_proof);
+
+        let client_key = self.mechanism.client_key(&salted);
+        let client_signature = self.mechanism.sign(&credential.stored_key, &auth_message);
+        let proof: Vec<u8> = client_key
+            .as_ref()
+            .iter()
+            .zip(client_signature.as_ref())
+            .map(|(k, s)| k ^ s)
+            .collect();
+        let server_signature = self.mechanism.sign(&credential.server_key, &auth_message);
+
+        let mut client_final = without_proof;
+        client_final.extend_from_slice(b",p=");
+        client_final.extend_from_slice(BASE64.encode(proof).as_bytes());
+        self.state = ClientState::AwaitingServerFinal(server_signature);
+        Ok(client_final)
+    }
+
+    /// Reads the server-final message: `v=<base64 ServerSignature>` completes the exchange when the
+    /// signature is the expected one (compared in constant time); `e=<message>` is the server's refusal.
+    pub fn server_final(&mut self, message: &[u8]) -> Result<(), ScramClientError> {
+        let state = std::mem::replace(&mut self.state, ClientState::Failed);
+        let ClientState::AwaitingServerFinal(expected) = state else {
+            return Err(ScramClientError::UnexpectedMessage { state: state.name() });
+        };
+        if let Some(error) = message.strip_prefix(b"e=") {
+            let end = error.iter().position(|&b| b == b',').unwrap_or(error.len());
+            return Err(ScramClientError::ServerError {
+                message: String::from_utf8_lossy(&error[..end]).into_owned(),
+            });
+        }
+        let mut fields = message.split(|&b| b == b',');
+        let verifier = fields
+            .next()
+            .and_then(|f| f.strip_prefix(b"v="))
+            .filter(|v| !v.is_empty() && v.iter().copied().all(is_base64_char))
+            .and_then(|v| BASE64_ANY_PADDING.decode(v).ok())
+            .ok_or(ScramClientError::MalformedServerFinal)?;
+        if fields.any(|field| parse_extension(field).is_none()) {
+            return Err(ScramClientError::MalformedServerFinal);
+        }
+        if !constant_time_eq(&verifier, expected.as_ref()) {
+            return Err(ScramClientError::InvalidServerSignature);
+        }
+        self.state = ClientState::Complete;
+        Ok(())
+    }
+}
+
+/// Base64 that accepts the padding or its absence (as Java's decoder does) for what a server sends.
+const BASE64_ANY_PADDING: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
+
+/// A server-first message, parsed.
+struct ServerFirst<'a> {
+    nonce: &'a [u8],
+    salt: Vec<u8>,
+    iterations: u32,
+}
+
+/// Parses `r=<printable>,s=<base64>,i=<digits>[,<alpha>=<value>]*`, Kafka's
+/// `ScramMessages.ServerFirstMessage` pattern without its `m=` reserved attribute (which RFC 5802 says a
+/// client must refuse).
+fn parse_server_first(message: &[u8]) -> Option<ServerFirst<'_>> {
+    let mut fields = message.split(|&b| b == b',');
+    let nonce = fields.next()?.strip_prefix(b"r=")?;
+    if !is_printable(nonce) {
+        return None;
+    }
+    let salt = fields.next()?.strip_prefix(b"s=")?;
+    if salt.is_empty() || !salt.iter().copied().all(is_base64_char) {
+        return None;
+    }
+    let salt = BASE64_ANY_PADDING.decode(salt).ok()?;
+    let iterations = fields.next()?.strip_prefix(b"i=")?;
+    if iterations.is_empty() || !iterations.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let iterations = std::str::from_utf8(iterations).ok()?.parse().ok()?;
+    for field in fields {
+        parse_extension(field)?;
+    }
+    Some(ServerFirst {
+        nonce,
+        salt,
+        iterations,
+    })
 }
 
 /// Whether `a` and `b` are equal, in time that does not depend on where they differ.
@@ -805,6 +1101,11 @@ fn parse_extension(field: &[u8]) -> Option<(&[u8], &[u8])> {
     let key_ok = !key.is_empty() && key.iter().all(u8::is_ascii_alphabetic);
     let value_ok = !value.is_empty() && value.iter().all(|&b| (0x01..=0x7F).contains(&b));
     (key_ok && value_ok).then_some((key, value))
+}
+
+/// Escapes a user name as a saslname: `=` as `=3D` and `,` as `=2C`.
+fn encode_saslname(name: &str) -> String {
+    name.replace('=', "=3D").replace(',', "=2C")
 }
 
 /// Unescapes a saslname: one or more of `0x01`-`0x7F` other than `,` and `=`, or the escapes `=2C`

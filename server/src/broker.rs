@@ -13,15 +13,18 @@ use std::time::Duration;
 use protocol::{Request, ResponseBody};
 use storage::Slice;
 
+use security::acl::KafkaPrincipal;
+
+pub use crate::auth::SecurityProtocol;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::replica_manager::ReplicaManager;
 use crate::Error;
 
-/// Where a request came from: the advertised address of the listener it came in on (Metadata and
-/// FindCoordinator send clients back through the same listener, as Kafka's per-listener advertised
-/// addresses do) and the client's own address.
+/// Where a request came from and who sent it: the advertised address of the listener it came in on
+/// (Metadata and FindCoordinator send clients back through the same listener, as Kafka's per-listener
+/// advertised addresses do), the client's own address and its principal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listener {
     /// The advertised host.
@@ -30,18 +33,31 @@ pub struct Listener {
     pub port: i32,
     /// The client's address, when known.
     pub peer: Option<SocketAddr>,
-    /// The TLS listener (Metadata then gives every broker's SSL endpoint).
-    pub tls: bool,
+    /// The listener's security protocol (Metadata gives every broker's endpoint of the same listener).
+    pub protocol: SecurityProtocol,
+    /// Who the client is: `User:ANONYMOUS` until it authenticates (and on PLAINTEXT), the SASL user, or
+    /// the mapped certificate subject on SSL.
+    pub principal: KafkaPrincipal,
+    /// The API of the request being handled (authorization denials are counted by it).
+    pub api: protocol::ApiKey,
 }
 
 impl Listener {
+    /// A listener's template for its connections (anonymous, no peer yet).
+    pub fn new(host: impl Into<String>, port: i32, protocol: SecurityProtocol) -> Listener {
+        Listener {
+            host: host.into(),
+            port,
+            peer: None,
+            protocol,
+            principal: KafkaPrincipal::anonymous(),
+            api: protocol::ApiKey::ApiVersions,
+        }
+    }
+
     /// The name of the listener's endpoints.
     pub(crate) fn name(&self) -> &'static str {
-        if self.tls {
-            SSL
-        } else {
-            PLAINTEXT
-        }
+        self.protocol.name()
     }
 }
 
@@ -138,8 +154,10 @@ pub struct Broker {
     pub(crate) cluster: Arc<Cluster>,
     /// The metadata offset the local partitions have caught up with.
     pub(crate) metadata_applied: tokio::sync::watch::Sender<u64>,
-    /// The TLS listener's advertised address, when there is one.
-    pub(crate) tls_advertised: Option<(String, i32)>,
+    /// The advertised addresses of the other listeners (SSL, SASL_PLAINTEXT, SASL_SSL) there are.
+    pub(crate) other_advertised: Vec<(SecurityProtocol, (String, i32))>,
+    /// ACL enforcement, when `[authorizer] enabled`.
+    pub(crate) authorization: Option<crate::auth::Authorization>,
     /// The group coordinator, once `run` started it.
     pub(crate) groups: std::sync::OnceLock<crate::group::GroupCoordinator>,
 }
@@ -152,7 +170,7 @@ impl Broker {
         config: Config,
         cluster_id: String,
         bound: SocketAddr,
-        tls_advertised: Option<(String, i32)>,
+        other_advertised: Vec<(SecurityProtocol, (String, i32))>,
         metrics: bool,
         cluster: Arc<Cluster>,
     ) -> Result<Broker, Error> {
@@ -160,14 +178,21 @@ impl Broker {
         let replicas = Arc::new(ReplicaManager::open(&config, Arc::clone(&metrics))?);
         metrics.attach(&replicas, &cluster);
         let advertised = config.advertised(bound);
+        let authorization = config.authorizer.enabled.then(|| {
+            crate::auth::Authorization::new(
+                config.authorizer.super_users.clone(),
+                config.authorizer.allow_everyone_if_no_acl_found,
+            )
+        });
         Ok(Broker {
+            authorization,
             advertised,
             cluster_id,
             replicas,
             metrics,
             cluster,
             metadata_applied: tokio::sync::watch::channel(0).0,
-            tls_advertised,
+            other_advertised,
             groups: std::sync::OnceLock::new(),
             config,
         })
@@ -175,15 +200,15 @@ impl Broker {
 
     /// The listeners this broker registers with the controller (Kafka's `RegisterBrokerRecord.EndPoints`).
     pub(crate) fn endpoints(&self) -> Vec<metadata::records::Endpoint> {
-        let endpoint = |name: &str, (host, port): &(String, i32), security_protocol| metadata::records::Endpoint {
-            name: name.into(),
+        let endpoint = |protocol: SecurityProtocol, (host, port): &(String, i32)| metadata::records::Endpoint {
+            name: protocol.name().into(),
             host: host.clone(),
             port: u16::try_from(*port).unwrap_or(0),
-            security_protocol,
+            security_protocol: protocol.id(),
         };
-        let mut endpoints = vec![endpoint(PLAINTEXT, &self.advertised, 0)];
-        if let Some(tls) = &self.tls_advertised {
-            endpoints.push(endpoint(SSL, tls, 1));
+        let mut endpoints = vec![endpoint(SecurityProtocol::Plaintext, &self.advertised)];
+        for (protocol, address) in &self.other_advertised {
+            endpoints.push(endpoint(*protocol, address));
         }
         endpoints
     }
@@ -196,17 +221,25 @@ impl Broker {
     ) -> Result<crate::cluster::rpc::Response, (protocol::ErrorCode, String)> {
         use crate::cluster::rpc::Response;
         let response = self.cluster.submit(request).await?;
-        if let Response::Results { offset, .. } | Response::AlterPartition { offset, .. } = &response {
-            let mut applied = self.metadata_applied.subscribe();
-            let caught_up = tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|a| *a >= *offset)).await;
-            if !matches!(caught_up, Ok(Ok(_))) {
-                tracing::warn!(
-                    offset,
-                    "the local partitions did not catch up with the controller's write in 10 s"
-                );
-            }
+        if let Response::Results { offset, .. }
+        | Response::AlterPartition { offset, .. }
+        | Response::AclsDeleted { offset, .. } = &response
+        {
+            self.wait_for_metadata(*offset).await;
         }
         Ok(response)
+    }
+
+    /// Waits (at most 10 s) until this broker applied the metadata up to `offset`.
+    pub(crate) async fn wait_for_metadata(&self, offset: u64) {
+        let mut applied = self.metadata_applied.subscribe();
+        let caught_up = tokio::time::timeout(Duration::from_secs(10), applied.wait_for(|a| *a >= offset)).await;
+        if !matches!(caught_up, Ok(Ok(_))) {
+            tracing::warn!(
+                offset,
+                "the local partitions did not catch up with the controller's write in 10 s"
+            );
+        }
     }
 
     /// Creates topics through the active controller: one outcome per topic (its id), in order.
@@ -300,11 +333,6 @@ pub(crate) fn storage_now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
-
-/// The listener names of the endpoints (Kafka's defaults for the security protocols).
-pub(crate) const PLAINTEXT: &str = "PLAINTEXT";
-/// The TLS listener's name.
-pub(crate) const SSL: &str = "SSL";
 
 /// Reads `meta.properties` (Kafka's file) for the cluster id, creating it on first start; run once, before
 /// anything else opens the data directory. A directory that belongs to another node id is refused: that

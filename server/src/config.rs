@@ -47,8 +47,12 @@ pub struct Config {
     pub transfer: TransferSection,
     /// The group coordinator.
     pub group: GroupSection,
-    /// An optional TLS listener.
+    /// An optional TLS listener (security protocol SSL), optionally requiring client certificates.
     pub tls: Option<TlsSection>,
+    /// SASL listeners (SASL_PLAINTEXT, and SASL_SSL over the `[tls]` certificate) and their users.
+    pub sasl: Option<SaslSection>,
+    /// ACL enforcement.
+    pub authorizer: AuthorizerSection,
     /// The metadata quorum. Without it this node is a single combined broker and controller with a
     /// one-voter quorum on an ephemeral loopback port.
     pub controller: Option<ControllerSection>,
@@ -263,6 +267,99 @@ pub struct TlsSection {
     pub key: PathBuf,
     /// The `host:port` Metadata advertises to clients of this listener (default: its bound address).
     pub advertised_listen: Option<String>,
+    /// `ssl.client.auth`: whether clients of the TLS listeners (SSL and SASL_SSL) must present a certificate
+    /// signed by `ca`.
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+    /// `ssl.truststore`: PEM certificates of the authorities client certificates must chain to (required
+    /// when `client_auth` is not `none`).
+    pub ca: Option<PathBuf>,
+    /// `ssl.principal.mapping.rules`: how a client certificate's subject (RFC 2253, `CN=x,O=y`) becomes
+    /// the principal's name on the SSL listener, the first matching rule winning: `DEFAULT` (the subject
+    /// itself) or `RULE:regex/replacement/` with an optional `L` or `U` (lower or upper case).
+    #[serde(default = "default_mapping_rules")]
+    pub principal_mapping_rules: Vec<String>,
+}
+
+fn default_mapping_rules() -> Vec<String> {
+    vec!["DEFAULT".into()]
+}
+
+/// `ssl.client.auth`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// No client certificate is asked for.
+    #[default]
+    None,
+    /// A certificate is asked for; a client without one connects as `User:ANONYMOUS`.
+    Requested,
+    /// A client without a valid certificate is refused during the handshake.
+    Required,
+}
+
+/// The `[sasl]` section: SASL listeners (Kafka's SASL_PLAINTEXT and SASL_SSL security protocols).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SaslSection {
+    /// The SASL_PLAINTEXT listener.
+    pub listen: SocketAddr,
+    /// The `host:port` Metadata advertises to its clients (default: its bound address).
+    pub advertised_listen: Option<String>,
+    /// A SASL_SSL listener: SASL over TLS with the `[tls]` certificate and client-auth settings.
+    pub ssl_listen: Option<SocketAddr>,
+    /// The `host:port` Metadata advertises to SASL_SSL clients (default: its bound address).
+    pub ssl_advertised_listen: Option<String>,
+    /// `sasl.enabled.mechanisms`: of `PLAIN`, `SCRAM-SHA-256` and `SCRAM-SHA-512`.
+    #[serde(default = "default_mechanisms")]
+    pub mechanisms: Vec<String>,
+    /// Users created at start-up when they have no credential yet: SCRAM-SHA-256 and SCRAM-SHA-512
+    /// credentials (4096 iterations), which PLAIN authenticates against too. Only salted hashes are stored.
+    #[serde(default)]
+    pub bootstrap_users: Vec<BootstrapUser>,
+    /// The user brokers authenticate as to each other's SASL listener (replica fetchers); a
+    /// `bootstrap_users` entry (default: the first). It needs CLUSTER_ACTION on the cluster (a super user).
+    pub inter_broker_user: Option<String>,
+    /// `connections.max.reauth.ms` (KIP-368): an authenticated session lasts at most this long, after which
+    /// the client must re-authenticate on the same connection or be disconnected (0: no limit).
+    #[serde(default)]
+    pub connections_max_reauth_ms: u64,
+}
+
+fn default_mechanisms() -> Vec<String> {
+    vec!["PLAIN".into(), "SCRAM-SHA-256".into(), "SCRAM-SHA-512".into()]
+}
+
+/// A user in `[sasl] bootstrap_users`.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BootstrapUser {
+    /// The user name.
+    pub name: String,
+    /// The password (only its salted SCRAM hashes reach the metadata log).
+    pub password: String,
+}
+
+impl std::fmt::Debug for BootstrapUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapUser")
+            .field("name", &self.name)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The `[authorizer]` section: Kafka's StandardAuthorizer settings.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthorizerSection {
+    /// Enforce ACLs on every listener (`authorizer.class.name`); without it every principal may do
+    /// everything and the ACL APIs answer SECURITY_DISABLED.
+    pub enabled: bool,
+    /// `super.users`: principals (`User:name`) allowed everything.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`: a resource without any ACL is open to all (default false).
+    pub allow_everyone_if_no_acl_found: bool,
 }
 
 impl Default for Config {
@@ -284,6 +381,8 @@ impl Default for Config {
             transfer: TransferSection::default(),
             group: GroupSection::default(),
             tls: None,
+            sasl: None,
+            authorizer: AuthorizerSection::default(),
             controller: None,
             process_roles: vec![ProcessRole::Broker, ProcessRole::Controller],
             default_replication_factor: 1,
@@ -501,6 +600,62 @@ impl Config {
             if parse_host_port(a).is_none() {
                 return bad("advertised_listen", "must be host:port");
             }
+        }
+        self.validate_security()
+    }
+
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, reason: String| Err(ConfigError::Value { key, reason });
+        if let Some(tls) = &self.tls {
+            if tls.client_auth != ClientAuth::None && tls.ca.is_none() {
+                return bad(
+                    "tls.ca",
+                    "client_auth needs the authorities client certificates chain to".into(),
+                );
+            }
+            if let Err(e) = security::principal::PrincipalMapper::parse(&tls.principal_mapping_rules) {
+                return bad("tls.principal_mapping_rules", e.to_string());
+            }
+        }
+        if let Some(sasl) = &self.sasl {
+            if sasl.mechanisms.is_empty() {
+                return bad("sasl.mechanisms", "must name at least one mechanism".into());
+            }
+            for m in &sasl.mechanisms {
+                if !matches!(m.as_str(), "PLAIN" | "SCRAM-SHA-256" | "SCRAM-SHA-512") {
+                    return bad(
+                        "sasl.mechanisms",
+                        format!("{m:?} is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512"),
+                    );
+                }
+            }
+            if sasl.ssl_listen.is_some() && self.tls.is_none() {
+                return bad("sasl.ssl_listen", "a SASL_SSL listener needs [tls] cert and key".into());
+            }
+            for (key, a) in [
+                ("sasl.advertised_listen", &sasl.advertised_listen),
+                ("sasl.ssl_advertised_listen", &sasl.ssl_advertised_listen),
+            ] {
+                if a.as_deref().is_some_and(|a| parse_host_port(a).is_none()) {
+                    return bad(key, "must be host:port".into());
+                }
+            }
+            for u in &sasl.bootstrap_users {
+                if u.name.is_empty() || u.password.is_empty() {
+                    return bad("sasl.bootstrap_users", "every user needs a name and a password".into());
+                }
+            }
+            if let Some(name) = &sasl.inter_broker_user {
+                if !sasl.bootstrap_users.iter().any(|u| &u.name == name) {
+                    return bad(
+                        "sasl.inter_broker_user",
+                        format!("{name:?} is not in bootstrap_users (its password is needed)"),
+                    );
+                }
+            }
+        }
+        if let Err(e) = security::acl::parse_super_users(&self.authorizer.super_users.join(";")) {
+            return bad("authorizer.super_users", e.to_string());
         }
         Ok(())
     }

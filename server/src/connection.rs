@@ -45,7 +45,8 @@ type Waiting = VecDeque<Pin<Box<dyn Future<Output = Answer> + Send>>>;
 /// the request being handled is finished and its response written first).
 pub(crate) async fn serve<R, T>(
     broker: Arc<Broker>,
-    listener: Arc<(String, i32, bool)>,
+    template: Arc<crate::broker::Listener>,
+    principal: security::acl::KafkaPrincipal,
     mut read: R,
     transport: T,
     peer: SocketAddr,
@@ -55,12 +56,13 @@ pub(crate) async fn serve<R, T>(
     T: TransportLayer + 'static,
 {
     broker.metrics.connection_opened();
-    let listener = crate::broker::Listener {
-        host: listener.0.clone(),
-        port: listener.1,
+    let mut listener = crate::broker::Listener {
         peer: Some(peer),
-        tls: listener.2,
+        principal,
+        ..(*template).clone()
     };
+    // SASL listeners authenticate each connection first.
+    let mut sasl = listener.protocol.is_sasl().then(|| crate::sasl::Session::new(peer));
     let (sender, writer) = transfer::response_queue(transport, 32);
     let writer = tokio::spawn(writer.run());
     let mut codec = FrameCodec::new(broker.config.max_request_bytes);
@@ -85,6 +87,25 @@ pub(crate) async fn serve<R, T>(
                 }
             };
             let frame = frame.freeze();
+            if let Some(session) = sasl.as_mut().filter(|s| s.expects_raw_token()) {
+                // After a v0 handshake the tokens come and go as raw frames.
+                match session.raw_token(&broker, &frame).await {
+                    Some(token) => {
+                        if let Some(principal) = session.principal() {
+                            listener.principal = principal.clone();
+                        }
+                        if sender
+                            .send(vec![Chunk::Bytes(crate::sasl::raw_frame(&token))])
+                            .await
+                            .is_err()
+                        {
+                            break 'conn;
+                        }
+                        continue;
+                    }
+                    None => break 'conn,
+                }
+            }
             let request = match Request::decode(frame.clone()) {
                 Ok(r) => r,
                 Err(e) => {
@@ -104,7 +125,25 @@ pub(crate) async fn serve<R, T>(
             // Every event of the handler names the peer and the API.
             let span =
                 tracing::info_span!("request", %peer, api = api.name(), correlation_id = request.header.correlation_id);
-            let mut reply = broker.handle(&request, &listener).instrument(span).await;
+            listener.api = api;
+            let gate = match &sasl {
+                Some(session) => session.gate(&request),
+                None => crate::sasl::Gate::Pass,
+            };
+            let mut reply = match (gate, sasl.as_mut()) {
+                (crate::sasl::Gate::Sasl, Some(session)) => {
+                    let reply = session.handle(&broker, &request).instrument(span).await;
+                    if let Some(principal) = session.principal() {
+                        listener.principal = principal.clone();
+                    }
+                    reply
+                }
+                (crate::sasl::Gate::Close, _) => {
+                    broker.metrics.rejected();
+                    break 'conn;
+                }
+                _ => broker.handle(&request, &listener).instrument(span).await,
+            };
             let queue_time = started.saturating_duration_since(received);
             if let Some(wait) = reply.deferred.take() {
                 // Its own work is done; the answer waits in the queue while the next requests are handled.

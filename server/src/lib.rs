@@ -25,6 +25,7 @@
 #![deny(missing_docs)]
 
 mod apis;
+mod auth;
 mod broker;
 mod cluster;
 pub mod config;
@@ -39,6 +40,7 @@ mod partition;
 mod producer_state;
 mod replica_fetcher;
 mod replica_manager;
+mod sasl;
 mod topic_config;
 mod topic_id;
 
@@ -52,7 +54,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 pub use apis::HANDLED_APIS;
-pub use broker::{Broker, Listener};
+pub use broker::{Broker, Listener, SecurityProtocol};
 pub use config::{Config, ConfigError};
 pub use error::Error;
 
@@ -63,6 +65,10 @@ pub struct Listeners {
     pub plaintext: TcpListener,
     /// The TLS Kafka listener (requires `[tls]` in the config for the certificate and key).
     pub tls: Option<TcpListener>,
+    /// The SASL_PLAINTEXT listener (requires `[sasl]`).
+    pub sasl: Option<TcpListener>,
+    /// The SASL_SSL listener (requires `[sasl]` and `[tls]`).
+    pub sasl_ssl: Option<TcpListener>,
     /// The Prometheus metrics HTTP listener.
     pub metrics: Option<TcpListener>,
 }
@@ -81,6 +87,14 @@ impl Listeners {
             plaintext: bind(config.listen).await?,
             tls: match &config.tls {
                 Some(t) => Some(bind(t.listen).await?),
+                None => None,
+            },
+            sasl: match &config.sasl {
+                Some(s) => Some(bind(s.listen).await?),
+                None => None,
+            },
+            sasl_ssl: match config.sasl.as_ref().and_then(|s| s.ssl_listen) {
+                Some(a) => Some(bind(a).await?),
                 None => None,
             },
             metrics: match config.metrics_listen {
@@ -141,13 +155,60 @@ fn tls_acceptor(config: &Config) -> Result<Option<tokio_rustls::TlsAcceptor>, Er
     }
     let key = PrivateKeyDer::from_pem_file(&tls.key)
         .map_err(|e| Error::Tls(format!("reading the private key from {}: {e}", tls.key.display())))?;
-    let server = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .with_no_client_auth()
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    // Kafka's ssl.client.auth: client certificates must (or may) chain to the configured authorities.
+    let builder = match (&tls.ca, tls.client_auth) {
+        (Some(ca), auth) if auth != config::ClientAuth::None => {
+            let mut roots = rustls::RootCertStore::empty();
+            let cas: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca)
+                .and_then(|it| it.collect::<Result<_, _>>())
+                .map_err(|e| Error::Tls(format!("reading certificates from {}: {e}", ca.display())))?;
+            for c in cas {
+                roots
+                    .add(c)
+                    .map_err(|e| Error::Tls(format!("a certificate in {}: {e}", ca.display())))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let verifier = if auth == config::ClientAuth::Requested {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| Error::Tls(e.to_string()))?)
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    let server = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::Tls(e.to_string()))?;
     Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(server))))
+}
+
+/// The SSL listener's principal mapping (`[tls] principal_mapping_rules`).
+fn principal_mapper(config: &Config) -> Result<security::principal::PrincipalMapper, Error> {
+    let rules = match &config.tls {
+        Some(t) => t.principal_mapping_rules.clone(),
+        None => vec!["DEFAULT".to_string()],
+    };
+    security::principal::PrincipalMapper::parse(&rules).map_err(|e| Error::Tls(e.to_string()))
+}
+
+/// The principal of a TLS connection on the SSL listener: `User:` and its client certificate's subject
+/// through the mapping rules, or `User:ANONYMOUS` without a certificate (Kafka's
+/// `DefaultKafkaPrincipalBuilder`).
+fn certificate_principal(
+    stream: &tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    mapper: &security::principal::PrincipalMapper,
+) -> Result<security::acl::KafkaPrincipal, String> {
+    let Some(cert) = stream.get_ref().1.peer_certificates().and_then(|c| c.first()) else {
+        return Ok(security::acl::KafkaPrincipal::anonymous());
+    };
+    let dn = security::principal::distinguished_name(cert.as_ref()).map_err(|e| e.to_string())?;
+    let name = mapper.name(&dn).map_err(|e| e.to_string())?;
+    Ok(security::acl::KafkaPrincipal::user(name))
 }
 
 /// Runs the broker on `listeners` until `shutdown` completes, then shuts down cleanly.
@@ -200,26 +261,52 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         tracing::info!("kzero controller stopped");
         return Ok(());
     }
-    let tls_bound = match listeners.tls.as_ref().map(|l| l.local_addr()) {
-        Some(Ok(addr)) => Some(
-            config
-                .tls
-                .as_ref()
-                .and_then(|t| t.advertised_listen.as_deref())
-                .and_then(config::parse_host_port)
-                .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port()))),
-        ),
-        _ => None,
-    };
+    // The other listeners' advertised addresses (their bound ones unless configured).
+    let mut other_advertised = Vec::new();
+    {
+        let sasl = config.sasl.as_ref();
+        let others = [
+            (
+                SecurityProtocol::Ssl,
+                listeners.tls.as_ref(),
+                config.tls.as_ref().and_then(|t| t.advertised_listen.clone()),
+            ),
+            (
+                SecurityProtocol::SaslPlaintext,
+                listeners.sasl.as_ref(),
+                sasl.and_then(|s| s.advertised_listen.clone()),
+            ),
+            (
+                SecurityProtocol::SaslSsl,
+                listeners.sasl_ssl.as_ref(),
+                sasl.and_then(|s| s.ssl_advertised_listen.clone()),
+            ),
+        ];
+        for (protocol, listener, advertised) in others {
+            if let Some(Ok(addr)) = listener.map(|l| l.local_addr()) {
+                let address = advertised
+                    .as_deref()
+                    .and_then(config::parse_host_port)
+                    .unwrap_or_else(|| (addr.ip().to_string(), i32::from(addr.port())));
+                other_advertised.push((protocol, address));
+            }
+        }
+    }
+    if listeners.sasl.is_some() && config.sasl.is_none() {
+        return Err(Error::Tls("a SASL listener needs a [sasl] section".into()));
+    }
+    if listeners.sasl_ssl.is_some() && tls.is_none() {
+        return Err(Error::Tls("a SASL_SSL listener needs [tls] cert and key".into()));
+    }
     let opened_cluster = Arc::clone(&cluster);
-    let tls_for_broker = tls_bound.clone();
+    let advertised_for_broker = other_advertised.clone();
     let broker = Arc::new(
         blocking("opening the data directory", move || {
             Broker::open(
                 config,
                 cluster_id,
                 bound,
-                tls_for_broker,
+                advertised_for_broker,
                 metrics_enabled,
                 opened_cluster,
             )
@@ -227,11 +314,6 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         .await??,
     );
     let _ = http_state.broker.set(Arc::clone(&broker));
-    let plaintext_advertised = Arc::new((broker.advertised.0.clone(), broker.advertised.1, false));
-    let tls_advertised = Arc::new(match tls_bound {
-        Some((host, port)) => (host, port, true),
-        None => (broker.advertised.0.clone(), broker.advertised.1, true),
-    });
     // Followers fetch from their leaders; leaders send their ISR changes and expire lagging followers.
     let fetchers = Arc::new(replica_fetcher::FetcherManager::new(
         broker.config.node_id,
@@ -257,6 +339,9 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
                 // metadata says until it catches up.
                 b.replicas.set_fenced(*fenced.borrow_and_update());
                 let image = b.cluster.image();
+                if let Some(authz) = &b.authorization {
+                    authz.update(&image);
+                }
                 // Deletions wait until this broker's metadata reached its own registration.
                 let epoch = b.cluster.broker.epoch.load(std::sync::atomic::Ordering::Acquire);
                 let caught_up = epoch >= 0 && i64::try_from(image.offset).unwrap_or(i64::MAX) >= epoch;
@@ -338,6 +423,12 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     } else {
         tracing::warn!("still fenced after 60 s (no active controller, or behind the metadata); serving anyway");
     }
+    // The first users, once (their credentials are cluster metadata; a restart does not re-salt them).
+    if let Some(sasl) = &broker.config.sasl {
+        if !sasl.bootstrap_users.is_empty() {
+            background.spawn(auth::create_bootstrap_users(Arc::clone(&broker)));
+        }
+    }
     let weak = Arc::downgrade(&broker);
     let create_topic: group::CreateTopic = Arc::new(move |partitions, configs| {
         let weak = weak.clone();
@@ -382,29 +473,72 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     http_state.ready.store(true, std::sync::atomic::Ordering::Release);
     tracing::info!(
         listen = %bound,
-        tls = ?listeners.tls.as_ref().and_then(|l| l.local_addr().ok()),
+        others = ?broker.other_advertised,
         data_dir = %broker.config.data_dir.display(),
         "kzero broker started"
     );
 
+    // One accept task per listener; accepted sockets come here with their listener's template.
+    let (accepted_tx, mut accepted_rx) = tokio::sync::mpsc::channel::<(tokio::net::TcpStream, SocketAddr, usize)>(64);
+    let mut templates = vec![Arc::new(Listener::new(
+        broker.advertised.0.clone(),
+        broker.advertised.1,
+        SecurityProtocol::Plaintext,
+    ))];
+    let mut sockets = vec![listeners.plaintext];
+    for (protocol, socket) in [
+        (SecurityProtocol::Ssl, listeners.tls),
+        (SecurityProtocol::SaslPlaintext, listeners.sasl),
+        (SecurityProtocol::SaslSsl, listeners.sasl_ssl),
+    ] {
+        if let Some(socket) = socket {
+            let (host, port) = broker
+                .other_advertised
+                .iter()
+                .find(|(p, _)| *p == protocol)
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| broker.advertised.clone());
+            templates.push(Arc::new(Listener::new(host, port, protocol)));
+            sockets.push(socket);
+        }
+    }
+    let mut acceptors = JoinSet::new();
+    for (index, socket) in sockets.into_iter().enumerate() {
+        let tx = accepted_tx.clone();
+        let protocol = templates[index].protocol;
+        acceptors.spawn(async move {
+            loop {
+                match socket.accept().await {
+                    Ok((stream, peer)) => {
+                        if tx.send((stream, peer, index)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(listener = protocol.name(), error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    }
+    drop(accepted_tx);
+    let mapper = Arc::new(principal_mapper(&broker.config)?);
+
     tokio::pin!(shutdown);
     loop {
-        let tls_accept = async {
-            match &listeners.tls {
-                Some(l) => l.accept().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             () = &mut shutdown => break,
-            accepted = listeners.plaintext.accept() => match accepted {
-                Ok((stream, peer)) => {
+            Some((stream, peer, index)) = accepted_rx.recv() => {
+                let template = Arc::clone(&templates[index]);
+                if !template.protocol.is_tls() {
                     let split = transfer::PlaintextTransportLayer::split(stream, &transfer_config, Arc::clone(&counters));
                     match split {
                         Ok((read, transport)) => {
                             connections.spawn(connection::serve(
                                 Arc::clone(&broker),
-                                Arc::clone(&plaintext_advertised),
+                                template,
+                                security::acl::KafkaPrincipal::anonymous(),
                                 read,
                                 transport,
                                 peer,
@@ -413,35 +547,38 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
                         }
                         Err(e) => tracing::warn!(%peer, error = %e, "cannot set up a connection"),
                     }
+                    continue;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            accepted = tls_accept => match accepted {
-                Ok((stream, peer)) => {
-                    let acceptor = tls.clone().expect("checked above");
-                    let (broker, counters, config, stop) =
-                        (Arc::clone(&broker), Arc::clone(&counters), transfer_config.clone(), stop_rx.clone());
-                    let advertised = Arc::clone(&tls_advertised);
-                    connections.spawn(async move {
-                        let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
-                        match handshake {
-                            Ok(Ok(stream)) => match transfer::TlsTransportLayer::split_server(stream, &config, counters) {
-                                Ok((read, transport)) => connection::serve(broker, advertised, read, transport, peer, stop).await,
+                let Some(acceptor) = tls.clone() else { continue };
+                let (broker, counters, config, stop) =
+                    (Arc::clone(&broker), Arc::clone(&counters), transfer_config.clone(), stop_rx.clone());
+                let mapper = Arc::clone(&mapper);
+                connections.spawn(async move {
+                    let handshake = tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(stream)) => {
+                            // On SSL the client certificate names the principal; SASL_SSL authenticates with SASL.
+                            let principal = if template.protocol == SecurityProtocol::Ssl {
+                                match certificate_principal(&stream, &mapper) {
+                                    Ok(p) => p,
+                                    Err(e) => {
+                                        tracing::warn!(%peer, error = %e, "closing TLS connection: no principal for its certificate");
+                                        return;
+                                    }
+                                }
+                            } else {
+                                security::acl::KafkaPrincipal::anonymous()
+                            };
+                            match transfer::TlsTransportLayer::split_server(stream, &config, counters) {
+                                Ok((read, transport)) => connection::serve(broker, template, principal, read, transport, peer, stop).await,
                                 Err(e) => tracing::warn!(%peer, error = %e, "cannot set up a TLS connection"),
-                            },
-                            Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
-                            Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                            }
                         }
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "TLS accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+                        Ok(Err(e)) => tracing::info!(%peer, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::info!(%peer, "TLS handshake timed out"),
+                    }
+                });
+            }
             Some(done) = connections.join_next(), if !connections.is_empty() => {
                 if let Err(e) = done {
                     tracing::error!(error = %e, "a connection task failed");
@@ -457,8 +594,9 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         connections = connections.len(),
         "shutting down: finishing in-flight requests"
     );
-    drop(listeners.plaintext);
-    drop(listeners.tls);
+    // Stop accepting (the accept tasks own the sockets).
+    acceptors.abort_all();
+    while acceptors.join_next().await.is_some() {}
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(Duration::from_secs(30), async {
         while connections.join_next().await.is_some() {}

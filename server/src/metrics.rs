@@ -213,6 +213,9 @@ pub struct Metrics {
     connections_total: Counter,
     rejected_requests: Counter,
     slow_requests: Counter,
+    authentications: Family<ApiLabel, Counter>,
+    authentication_failures: Family<ApiLabel, Counter>,
+    authorization_denials: Family<ApiLabel, Counter>,
     /// Bytes written by transfer path; the connections' transport layers add to it.
     pub(crate) transfer: Arc<transfer::Counters>,
     /// The partitions, once the data directory is open (read when scraped; weak: the replica manager holds
@@ -356,6 +359,25 @@ impl Metrics {
             "Requests whose queue and local time passed slow_request_ms (each is also logged)",
             slow_requests.clone(),
         );
+        let [authentications, authentication_failures, authorization_denials] = [
+            (
+                "kzero_authentications",
+                "Successful SASL authentications, by mechanism (successful-authentication-total)",
+            ),
+            (
+                "kzero_authentication_failures",
+                "Failed SASL authentications (and unsupported mechanisms), by mechanism (failed-authentication-total)",
+            ),
+            (
+                "kzero_authorization_denials",
+                "Operations the authorizer denied, by API (the authorizer log's DENIED lines)",
+            ),
+        ]
+        .map(|(name, help)| {
+            let family = Family::<ApiLabel, Counter>::default();
+            registry.register(name, help, family.clone());
+            family
+        });
         let transfer = Arc::new(transfer::Counters::new());
         let replicas = Arc::new(OnceLock::new());
         let groups = Arc::new(ArcSwap::from_pointee(GroupView::default()));
@@ -377,6 +399,9 @@ impl Metrics {
             connections_total,
             rejected_requests,
             slow_requests,
+            authentications,
+            authentication_failures,
+            authorization_denials,
             transfer,
             replicas,
             groups,
@@ -453,6 +478,33 @@ impl Metrics {
         }
     }
 
+    /// A SASL authentication with `mechanism` succeeded.
+    pub(crate) fn authenticated(&self, mechanism: &'static str) {
+        if self.enabled {
+            self.authentications.get_or_create(&[("mechanism", mechanism)]).inc();
+        }
+    }
+
+    /// A SASL authentication with `mechanism` failed (or named a mechanism not enabled: "unknown" for
+    /// names kzero does not know).
+    pub(crate) fn authentication_failed(&self, mechanism: &'static str) {
+        if self.enabled {
+            self.authentication_failures
+                .get_or_create(&[("mechanism", mechanism)])
+                .inc();
+        }
+    }
+
+    /// The authorizer denied an operation of a request of `api`.
+    pub(crate) fn authorization_denied(&self, api: ApiKey) {
+        if self.enabled {
+            self.authorization_denials
+                .get_or_create(&[("api", api.snake_name())])
+                .inc();
+        }
+    }
+
+    /// A request refused by closing its connection.
     pub(crate) fn rejected(&self) {
         if self.enabled {
             self.rejected_requests.inc();

@@ -339,7 +339,15 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("security", &[]),
     (
         "server",
-        &["protocol", "storage", "transfer", "replication", "metadata", "quorum"],
+        &[
+            "protocol",
+            "storage",
+            "transfer",
+            "replication",
+            "metadata",
+            "quorum",
+            "security",
+        ],
     ),
     ("cli", &["protocol", "transfer"]),
     ("xtask", &[]),

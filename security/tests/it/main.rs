@@ -2,3 +2,4 @@
 
 mod plain;
 mod scram;
+mod scram_client;

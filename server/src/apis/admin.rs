@@ -12,6 +12,8 @@ use protocol::{
     CreateTopicsResponse, DeletableTopicResult, DeleteTopicsResponse, ErrorCode, Request, Uuid,
 };
 
+use security::acl::{Operation, ResourceType};
+
 use super::configs::topic_configs;
 use super::{body, repeated, Pending};
 use crate::broker::{unexpected, Broker, Listener, Reply};
@@ -29,6 +31,9 @@ type ToDelete = Result<(String, Option<TopicId>), (Option<String>, ErrorCode)>;
 /// Partitions to add: (topic, new count, manual assignments).
 type ToGrow = (String, i32, Vec<Vec<i32>>);
 
+/// Kafka's message for TOPIC_AUTHORIZATION_FAILED.
+const AUTHORIZATION_FAILED: &str = "Topic authorization failed.";
+
 fn refusal(code: i16, message: String) -> Refusal {
     (
         ErrorCode::from_code(code).unwrap_or(ErrorCode::UnknownServerError),
@@ -36,15 +41,25 @@ fn refusal(code: i16, message: String) -> Refusal {
     )
 }
 
-pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, CreateTopics);
         let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
+        // Kafka: CREATE on the cluster, else CREATE on each topic.
+        let cluster_create = broker.authorize_quietly(
+            listener,
+            Operation::Create,
+            ResourceType::Cluster,
+            security::acl::CLUSTER_NAME,
+        );
         // What this broker can check alone, then one request to the controller for the rest.
         let checked: Vec<Result<(TopicSpec, TopicConfig), Refusal>> = r
             .topics
             .iter()
             .map(|t| {
+                if !cluster_create && !broker.authorize(listener, Operation::Create, ResourceType::Topic, &t.name) {
+                    return Err((ErrorCode::TopicAuthorizationFailed, AUTHORIZATION_FAILED.into()));
+                }
                 let partitions = if t.num_partitions == -1 {
                     broker.config.num_partitions
                 } else {
@@ -208,7 +223,7 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
     })
 }
 
-pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DeleteTopics);
         let version = request.header.api_version;
@@ -232,6 +247,13 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
                 },
                 (Some(name), Some(_)) => Err((Some(name), ErrorCode::InvalidRequest)),
                 (None, None) => Err((None, ErrorCode::InvalidRequest)),
+            })
+            // DELETE on each topic.
+            .map(|resolved| match resolved {
+                Ok((name, _)) if !broker.authorize(listener, Operation::Delete, ResourceType::Topic, &name) => {
+                    Err((Some(name), ErrorCode::TopicAuthorizationFailed))
+                }
+                other => other,
             })
             .collect();
         let asked: Vec<(String, Option<metadata::TopicId>)> = resolved
@@ -292,7 +314,7 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, _: &'a
     })
 }
 
-pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, CreatePartitions);
         let repeated = repeated(r.topics.iter().map(|t| t.name.as_str()));
@@ -300,6 +322,10 @@ pub(super) fn create_partitions<'a>(broker: &'a Broker, request: &'a Request, _:
             .topics
             .iter()
             .map(|t| {
+                // ALTER on the topic.
+                if !broker.authorize(listener, Operation::Alter, ResourceType::Topic, &t.name) {
+                    return Err((ErrorCode::TopicAuthorizationFailed, AUTHORIZATION_FAILED.into()));
+                }
                 let current = broker.cluster.image().topics.get(&t.name).map(|topic| topic.partitions.len() as i32);
                 if t.name == OFFSETS_TOPIC {
                     return Err((

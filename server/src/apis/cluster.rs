@@ -22,6 +22,8 @@ use protocol::{
     DescribeQuorumResponse, DescribeQuorumTopicResult, ErrorCode, ProducerState, QuorumReplicaState, Request,
 };
 
+use security::acl::{Operation, ResourceType};
+
 use super::{body, operations, Pending};
 use crate::broker::{Broker, Listener, Reply};
 
@@ -85,7 +87,7 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
         brokers,
         cluster_authorized_operations: operations::if_asked(
             r.include_cluster_authorized_operations,
-            operations::CLUSTER,
+            broker.authorized_operations(listener, ResourceType::Cluster, security::acl::CLUSTER_NAME),
         ),
         ..DescribeClusterResponse::default()
     })
@@ -111,7 +113,7 @@ fn disk_space(dir: &std::path::Path) -> (i64, i64) {
 /// The metadata log's topic, the one partition DescribeQuorum describes.
 const METADATA_TOPIC: &str = "__cluster_metadata";
 
-pub(super) fn describe_quorum<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn describe_quorum<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         use crate::cluster::rpc::{Request as ControllerRequest, Response as ControllerResponse};
         let r = body!(request, DescribeQuorum);
@@ -123,6 +125,12 @@ pub(super) fn describe_quorum<'a>(broker: &'a Broker, request: &'a Request, _: &
                 ..DescribeQuorumResponse::default()
             })
         };
+        if !broker.authorize_cluster(listener, Operation::Describe) {
+            return fail(
+                ErrorCode::ClusterAuthorizationFailed,
+                "Cluster authorization failed.".into(),
+            );
+        }
         // Kafka answers only for its one metadata partition.
         let asked: Vec<(&str, i32)> = r
             .topics
@@ -192,8 +200,15 @@ pub(super) fn describe_quorum<'a>(broker: &'a Broker, request: &'a Request, _: &
     })
 }
 
-pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, DescribeLogDirs);
+    // DESCRIBE on the cluster (Kafka answers the error at the top from v3 on, and nothing before).
+    if !broker.authorize_cluster(listener, Operation::Describe) {
+        return Reply::body(DescribeLogDirsResponse {
+            error_code: ErrorCode::ClusterAuthorizationFailed.code(),
+            ..DescribeLogDirsResponse::default()
+        });
+    }
     let topics = broker.replicas.topics();
     let partition = |p: &crate::partition::Partition| DescribeLogDirsPartition {
         partition_index: p.index,
@@ -247,15 +262,18 @@ pub(super) fn describe_log_dirs(broker: &Broker, request: &Request, _: &Listener
     })
 }
 
-pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DeleteRecords);
         let mut topics = Vec::with_capacity(r.topics.len());
         for t in &r.topics {
             let mut partitions = Vec::with_capacity(t.partitions.len());
+            let deletable = broker.authorize(listener, Operation::Delete, ResourceType::Topic, &t.name);
             for p in &t.partitions {
                 // Kafka: "Cannot delete records of internal topic".
-                let deleted = if t.name == crate::group::OFFSETS_TOPIC {
+                let deleted = if !deletable {
+                    Err(ErrorCode::TopicAuthorizationFailed)
+                } else if t.name == crate::group::OFFSETS_TOPIC {
                     Err(ErrorCode::InvalidTopicException)
                 } else {
                     broker
@@ -288,14 +306,20 @@ pub(super) fn delete_records<'a>(broker: &'a Broker, request: &'a Request, _: &'
     })
 }
 
-pub(super) fn describe_producers<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn describe_producers<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DescribeProducers);
         let mut topics = Vec::with_capacity(r.topics.len());
         for t in &r.topics {
             let mut partitions = Vec::with_capacity(t.partition_indexes.len());
+            let readable = broker.authorize(listener, Operation::Read, ResourceType::Topic, &t.name);
             for &index in &t.partition_indexes {
-                partitions.push(match broker.replicas.partition(&t.name, index) {
+                let found = if readable {
+                    broker.replicas.partition(&t.name, index)
+                } else {
+                    Err(ErrorCode::TopicAuthorizationFailed)
+                };
+                partitions.push(match found {
                     Ok(p) => {
                         // The first look after a start rebuilds the producers from the log: blocking work.
                         let producers = tokio::task::spawn_blocking(move || p.producers())

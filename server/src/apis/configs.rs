@@ -20,6 +20,8 @@ use protocol::{
     DescribeConfigsResult, DescribeConfigsSynonym, ErrorCode, IncrementalAlterConfigsResponse, Request,
 };
 
+use security::acl::{Operation, ResourceType};
+
 use super::{body, repeated, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::config::Config;
@@ -123,7 +125,33 @@ pub(super) fn topic_configs(
         .collect()
 }
 
-pub(super) fn describe_configs(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+/// Kafka's checks of the config APIs: `operation` (DESCRIBE_CONFIGS or ALTER_CONFIGS) on the topic, or on
+/// the cluster for a broker's configs.
+fn config_refusal(
+    broker: &Broker,
+    listener: &Listener,
+    resource_type: i8,
+    name: &str,
+    operation: Operation,
+) -> Option<(ErrorCode, String)> {
+    if resource_type == TOPIC {
+        (!broker.authorize(listener, operation, ResourceType::Topic, name)).then(|| {
+            (
+                ErrorCode::TopicAuthorizationFailed,
+                "Topic authorization failed.".to_string(),
+            )
+        })
+    } else {
+        (!broker.authorize_cluster(listener, operation)).then(|| {
+            (
+                ErrorCode::ClusterAuthorizationFailed,
+                "Cluster authorization failed.".to_string(),
+            )
+        })
+    }
+}
+
+pub(super) fn describe_configs(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, DescribeConfigs);
     let c = &broker.config;
     let results = r
@@ -145,6 +173,15 @@ pub(super) fn describe_configs(broker: &Broker, request: &Request, _: &Listener)
                     ..DescribeConfigsResult::default()
                 }
             };
+            if let Some((code, message)) = config_refusal(
+                broker,
+                listener,
+                res.resource_type,
+                &res.resource_name,
+                Operation::DescribeConfigs,
+            ) {
+                return fail(code, message);
+            }
             let configs = match res.resource_type {
                 TOPIC => match broker.replicas.topic(&res.resource_name) {
                     None => {
@@ -273,13 +310,21 @@ fn altered(
     }
 }
 
-pub(super) fn alter_configs<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn alter_configs<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, AlterConfigs);
         let mut responses = Vec::with_capacity(r.resources.len());
         for res in &r.resources {
             let keys = res.configs.iter().map(|c| c.name.as_str());
-            let outcome = if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
+            let outcome = if let Some(refused) = config_refusal(
+                broker,
+                listener,
+                res.resource_type,
+                &res.resource_name,
+                Operation::AlterConfigs,
+            ) {
+                Err(refused)
+            } else if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
                 Err(refused)
             } else {
                 // The whole set of overrides is replaced by the one given (Kafka's AlterConfigs).
@@ -364,13 +409,25 @@ fn incremental(
     TopicConfig::parse(next.iter().map(|(k, v)| (k.as_str(), Some(v.as_str()))))
 }
 
-pub(super) fn incremental_alter_configs<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn incremental_alter_configs<'a>(
+    broker: &'a Broker,
+    request: &'a Request,
+    listener: &'a Listener,
+) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, IncrementalAlterConfigs);
         let mut responses = Vec::with_capacity(r.resources.len());
         for res in &r.resources {
             let keys = res.configs.iter().map(|c| c.name.as_str());
-            let outcome = if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
+            let outcome = if let Some(refused) = config_refusal(
+                broker,
+                listener,
+                res.resource_type,
+                &res.resource_name,
+                Operation::AlterConfigs,
+            ) {
+                Err(refused)
+            } else if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
                 Err(refused)
             } else if let Some(bad) = res
                 .configs

@@ -24,6 +24,8 @@ use protocol::{
 };
 use storage::Slice;
 
+use security::acl::{Operation, ResourceType};
+
 use super::{body, LeaderHints, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::error::storage_error_code;
@@ -63,8 +65,22 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a 
             isolation_level: r.isolation_level,
             partitions: Vec::with_capacity(r.topics.iter().map(|t| t.partitions.len()).sum()),
         };
+        // A follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic (Kafka answers
+        // TOPIC_AUTHORIZATION_FAILED for every partition either way).
+        let follower_allowed = params.replica_id < 0 || broker.authorize_cluster(listener, Operation::ClusterAction);
+        let readable: Vec<bool> = (0..r.topics.len())
+            .map(|i| {
+                follower_allowed
+                    && (params.replica_id >= 0
+                        || topic_name(i)
+                            .is_none_or(|name| broker.authorize(listener, Operation::Read, ResourceType::Topic, name)))
+            })
+            .collect();
         for (i, t) in r.topics.iter().enumerate() {
             let Some(name) = topic_name(i) else { continue };
+            if !readable[i] {
+                continue;
+            }
             for p in &t.partitions {
                 params.partitions.push(FetchPartitionParams {
                     topic: name,
@@ -112,6 +128,9 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a 
                         };
                         if topic_name(i).is_none() {
                             return failed(ErrorCode::UnknownTopicId);
+                        }
+                        if !readable[i] {
+                            return failed(ErrorCode::TopicAuthorizationFailed);
                         }
                         let f = match fetched.next() {
                             None => return failed(ErrorCode::UnknownServerError),
@@ -169,7 +188,7 @@ pub(super) fn fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a 
     })
 }
 
-pub(super) fn list_offsets(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+pub(super) fn list_offsets(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, ListOffsets);
     // Consumers (-1) see up to the high watermark (the last stable offset too, without transactions);
     // followers (>= 0) and debugging tools (-2) up to the log end, as Kafka answers them.
@@ -177,7 +196,13 @@ pub(super) fn list_offsets(broker: &Broker, request: &Request, _: &Listener) -> 
     let topics = r
         .topics
         .iter()
-        .map(|topic| ListOffsetsTopicResponse {
+        .map(|topic| {
+            (
+                topic,
+                broker.authorize(listener, Operation::Describe, ResourceType::Topic, &topic.name),
+            )
+        })
+        .map(|(topic, described)| ListOffsetsTopicResponse {
             name: topic.name.clone(),
             partitions: topic
                 .partitions
@@ -194,6 +219,9 @@ pub(super) fn list_offsets(broker: &Broker, request: &Request, _: &Listener) -> 
                             ..ListOffsetsPartitionResponse::default()
                         }
                     };
+                    if !described {
+                        return answer(ErrorCode::TopicAuthorizationFailed, -1, -1, -1);
+                    }
                     let partition = match broker.replicas.partition(&topic.name, p.partition_index) {
                         Ok(partition) => partition,
                         Err(code) => return answer(code, -1, -1, -1),
@@ -246,20 +274,34 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub(super) fn offset_for_leader_epoch(broker: &Broker, request: &Request, _: &Listener) -> Reply {
+pub(super) fn offset_for_leader_epoch(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, OffsetForLeaderEpoch);
+    // A follower (replica id >= 0) needs CLUSTER_ACTION on the cluster; a consumer DESCRIBE on each topic.
+    let follower_refused = r.replica_id >= 0 && !broker.authorize_cluster(listener, Operation::ClusterAction);
     let topics = r
         .topics
         .iter()
-        .map(|topic| OffsetForLeaderTopicResult {
+        .map(|topic| {
+            let refused = if follower_refused {
+                Some(ErrorCode::ClusterAuthorizationFailed)
+            } else if r.replica_id < 0
+                && !broker.authorize(listener, Operation::Describe, ResourceType::Topic, &topic.topic)
+            {
+                Some(ErrorCode::TopicAuthorizationFailed)
+            } else {
+                None
+            };
+            (topic, refused)
+        })
+        .map(|(topic, refused)| OffsetForLeaderTopicResult {
             topic: topic.topic.clone(),
             partitions: topic
                 .partitions
                 .iter()
                 .map(|p| {
-                    let result = broker
-                        .replicas
-                        .partition(&topic.topic, p.partition)
+                    let result = refused
+                        .map_or(Ok(()), Err)
+                        .and_then(|()| broker.replicas.partition(&topic.topic, p.partition))
                         .and_then(|partition| {
                             partition.check_epoch(p.current_leader_epoch)?;
                             Ok(partition.end_offset_for_epoch(p.leader_epoch))

@@ -21,6 +21,8 @@ use protocol::{
     OffsetFetchResponseTopic, Request, SyncGroupResponse,
 };
 
+use security::acl::{Operation, ResourceType};
+
 use super::{body, operations, Pending};
 use crate::broker::{Broker, Listener, Reply};
 use crate::group::classic::{JoinRequest, SyncRequest};
@@ -41,7 +43,17 @@ fn coordinator(broker: &Broker) -> Result<&GroupCoordinator, ErrorCode> {
 /// The coordinator, for a group this broker coordinates: it leads the group's `__consumer_offsets`
 /// partition (or the topic does not exist yet, and this broker's first write creates it). Another broker's
 /// group is `NOT_COORDINATOR`, so the client asks FindCoordinator again, as Kafka answers.
-fn coordinator_of<'a>(broker: &'a Broker, group: &str) -> Result<&'a GroupCoordinator, ErrorCode> {
+/// The coordinator of `group`, once the connection may do `operation` on the group (Kafka checks the
+/// group ACL before anything else: GROUP_AUTHORIZATION_FAILED).
+fn coordinator_of<'a>(
+    broker: &'a Broker,
+    listener: &Listener,
+    group: &str,
+    operation: Operation,
+) -> Result<&'a GroupCoordinator, ErrorCode> {
+    if !broker.authorize(listener, operation, ResourceType::Group, group) {
+        return Err(ErrorCode::GroupAuthorizationFailed);
+    }
     let c = coordinator(broker)?;
     if let Some(topic) = broker.replicas.topic(OFFSETS_TOPIC) {
         let partition = crate::group::partition_for(group, topic.partitions.len() as i32);
@@ -65,6 +77,19 @@ pub(super) fn find_coordinator<'a>(broker: &'a Broker, request: &'a Request, lis
         // does not exist yet: its first commit creates it), or why not.
         let image = broker.cluster.image();
         let answer = |key_type: i8, key: &str| -> Result<(i32, String, i32), (ErrorCode, String)> {
+            // DESCRIBE on the group, or on the transactional id.
+            if key_type == 0 && !broker.authorize(listener, Operation::Describe, ResourceType::Group, key) {
+                return Err((
+                    ErrorCode::GroupAuthorizationFailed,
+                    "Group authorization failed.".into(),
+                ));
+            }
+            if key_type == 1 && !broker.authorize(listener, Operation::Describe, ResourceType::TransactionalId, key) {
+                return Err((
+                    ErrorCode::TransactionalIdAuthorizationFailed,
+                    "Transactional Id authorization failed.".into(),
+                ));
+            }
             match key_type {
                 0 => {
                     if broker.groups.get().is_none() {
@@ -159,7 +184,7 @@ pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener:
                 .for_version(version),
             )
         };
-        let c = match coordinator_of(broker, &r.group_id) {
+        let c = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
             Ok(c) => c,
             Err(code) => return error(code),
         };
@@ -217,7 +242,7 @@ pub(super) fn join_group<'a>(broker: &'a Broker, request: &'a Request, listener:
     })
 }
 
-pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, SyncGroup);
         let version = request.header.api_version;
@@ -231,7 +256,7 @@ pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Li
         if version >= 5 && (r.protocol_type.is_none() || r.protocol_name.is_none()) {
             return error(ErrorCode::InconsistentGroupProtocol);
         }
-        let c = match coordinator_of(broker, &r.group_id) {
+        let c = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
             Ok(c) => c,
             Err(code) => return error(code),
         };
@@ -263,10 +288,10 @@ pub(super) fn sync_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Li
     })
 }
 
-pub(super) fn heartbeat<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn heartbeat<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, Heartbeat);
-        let code = match coordinator_of(broker, &r.group_id) {
+        let code = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
             // Kafka answers a heartbeat during loading with NONE (the member keeps its session).
             Err(ErrorCode::CoordinatorLoadInProgress) => ErrorCode::None,
             Err(code) => code,
@@ -287,7 +312,7 @@ pub(super) fn heartbeat<'a>(broker: &'a Broker, request: &'a Request, _: &'a Lis
     })
 }
 
-pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, LeaveGroup);
         let version = request.header.api_version;
@@ -299,7 +324,7 @@ pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
         } else {
             vec![(r.member_id.clone(), None)]
         };
-        let (top, each) = match coordinator_of(broker, &r.group_id) {
+        let (top, each) = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
             Err(code) => (code, Vec::new()),
             Ok(c) => c.leave(r.group_id.clone(), members.clone()).await,
         };
@@ -332,7 +357,7 @@ pub(super) fn leave_group<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
     })
 }
 
-pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, OffsetCommit);
         let version = request.header.api_version;
@@ -341,10 +366,17 @@ pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let image = broker.cluster.image();
         let mut known = Vec::new();
         let mut codes: Vec<Vec<ErrorCode>> = Vec::with_capacity(r.topics.len());
+        // READ on the group first (all partitions GROUP_AUTHORIZATION_FAILED), then on each topic.
+        let group_refused = !broker.authorize(listener, Operation::Read, ResourceType::Group, &r.group_id);
         for t in &r.topics {
             let mut topic_codes = Vec::with_capacity(t.partitions.len());
+            let readable = !group_refused && broker.authorize(listener, Operation::Read, ResourceType::Topic, &t.name);
             for p in &t.partitions {
-                if image.partition(&t.name, p.partition_index).is_some() {
+                if group_refused {
+                    topic_codes.push(ErrorCode::GroupAuthorizationFailed);
+                } else if !readable {
+                    topic_codes.push(ErrorCode::TopicAuthorizationFailed);
+                } else if image.partition(&t.name, p.partition_index).is_some() {
                     known.push((
                         t.name.clone(),
                         p.partition_index,
@@ -362,7 +394,7 @@ pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a
         let results = if known.is_empty() {
             Vec::new()
         } else {
-            match coordinator_of(broker, &r.group_id) {
+            match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
                 Err(code) => vec![code; known.len()],
                 Ok(c) => {
                     c.commit(CommitRequest {
@@ -419,21 +451,40 @@ pub(super) fn offset_commit<'a>(broker: &'a Broker, request: &'a Request, _: &'a
 /// One group's OffsetFetch answer: its topics, or a group-level error.
 async fn fetch_group(
     broker: &Broker,
+    listener: &Listener,
     group_id: &str,
     topics: Option<&Vec<OffsetFetchRequestTopic>>,
     member: Option<(Option<String>, i32)>,
 ) -> Result<Vec<OffsetFetchResponseTopic>, ErrorCode> {
-    let c = coordinator_of(broker, group_id)?;
+    let c = coordinator_of(broker, listener, group_id, Operation::Describe)?;
     let wanted = topics.map(|ts| {
         ts.iter()
             .map(|t| (t.name.clone(), t.partition_indexes.clone()))
             .collect::<Vec<_>>()
     });
+    let named = wanted.is_some();
     let fetched = c.fetch(group_id.to_string(), wanted, member).await?;
     // Group the answers by topic, in the order they came (request order, or sorted for "all").
     let mut out: Vec<OffsetFetchResponseTopic> = Vec::new();
     for (topic, partition, offset) in fetched {
+        // Topics the principal may not DESCRIBE: left out of "all", TOPIC_AUTHORIZATION_FAILED when named.
+        let described = if named {
+            broker.authorize(listener, Operation::Describe, ResourceType::Topic, &topic)
+        } else {
+            broker.authorize_quietly(listener, Operation::Describe, ResourceType::Topic, &topic)
+        };
+        if !described && !named {
+            continue;
+        }
+        let offset = if described { offset } else { None };
         let part = match offset {
+            _ if !described => OffsetFetchResponsePartition {
+                partition_index: partition,
+                committed_offset: -1,
+                committed_leader_epoch: -1,
+                error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                ..OffsetFetchResponsePartition::default()
+            },
             Some(o) => OffsetFetchResponsePartition {
                 partition_index: partition,
                 committed_offset: o.offset,
@@ -461,7 +512,7 @@ async fn fetch_group(
     Ok(out)
 }
 
-pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, OffsetFetch);
         let version = request.header.api_version;
@@ -471,7 +522,7 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
                 // v9+: a KIP-848 member's fetch carries its member id and epoch, checked by its group.
                 let member = (version >= 9).then(|| (g.member_id.clone(), g.member_epoch));
                 groups.push(
-                    match fetch_group(broker, &g.group_id, g.topics.as_ref(), member).await {
+                    match fetch_group(broker, listener, &g.group_id, g.topics.as_ref(), member).await {
                         Ok(topics) => OffsetFetchResponseGroup {
                             group_id: g.group_id.clone(),
                             topics,
@@ -491,7 +542,7 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
             });
         }
         // v0-1: an empty topic list is not "all"; v2-7: null is.
-        match fetch_group(broker, &r.group_id, r.topics.as_ref(), None).await {
+        match fetch_group(broker, listener, &r.group_id, r.topics.as_ref(), None).await {
             Ok(topics) => Reply::body(OffsetFetchResponse {
                 topics,
                 ..OffsetFetchResponse::default()
@@ -529,7 +580,7 @@ pub(super) fn offset_fetch<'a>(broker: &'a Broker, request: &'a Request, _: &'a 
     })
 }
 
-pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ListGroups);
         // v5+ may filter by type: `classic` or `consumer` (KIP-848); other types exist nowhere here.
@@ -543,10 +594,20 @@ pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
             }
             Ok(c) => c.list(r.states_filter.clone()).await.unwrap_or_default(),
         };
+        // Kafka: every group with DESCRIBE on the cluster, else those with DESCRIBE on the group.
+        let all = broker.authorize_quietly(
+            listener,
+            Operation::Describe,
+            ResourceType::Cluster,
+            security::acl::CLUSTER_NAME,
+        );
         Reply::body(ListGroupsResponse {
             groups: listed
                 .into_iter()
                 .filter(|(_, _, _, group_type)| types.is_empty() || types.iter().any(|t| t == group_type))
+                .filter(|(group_id, ..)| {
+                    all || broker.authorize_quietly(listener, Operation::Describe, ResourceType::Group, group_id)
+                })
                 .map(|(group_id, protocol_type, state, group_type)| ListedGroup {
                     group_id,
                     protocol_type,
@@ -560,14 +621,26 @@ pub(super) fn list_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a L
     })
 }
 
-pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DescribeGroups);
         let version = request.header.api_version;
-        let authorized = operations::if_asked(r.include_authorized_operations, operations::GROUP);
+        let operations_of = |group: &str| {
+            operations::if_asked(
+                r.include_authorized_operations,
+                broker.authorized_operations(listener, ResourceType::Group, group),
+            )
+        };
+        // DESCRIBE on each group; the others are answered GROUP_AUTHORIZATION_FAILED.
+        let allowed: Vec<String> = r
+            .groups
+            .iter()
+            .filter(|g| broker.authorize(listener, Operation::Describe, ResourceType::Group, g))
+            .cloned()
+            .collect();
         let described = match coordinator(broker) {
             Ok(c) => c
-                .describe(r.groups.clone(), version >= 6)
+                .describe(allowed.clone(), version >= 6)
                 .await
                 .ok_or(ErrorCode::CoordinatorNotAvailable),
             Err(code) => Err(code),
@@ -579,36 +652,61 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &
                 .map(|g| DescribedGroup {
                     error_code: count_error(broker, ApiKey::DescribeGroups, code),
                     group_id: g.clone(),
-                    authorized_operations: authorized,
+                    authorized_operations: operations_of(g),
                     ..DescribedGroup::default()
                 })
                 .collect(),
-            Ok(descriptions) => descriptions
-                .into_iter()
-                .map(|d| DescribedGroup {
-                    error_code: count_error(broker, ApiKey::DescribeGroups, d.error),
-                    error_message: (d.error != ErrorCode::None).then(|| format!("group {} not found", d.group_id)),
-                    group_id: d.group_id,
-                    group_state: d.state.to_string(),
-                    protocol_type: d.protocol_type,
-                    protocol_data: d.protocol_data,
-                    members: d
-                        .members
-                        .into_iter()
-                        .map(|m| DescribedGroupMember {
-                            member_id: m.member_id,
-                            group_instance_id: m.instance_id,
-                            client_id: m.client_id,
-                            client_host: m.client_host,
-                            member_metadata: m.metadata,
-                            member_assignment: m.assignment,
-                            ..DescribedGroupMember::default()
-                        })
-                        .collect(),
-                    authorized_operations: authorized,
-                    ..DescribedGroup::default()
-                })
-                .collect(),
+            Ok(descriptions) => {
+                let mut descriptions = descriptions.into_iter();
+                r.groups
+                    .iter()
+                    .map(|g| {
+                        if !allowed.contains(g) {
+                            return DescribedGroup {
+                                error_code: count_error(
+                                    broker,
+                                    ApiKey::DescribeGroups,
+                                    ErrorCode::GroupAuthorizationFailed,
+                                ),
+                                group_id: g.clone(),
+                                authorized_operations: operations_of(g),
+                                ..DescribedGroup::default()
+                            };
+                        }
+                        let Some(d) = descriptions.next() else {
+                            return DescribedGroup {
+                                error_code: count_error(broker, ApiKey::DescribeGroups, ErrorCode::UnknownServerError),
+                                group_id: g.clone(),
+                                ..DescribedGroup::default()
+                            };
+                        };
+                        DescribedGroup {
+                            error_code: count_error(broker, ApiKey::DescribeGroups, d.error),
+                            error_message: (d.error != ErrorCode::None)
+                                .then(|| format!("group {} not found", d.group_id)),
+                            group_state: d.state.to_string(),
+                            protocol_type: d.protocol_type,
+                            protocol_data: d.protocol_data,
+                            members: d
+                                .members
+                                .into_iter()
+                                .map(|m| DescribedGroupMember {
+                                    member_id: m.member_id,
+                                    group_instance_id: m.instance_id,
+                                    client_id: m.client_id,
+                                    client_host: m.client_host,
+                                    member_metadata: m.metadata,
+                                    member_assignment: m.assignment,
+                                    ..DescribedGroupMember::default()
+                                })
+                                .collect(),
+                            authorized_operations: operations_of(&d.group_id),
+                            group_id: d.group_id,
+                            ..DescribedGroup::default()
+                        }
+                    })
+                    .collect()
+            }
         };
         Reply::body(DescribeGroupsResponse {
             groups,
@@ -617,13 +715,33 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, _: &
     })
 }
 
-pub(super) fn delete_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn delete_groups<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, DeleteGroups);
-        let codes = match coordinator(broker) {
-            Err(code) => vec![code; r.groups_names.len()],
-            Ok(c) => c.delete_groups(r.groups_names.clone()).await,
-        };
+        // DELETE on each group; the others are answered GROUP_AUTHORIZATION_FAILED.
+        let allowed: Vec<String> = r
+            .groups_names
+            .iter()
+            .filter(|g| broker.authorize(listener, Operation::Delete, ResourceType::Group, g))
+            .cloned()
+            .collect();
+        let mut deleted = match coordinator(broker) {
+            Err(code) => vec![code; allowed.len()],
+            Ok(c) if !allowed.is_empty() => c.delete_groups(allowed.clone()).await,
+            Ok(_) => Vec::new(),
+        }
+        .into_iter();
+        let codes: Vec<ErrorCode> = r
+            .groups_names
+            .iter()
+            .map(|g| {
+                if allowed.contains(g) {
+                    deleted.next().unwrap_or(ErrorCode::UnknownServerError)
+                } else {
+                    ErrorCode::GroupAuthorizationFailed
+                }
+            })
+            .collect();
         Reply::body(DeleteGroupsResponse {
             results: r
                 .groups_names
@@ -640,7 +758,7 @@ pub(super) fn delete_groups<'a>(broker: &'a Broker, request: &'a Request, _: &'a
     })
 }
 
-pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, OffsetDelete);
         let partitions: Vec<(String, i32)> = r
@@ -648,7 +766,7 @@ pub(super) fn offset_delete<'a>(broker: &'a Broker, request: &'a Request, _: &'a
             .iter()
             .flat_map(|t| t.partitions.iter().map(|p| (t.name.clone(), p.partition_index)))
             .collect();
-        let (top, each) = match coordinator_of(broker, &r.group_id) {
+        let (top, each) = match coordinator_of(broker, listener, &r.group_id, Operation::Delete) {
             Err(code) => (code, Vec::new()),
             Ok(c) => c.delete_offsets(r.group_id.clone(), partitions).await,
         };
@@ -695,7 +813,7 @@ pub(super) fn consumer_group_heartbeat<'a>(
 ) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ConsumerGroupHeartbeat);
-        let c = match coordinator_of(broker, &r.group_id) {
+        let c = match coordinator_of(broker, listener, &r.group_id, Operation::Read) {
             Ok(c) => c,
             Err(code) => {
                 return Reply::body(ConsumerGroupHeartbeatResponse {
@@ -762,10 +880,26 @@ fn described_partitions(tps: Vec<consumer::DescribedTopicPartitions>) -> Consume
 }
 
 /// ConsumerGroupDescribe (KIP-848): a group that is not a consumer group is GROUP_ID_NOT_FOUND.
-pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn consumer_group_describe<'a>(
+    broker: &'a Broker,
+    request: &'a Request,
+    listener: &'a Listener,
+) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, ConsumerGroupDescribe);
-        let authorized = operations::if_asked(r.include_authorized_operations, operations::GROUP);
+        let operations_of = |group: &str| {
+            operations::if_asked(
+                r.include_authorized_operations,
+                broker.authorized_operations(listener, ResourceType::Group, group),
+            )
+        };
+        // DESCRIBE on each group; the others are answered GROUP_AUTHORIZATION_FAILED.
+        let refused: std::collections::HashSet<&str> = r
+            .group_ids
+            .iter()
+            .filter(|g| !broker.authorize(listener, Operation::Describe, ResourceType::Group, g))
+            .map(|g| g.as_str())
+            .collect();
         let described = match coordinator(broker) {
             Ok(c) => c
                 .consumer_describe(r.group_ids.clone())
@@ -780,43 +914,57 @@ pub(super) fn consumer_group_describe<'a>(broker: &'a Broker, request: &'a Reque
                 .map(|g| ConsumerGroupDescribedGroup {
                     error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, code),
                     group_id: g.clone(),
-                    authorized_operations: authorized,
+                    authorized_operations: operations_of(g),
                     ..ConsumerGroupDescribedGroup::default()
                 })
                 .collect(),
             Ok(groups) => groups
                 .into_iter()
-                .map(|d| ConsumerGroupDescribedGroup {
-                    error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, d.error),
-                    error_message: d.error_message.or_else(|| {
-                        (d.error == ErrorCode::GroupIdNotFound).then(|| format!("group {} not found", d.group_id))
-                    }),
-                    group_id: d.group_id,
-                    group_state: d.state.to_string(),
-                    group_epoch: d.group_epoch,
-                    assignment_epoch: d.assignment_epoch,
-                    assignor_name: d.assignor_name,
-                    members: d
-                        .members
-                        .into_iter()
-                        .map(|m| ConsumerGroupDescribeMember {
-                            member_id: m.member_id,
-                            instance_id: m.instance_id,
-                            rack_id: m.rack_id,
-                            member_epoch: m.member_epoch,
-                            client_id: m.client_id,
-                            client_host: m.client_host,
-                            subscribed_topic_names: m.subscribed_topic_names,
-                            subscribed_topic_regex: m.subscribed_topic_regex,
-                            assignment: described_partitions(m.assignment),
-                            target_assignment: described_partitions(m.target_assignment),
-                            // v1: 1 = a member of the consumer protocol (KIP-1099).
-                            member_type: 1,
-                            ..ConsumerGroupDescribeMember::default()
-                        })
-                        .collect(),
-                    authorized_operations: authorized,
-                    ..ConsumerGroupDescribedGroup::default()
+                .map(|d| {
+                    if refused.contains(d.group_id.as_str()) {
+                        return ConsumerGroupDescribedGroup {
+                            error_code: count_error(
+                                broker,
+                                ApiKey::ConsumerGroupDescribe,
+                                ErrorCode::GroupAuthorizationFailed,
+                            ),
+                            authorized_operations: operations_of(&d.group_id),
+                            group_id: d.group_id,
+                            ..ConsumerGroupDescribedGroup::default()
+                        };
+                    }
+                    ConsumerGroupDescribedGroup {
+                        error_code: count_error(broker, ApiKey::ConsumerGroupDescribe, d.error),
+                        error_message: d.error_message.or_else(|| {
+                            (d.error == ErrorCode::GroupIdNotFound).then(|| format!("group {} not found", d.group_id))
+                        }),
+                        authorized_operations: operations_of(&d.group_id),
+                        group_id: d.group_id,
+                        group_state: d.state.to_string(),
+                        group_epoch: d.group_epoch,
+                        assignment_epoch: d.assignment_epoch,
+                        assignor_name: d.assignor_name,
+                        members: d
+                            .members
+                            .into_iter()
+                            .map(|m| ConsumerGroupDescribeMember {
+                                member_id: m.member_id,
+                                instance_id: m.instance_id,
+                                rack_id: m.rack_id,
+                                member_epoch: m.member_epoch,
+                                client_id: m.client_id,
+                                client_host: m.client_host,
+                                subscribed_topic_names: m.subscribed_topic_names,
+                                subscribed_topic_regex: m.subscribed_topic_regex,
+                                assignment: described_partitions(m.assignment),
+                                target_assignment: described_partitions(m.target_assignment),
+                                // v1: 1 = a member of the consumer protocol (KIP-1099).
+                                member_type: 1,
+                                ..ConsumerGroupDescribeMember::default()
+                            })
+                            .collect(),
+                        ..ConsumerGroupDescribedGroup::default()
+                    }
                 })
                 .collect(),
         };

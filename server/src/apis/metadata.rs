@@ -13,6 +13,8 @@ use protocol::{
     MetadataResponsePartition, MetadataResponseTopic, Request,
 };
 
+use security::acl::{Operation, ResourceType};
+
 use super::{body, operations, Pending, HANDLED_APIS};
 use crate::broker::{Broker, Listener, Reply};
 use crate::topic_id::TopicId;
@@ -87,14 +89,47 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                 })
                 .collect(),
         };
+        let every = r.topics.is_none() || (version == 0 && r.topics.as_ref().is_some_and(|t| t.is_empty()));
+        // Listing every topic shows those the principal may DESCRIBE (Kafka filters them out silently).
+        let wanted: Vec<Wanted> = if every {
+            wanted
+                .into_iter()
+                .filter(|w| match w {
+                    Wanted::Name(name) => {
+                        broker.authorize_quietly(listener, Operation::Describe, ResourceType::Topic, name)
+                    }
+                    _ => true,
+                })
+                .collect()
+        } else {
+            wanted
+        };
         let allow_create = r.topics.is_some() && (version < 4 || r.allow_auto_topic_creation);
-        let topic_operations = operations::if_asked(r.include_topic_authorized_operations, operations::TOPIC);
         let mut topics = Vec::with_capacity(wanted.len());
         let mut image = broker.cluster.image();
         for w in wanted {
             let (found, name) = match w {
+                Wanted::Name(name)
+                    if !every && !broker.authorize(listener, Operation::Describe, ResourceType::Topic, &name) =>
+                {
+                    (Err(ErrorCode::TopicAuthorizationFailed), Some(name))
+                }
                 Wanted::Name(name) => {
-                    let found = topic_or_create(broker, &mut image, &name, allow_create).await;
+                    // Auto-creation needs CREATE on the cluster or on the topic.
+                    let may_create = allow_create
+                        && (image.topics.contains_key(&name)
+                            || broker.authorize_quietly(
+                                listener,
+                                Operation::Create,
+                                ResourceType::Cluster,
+                                security::acl::CLUSTER_NAME,
+                            )
+                            || broker.authorize(listener, Operation::Create, ResourceType::Topic, &name));
+                    let found = if allow_create && !may_create {
+                        Err(ErrorCode::TopicAuthorizationFailed)
+                    } else {
+                        topic_or_create(broker, &mut image, &name, allow_create).await
+                    };
                     (found, Some(name))
                 }
                 Wanted::Id(id) => match broker
@@ -102,6 +137,20 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                     .topic_by_id(id)
                     .and_then(|t| image.topics.get(&*t.name).cloned())
                 {
+                    Some(topic)
+                        if !broker.authorize(listener, Operation::Describe, ResourceType::Topic, &topic.name) =>
+                    {
+                        broker
+                            .metrics
+                            .error(ApiKey::Metadata, ErrorCode::TopicAuthorizationFailed);
+                        topics.push(MetadataResponseTopic {
+                            error_code: ErrorCode::TopicAuthorizationFailed.code(),
+                            name: None,
+                            topic_id: id.uuid(),
+                            ..MetadataResponseTopic::default()
+                        });
+                        continue;
+                    }
                     Some(topic) => (Ok(topic), None),
                     None => {
                         broker.metrics.error(ApiKey::Metadata, ErrorCode::UnknownTopicId);
@@ -127,7 +176,10 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                         .zip(0..)
                         .map(|(p, index)| partition(&image, p, index))
                         .collect(),
-                    topic_authorized_operations: topic_operations,
+                    topic_authorized_operations: operations::if_asked(
+                        r.include_topic_authorized_operations,
+                        broker.authorized_operations(listener, ResourceType::Topic, &topic.name),
+                    ),
                     ..MetadataResponseTopic::default()
                 },
                 Err(code) => {
@@ -172,7 +224,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             // Only v8-10 carry it (v11+ moved it to DescribeCluster).
             cluster_authorized_operations: operations::if_asked(
                 r.include_cluster_authorized_operations,
-                operations::CLUSTER,
+                broker.authorized_operations(listener, ResourceType::Cluster, security::acl::CLUSTER_NAME),
             ),
             ..MetadataResponse::default()
         })

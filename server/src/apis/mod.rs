@@ -16,6 +16,7 @@
 //! | `admin.rs` | CreateTopics, DeleteTopics, CreatePartitions |
 //! | `configs.rs` | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs |
 //! | `cluster.rs` | DescribeCluster, DescribeLogDirs, DeleteRecords, DescribeProducers |
+//! | `security.rs` | SaslHandshake and SaslAuthenticate (outside SASL listeners), CreateAcls, DescribeAcls, DeleteAcls, DescribeUserScramCredentials, AlterUserScramCredentials |
 //! | `group.rs` | FindCoordinator, JoinGroup, SyncGroup, Heartbeat, LeaveGroup, OffsetCommit, OffsetFetch, ListGroups, DescribeGroups, DeleteGroups, OffsetDelete, ConsumerGroupHeartbeat, ConsumerGroupDescribe |
 
 use std::future::Future;
@@ -32,6 +33,7 @@ mod fetch;
 mod group;
 mod metadata;
 mod produce;
+mod security;
 
 /// A handler's future, borrowing the broker and the request.
 pub(crate) type Pending<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
@@ -187,6 +189,34 @@ pub(crate) const APIS: &[Api] = &[
         key: ApiKey::ConsumerGroupDescribe,
         handler: Handler::Later(group::consumer_group_describe),
     },
+    Api {
+        key: ApiKey::SaslHandshake,
+        handler: Handler::Now(security::sasl_elsewhere),
+    },
+    Api {
+        key: ApiKey::SaslAuthenticate,
+        handler: Handler::Now(security::sasl_elsewhere),
+    },
+    Api {
+        key: ApiKey::DescribeAcls,
+        handler: Handler::Now(security::describe_acls),
+    },
+    Api {
+        key: ApiKey::CreateAcls,
+        handler: Handler::Later(security::create_acls),
+    },
+    Api {
+        key: ApiKey::DeleteAcls,
+        handler: Handler::Later(security::delete_acls),
+    },
+    Api {
+        key: ApiKey::DescribeUserScramCredentials,
+        handler: Handler::Now(security::describe_user_scram_credentials),
+    },
+    Api {
+        key: ApiKey::AlterUserScramCredentials,
+        handler: Handler::Later(security::alter_user_scram_credentials),
+    },
 ];
 
 const HANDLED: [ApiKey; APIS.len()] = {
@@ -239,12 +269,6 @@ pub(crate) fn repeated<'a>(names: impl Iterator<Item = &'a str>) -> std::collect
     names.filter(|n| !seen.insert(*n)).collect()
 }
 
-/// Kafka's bit fields of authorized operations (`authorized_operations` in Metadata, DescribeCluster and
-/// DescribeGroups): bit `n` set = ACL operation code `n` allowed. With no authorizer configured, Kafka
-/// answers every operation the resource type supports (`AuthHelper.authorizedOperations`,
-/// `AclEntry.supportedOperations`), and so does kzero until ACLs exist. Codes: READ 3, WRITE 4, CREATE 5,
-/// DELETE 6, ALTER 7, DESCRIBE 8, CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
-/// IDEMPOTENT_WRITE 12.
 /// KIP-951's leader hints: a partition answered `NOT_LEADER_OR_FOLLOWER` or `FENCED_LEADER_EPOCH` carries the
 /// leader the metadata names (Produce v10+, Fetch v12+), and the response the endpoints of those leaders on
 /// the request's listener (Produce v10+, Fetch v16+), so the client goes there without a Metadata round trip.
@@ -308,23 +332,10 @@ impl<'a> LeaderHints<'a> {
     }
 }
 
+/// Kafka's bit fields of authorized operations (`authorized_operations` in Metadata, DescribeCluster and
+/// DescribeGroups): bit `n` set = ACL operation code `n` allowed, as `Broker::authorized_operations`
+/// computes them (every operation the resource type supports without an authorizer).
 pub(crate) mod operations {
-    const fn bits(codes: &[u8]) -> i32 {
-        let mut v = 0;
-        let mut i = 0;
-        while i < codes.len() {
-            v |= 1 << codes[i];
-            i += 1;
-        }
-        v
-    }
-    /// A group: READ, DELETE, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-    pub(crate) const GROUP: i32 = bits(&[3, 6, 8, 10, 11]);
-    /// A topic: READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-    pub(crate) const TOPIC: i32 = bits(&[3, 4, 5, 6, 7, 8, 10, 11]);
-    /// The cluster: CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS,
-    /// IDEMPOTENT_WRITE.
-    pub(crate) const CLUSTER: i32 = bits(&[5, 7, 8, 9, 10, 11, 12]);
     /// The value when the request did not ask.
     const NOT_ASKED: i32 = i32::MIN;
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 use protocol::{
     ApiKey, ErrorCode, InitProducerIdResponse, PartitionProduceResponse, ProduceResponse, Request, TopicProduceResponse,
 };
+use security::acl::{Operation, ResourceType};
 
 use super::{body, LeaderHints, Pending};
 use crate::broker::{Broker, Listener, Reply};
@@ -31,6 +32,17 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
         } else {
             Vec::new()
         };
+        // WRITE on each topic (Kafka's order: authorization before existence), asked once per topic.
+        let writable: Vec<bool> = (0..r.topic_data.len())
+            .map(|i| {
+                let name = if version >= 13 {
+                    by_id[i].as_deref().map(|t| &*t.name)
+                } else {
+                    Some(r.topic_data[i].name.as_str())
+                };
+                name.is_none_or(|name| broker.authorize(listener, Operation::Write, ResourceType::Topic, name))
+            })
+            .collect();
         // Where topic `i`'s batches go, or why they do not.
         let target = |i: usize| -> Result<&str, ErrorCode> {
             let name = if version >= 13 {
@@ -38,6 +50,9 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
             } else {
                 r.topic_data[i].name.as_str()
             };
+            if !writable[i] {
+                return Err(ErrorCode::TopicAuthorizationFailed);
+            }
             // Clients may not write to the coordinator's internal topic (Kafka: "Cannot append to internal
             // topic"); the other partitions of the request go ahead.
             if name == OFFSETS_TOPIC {
@@ -58,6 +73,19 @@ pub(super) fn produce<'a>(broker: &'a Broker, request: &'a Request, listener: &'
         let (appended, wait) = if !(-1..=1).contains(&r.acks) {
             (
                 vec![ProduceResult::failed(ErrorCode::InvalidRequiredAcks); entries.len()],
+                None,
+            )
+        } else if let Some(id) = r
+            .transactional_id
+            .as_deref()
+            .filter(|id| !broker.authorize(listener, Operation::Write, ResourceType::TransactionalId, id))
+        {
+            tracing::debug!(
+                transactional_id = id,
+                "produce refused: no WRITE on the transactional id"
+            );
+            (
+                vec![ProduceResult::failed(ErrorCode::TransactionalIdAuthorizationFailed); entries.len()],
                 None,
             )
         } else if r.transactional_id.is_some() {
@@ -182,9 +210,29 @@ fn settle(
     }
 }
 
-pub(super) fn init_producer_id<'a>(broker: &'a Broker, request: &'a Request, _: &'a Listener) -> Pending<'a> {
+pub(super) fn init_producer_id<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
         let r = body!(request, InitProducerId);
+        // Kafka: WRITE on the transactional id, or (idempotence alone) IDEMPOTENT_WRITE on the cluster or
+        // WRITE on some topic.
+        let refused = match r.transactional_id.as_deref() {
+            Some(id) => (!broker.authorize(listener, Operation::Write, ResourceType::TransactionalId, id))
+                .then_some(ErrorCode::TransactionalIdAuthorizationFailed),
+            None => (!broker.authorize_quietly(
+                listener,
+                Operation::IdempotentWrite,
+                ResourceType::Cluster,
+                security::acl::CLUSTER_NAME,
+            ) && !broker.authorize_any(listener, Operation::Write, ResourceType::Topic))
+            .then_some(ErrorCode::ClusterAuthorizationFailed),
+        };
+        if let Some(code) = refused {
+            broker.metrics.error(ApiKey::InitProducerId, code);
+            return Reply::body(InitProducerIdResponse {
+                error_code: code.code(),
+                ..InitProducerIdResponse::default()
+            });
+        }
         if r.transactional_id.is_some() {
             // No transaction coordinator: refuse clearly rather than pretend.
             tracing::warn!("InitProducerId with a transactional id: transactions are not supported");

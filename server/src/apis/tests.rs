@@ -63,17 +63,12 @@ async fn advertised_exactly_when_handled() {
         config,
         cluster_id,
         "127.0.0.1:9092".parse().unwrap(),
-        None,
+        Vec::new(),
         true,
         cluster,
     )
     .unwrap();
-    let listener = Listener {
-        host: "127.0.0.1".into(),
-        port: 9092,
-        peer: None,
-        tls: false,
-    };
+    let listener = Listener::new("127.0.0.1", 9092, crate::broker::SecurityProtocol::Plaintext);
     let reply = dispatch(&broker, &request(ApiKey::ApiVersions, 2), &listener).await;
     let Some(ResponseBody::ApiVersions(versions)) = reply.body else {
         panic!("no ApiVersions answer")

@@ -539,6 +539,84 @@ impl Cluster {
                     message,
                 }),
             },
+            Request::AlterScram {
+                changes,
+                only_if_absent,
+            } => {
+                let mut records = Vec::new();
+                let mut results = Vec::with_capacity(changes.len());
+                for change in changes {
+                    match change {
+                        rpc::ScramChange::Delete { name, mechanism } => {
+                            if image.scram_credentials.contains_key(&(name.clone(), mechanism)) {
+                                records.push(Record::RemoveUserScramCredential { name, mechanism });
+                                results.push(Ok(None));
+                            } else {
+                                results.push(Err((
+                                    ErrorCode::ResourceNotFound.code(),
+                                    "Attempt to delete a user credential that does not exist".into(),
+                                )));
+                            }
+                        }
+                        rpc::ScramChange::Upsert(credential) => {
+                            let key = (credential.name.clone(), credential.mechanism);
+                            if !(only_if_absent && image.scram_credentials.contains_key(&key)) {
+                                records.push(Record::UserScramCredential(credential));
+                            }
+                            results.push(Ok(None));
+                        }
+                    }
+                }
+                let offset = self.write(records).await?;
+                Ok(Response::Results { offset, results })
+            }
+            Request::CreateAcls { acls } => {
+                let existing: std::collections::HashSet<_> = image.acls.values().map(acl_key).collect();
+                let mut records = Vec::new();
+                let mut results = Vec::with_capacity(acls.len());
+                let mut added = std::collections::HashSet::new();
+                for mut acl in acls {
+                    let checked = crate::auth::binding(&acl)
+                        .ok_or(security::acl::AclError::UnknownEntryFilter)
+                        .and_then(|b| b.validate());
+                    match checked {
+                        Err(e) => results.push(Err((e.error_code(), e.message()))),
+                        Ok(()) => {
+                            if !existing.contains(&acl_key(&acl)) && added.insert(acl_key(&acl)) {
+                                acl.id = crate::topic_id::TopicId::random().0;
+                                records.push(Record::AccessControlEntry(acl));
+                            }
+                            results.push(Ok(None));
+                        }
+                    }
+                }
+                let offset = self.write(records).await?;
+                Ok(Response::Results { offset, results })
+            }
+            Request::DeleteAcls { filters } => {
+                let mut records = Vec::new();
+                let mut results = Vec::with_capacity(filters.len());
+                let mut removed = std::collections::HashSet::new();
+                for filter in filters {
+                    let filter = filter.to_filter();
+                    if let Err(e) = filter.validate() {
+                        results.push(Err((e.error_code(), e.message())));
+                        continue;
+                    }
+                    let mut matched = Vec::new();
+                    for (id, acl) in &image.acls {
+                        if crate::auth::binding(acl).is_some_and(|b| filter.matches(&b)) {
+                            matched.push(acl.clone());
+                            if removed.insert(*id) {
+                                records.push(Record::RemoveAccessControlEntry { id: *id });
+                            }
+                        }
+                    }
+                    results.push(Ok(matched));
+                }
+                let offset = self.write(records).await?;
+                Ok(Response::AclsDeleted { offset, results })
+            }
             Request::AlterPartition {
                 broker_id,
                 broker_epoch,
@@ -729,4 +807,17 @@ impl Cluster {
 /// Where placement starts: random, as Kafka's placer's starting rack and broker are.
 fn placement_start() -> usize {
     uuid::Uuid::new_v4().as_u128() as usize
+}
+
+/// What makes two ACLs the same binding (their ids aside).
+fn acl_key(a: &metadata::records::AclEntry) -> (i8, String, i8, String, String, i8, i8) {
+    (
+        a.resource_type,
+        a.resource_name.clone(),
+        a.pattern_type,
+        a.principal.clone(),
+        a.host.clone(),
+        a.operation,
+        a.permission_type,
+    )
 }

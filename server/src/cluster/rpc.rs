@@ -88,6 +88,64 @@ pub(crate) enum Request {
     },
     /// The quorum as the active controller sees it (DescribeQuorum).
     DescribeQuorum,
+    /// SCRAM credential changes (AlterUserScramCredentials, and the bootstrap users with
+    /// `only_if_absent`): one outcome per change, in order.
+    AlterScram {
+        changes: Vec<ScramChange>,
+        only_if_absent: bool,
+    },
+    /// ACLs to create (CreateAcls): one outcome per ACL; an ACL that exists already succeeds unchanged.
+    CreateAcls {
+        acls: Vec<metadata::records::AclEntry>,
+    },
+    /// ACLs to delete (DeleteAcls): the ACLs each filter matched, which are removed.
+    DeleteAcls {
+        filters: Vec<AclFilter>,
+    },
+}
+
+/// One SCRAM credential change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ScramChange {
+    /// Remove a user's credential for a mechanism (RESOURCE_NOT_FOUND if it has none).
+    Delete { name: String, mechanism: i8 },
+    /// Store a credential (replacing the user's one for that mechanism).
+    Upsert(metadata::records::ScramCredential),
+}
+
+/// A DeleteAcls filter, as the wire carries it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct AclFilter {
+    pub(crate) resource_type: i8,
+    pub(crate) resource_name: Option<String>,
+    pub(crate) pattern_type: i8,
+    pub(crate) principal: Option<String>,
+    pub(crate) host: Option<String>,
+    pub(crate) operation: i8,
+    pub(crate) permission_type: i8,
+}
+
+impl AclFilter {
+    /// The filter in the authorizer's terms.
+    pub(crate) fn to_filter(&self) -> security::acl::AclBindingFilter {
+        use security::acl::{
+            AccessControlEntryFilter, AclBindingFilter, Operation, PatternType, Permission, ResourcePatternFilter,
+            ResourceType,
+        };
+        AclBindingFilter::new(
+            ResourcePatternFilter::new(
+                ResourceType::from_code(self.resource_type),
+                self.resource_name.clone(),
+                PatternType::from_code(self.pattern_type),
+            ),
+            AccessControlEntryFilter::new(
+                self.principal.clone(),
+                self.host.clone(),
+                Operation::from_code(self.operation),
+                Permission::from_code(self.permission_type),
+            ),
+        )
+    }
 }
 
 /// A partition's state after an AlterPartition.
@@ -148,6 +206,11 @@ pub(crate) enum Response {
         results: Vec<Result<PartitionAnswer, i16>>,
     },
     Quorum(QuorumState),
+    /// The ACLs each DeleteAcls filter matched (and removed), or why the filter was refused.
+    AclsDeleted {
+        offset: u64,
+        results: Vec<Result<Vec<metadata::records::AclEntry>, (i16, String)>>,
+    },
     /// The request itself was refused.
     Error {
         code: i16,

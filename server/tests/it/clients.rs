@@ -122,6 +122,9 @@ fn consumers_over_tls() {
         cert: cert_path.clone(),
         key: key_path,
         advertised_listen: None,
+        client_auth: Default::default(),
+        ca: None,
+        principal_mapping_rules: vec!["DEFAULT".into()],
     });
     let broker = TestBroker::start(cfg);
     let tls = broker.tls_addr.unwrap().to_string();

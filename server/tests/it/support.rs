@@ -17,6 +17,10 @@ use server::{Config, Listeners};
 pub struct TestBroker {
     pub addr: SocketAddr,
     pub tls_addr: Option<SocketAddr>,
+    /// The SASL_PLAINTEXT listener, when the config has `[sasl]`.
+    pub sasl_addr: Option<SocketAddr>,
+    /// The SASL_SSL listener, when the config has `[sasl] ssl_listen`.
+    pub sasl_ssl_addr: Option<SocketAddr>,
     pub metrics_addr: SocketAddr,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<Result<(), server::Error>>>,
@@ -40,17 +44,30 @@ impl TestBroker {
                     Some(_) => Some(tokio::net::TcpListener::bind(any).await.unwrap()),
                     None => None,
                 };
+                let sasl = match config.sasl {
+                    Some(_) => Some(tokio::net::TcpListener::bind(any).await.unwrap()),
+                    None => None,
+                };
+                let sasl_ssl = match config.sasl.as_ref().and_then(|s| s.ssl_listen) {
+                    Some(_) => Some(tokio::net::TcpListener::bind(any).await.unwrap()),
+                    None => None,
+                };
                 let metrics = tokio::net::TcpListener::bind(any).await.unwrap();
+                let local = |l: &Option<tokio::net::TcpListener>| l.as_ref().map(|l| l.local_addr().unwrap());
                 addr_tx
                     .send((
                         plaintext.local_addr().unwrap(),
-                        tls.as_ref().map(|l| l.local_addr().unwrap()),
+                        local(&tls),
+                        local(&sasl),
+                        local(&sasl_ssl),
                         metrics.local_addr().unwrap(),
                     ))
                     .unwrap();
                 let listeners = Listeners {
                     plaintext,
                     tls,
+                    sasl,
+                    sasl_ssl,
                     metrics: Some(metrics),
                 };
                 server::run(listeners, config, async {
@@ -59,10 +76,13 @@ impl TestBroker {
                 .await
             })
         });
-        let (addr, tls_addr, metrics_addr) = addr_rx.recv().expect("the broker thread started");
+        let (addr, tls_addr, sasl_addr, sasl_ssl_addr, metrics_addr) =
+            addr_rx.recv().expect("the broker thread started");
         TestBroker {
             addr,
             tls_addr,
+            sasl_addr,
+            sasl_ssl_addr,
             metrics_addr,
             shutdown: Some(tx),
             thread: Some(thread),

@@ -1,0 +1,302 @@
+//! Who a connection is and what it may do: security protocols, principals, the ACL authorizer built from
+//! the metadata image, and SCRAM credentials looked up in it.
+//!
+//! The rules themselves (SCRAM, PLAIN, Kafka's ACL model) live in the sans-IO `security` crate; this module
+//! is the broker's side: it turns the image's `AccessControlEntry` records into a
+//! [`security::acl::Authorizer`] whenever they change, answers the handlers' `authorize` questions for a
+//! connection's principal and address, and counts the denials by API.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use security::acl::{
+    AccessControlEntry, AclBinding, Authorizer, Operation, PatternType, Permission, RequestContext, ResourcePattern,
+    ResourceType,
+};
+
+use crate::broker::{Broker, Listener};
+
+/// A listener's security protocol (Kafka's `SecurityProtocol`, with its wire ids).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SecurityProtocol {
+    /// No TLS, no authentication: every client is `User:ANONYMOUS`.
+    Plaintext,
+    /// TLS; a client certificate's subject is the principal, else `User:ANONYMOUS`.
+    Ssl,
+    /// SASL authentication without TLS.
+    SaslPlaintext,
+    /// SASL authentication over TLS.
+    SaslSsl,
+}
+
+impl SecurityProtocol {
+    /// Every protocol, in id order.
+    pub const ALL: [SecurityProtocol; 4] = [
+        SecurityProtocol::Plaintext,
+        SecurityProtocol::Ssl,
+        SecurityProtocol::SaslPlaintext,
+        SecurityProtocol::SaslSsl,
+    ];
+
+    /// The protocol's name, which is also the name of kzero's listener speaking it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            SecurityProtocol::Plaintext => "PLAINTEXT",
+            SecurityProtocol::Ssl => "SSL",
+            SecurityProtocol::SaslPlaintext => "SASL_PLAINTEXT",
+            SecurityProtocol::SaslSsl => "SASL_SSL",
+        }
+    }
+
+    /// Kafka's id (`RegisterBrokerRecord` endpoints, DescribeCluster).
+    pub const fn id(self) -> i16 {
+        match self {
+            SecurityProtocol::Plaintext => 0,
+            SecurityProtocol::Ssl => 1,
+            SecurityProtocol::SaslPlaintext => 2,
+            SecurityProtocol::SaslSsl => 3,
+        }
+    }
+
+    /// Does a client authenticate with SASL here?
+    pub const fn is_sasl(self) -> bool {
+        matches!(self, SecurityProtocol::SaslPlaintext | SecurityProtocol::SaslSsl)
+    }
+
+    /// Is the connection encrypted?
+    pub const fn is_tls(self) -> bool {
+        matches!(self, SecurityProtocol::Ssl | SecurityProtocol::SaslSsl)
+    }
+}
+
+/// The ACLs in force: the authorizer and the image records it was built from.
+#[derive(Debug)]
+pub(crate) struct Acls {
+    pub(crate) entries: std::collections::BTreeMap<[u8; 16], metadata::records::AclEntry>,
+    pub(crate) authorizer: Authorizer,
+}
+
+/// The broker's authorization state: `None` when no authorizer is configured (everything allowed, the ACL
+/// APIs answer SECURITY_DISABLED).
+#[derive(Debug)]
+pub(crate) struct Authorization {
+    acls: ArcSwap<Acls>,
+    super_users: Vec<String>,
+    allow_everyone: bool,
+}
+
+/// An image ACL record as the authorizer's binding (`None` for codes this version does not know).
+pub(crate) fn binding(entry: &metadata::records::AclEntry) -> Option<AclBinding> {
+    let resource_type = ResourceType::from_code(entry.resource_type);
+    let pattern_type = PatternType::from_code(entry.pattern_type);
+    let operation = Operation::from_code(entry.operation);
+    let permission = Permission::from_code(entry.permission_type);
+    if resource_type.is_unknown() || pattern_type.is_unknown() || operation.is_unknown() || permission.is_unknown() {
+        return None;
+    }
+    Some(AclBinding::new(
+        ResourcePattern::new(resource_type, entry.resource_name.clone(), pattern_type),
+        AccessControlEntry::new(entry.principal.clone(), entry.host.clone(), operation, permission),
+    ))
+}
+
+impl Authorization {
+    pub(crate) fn new(super_users: Vec<String>, allow_everyone: bool) -> Authorization {
+        Authorization {
+            acls: ArcSwap::from_pointee(Acls {
+                entries: Default::default(),
+                authorizer: Authorizer::new(super_users.clone(), allow_everyone),
+            }),
+            super_users,
+            allow_everyone,
+        }
+    }
+
+    /// Follows the image's ACL records (rebuilt only when they changed).
+    pub(crate) fn update(&self, image: &metadata::Image) {
+        if self.acls.load().entries == image.acls {
+            return;
+        }
+        let authorizer = Authorizer::new(self.super_users.clone(), self.allow_everyone)
+            .with_bindings(image.acls.values().filter_map(binding));
+        self.acls.store(Arc::new(Acls {
+            entries: image.acls.clone(),
+            authorizer,
+        }));
+    }
+
+    /// The ACLs in force.
+    pub(crate) fn current(&self) -> Arc<Acls> {
+        self.acls.load_full()
+    }
+}
+
+/// A connection's security context: its principal and where it connects from.
+fn context(listener: &Listener) -> RequestContext {
+    match listener.peer {
+        Some(peer) => RequestContext::from_ip(listener.principal.clone(), peer.ip()),
+        None => RequestContext::new(listener.principal.clone(), "127.0.0.1"),
+    }
+}
+
+impl Broker {
+    /// May this connection do `operation` on the resource? Always with no authorizer. A denial is counted
+    /// (by the request's API) and logged at debug level.
+    pub(crate) fn authorize(
+        &self,
+        listener: &Listener,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let allowed = self.authorize_quietly(listener, operation, resource_type, name);
+        if !allowed {
+            self.denied(listener);
+            tracing::debug!(
+                principal = %listener.principal,
+                ?operation,
+                ?resource_type,
+                resource = name,
+                "authorization denied"
+            );
+        }
+        allowed
+    }
+
+    /// As [`Broker::authorize`] without counting a denial: for filtering what a response shows (Metadata
+    /// listing all topics, ListGroups), where Kafka does not log denials either.
+    pub(crate) fn authorize_quietly(
+        &self,
+        listener: &Listener,
+        operation: Operation,
+        resource_type: ResourceType,
+        name: &str,
+    ) -> bool {
+        let Some(authz) = &self.authorization else {
+            return true;
+        };
+        let acls = authz.acls.load();
+        acls.authorizer
+            .authorize(&context(listener), operation, resource_type, name)
+            .is_allowed()
+    }
+
+    /// May this connection do `operation` on the cluster?
+    pub(crate) fn authorize_cluster(&self, listener: &Listener, operation: Operation) -> bool {
+        self.authorize(listener, operation, ResourceType::Cluster, security::acl::CLUSTER_NAME)
+    }
+
+    /// May this connection do `operation` on some resource of the type (Kafka's `authorizeByResourceType`:
+    /// InitProducerId without a transactional id, with WRITE on any topic)?
+    pub(crate) fn authorize_any(&self, listener: &Listener, operation: Operation, resource_type: ResourceType) -> bool {
+        let Some(authz) = &self.authorization else {
+            return true;
+        };
+        let acls = authz.acls.load();
+        let allowed = acls
+            .authorizer
+            .authorize_by_resource_type(&context(listener), operation, resource_type)
+            .is_allowed();
+        if !allowed {
+            self.denied(listener);
+        }
+        allowed
+    }
+
+    /// The bit field of operations this connection may do on the resource (Metadata, DescribeCluster,
+    /// DescribeGroups' authorized operations): every operation of the type with no authorizer.
+    pub(crate) fn authorized_operations(&self, listener: &Listener, resource_type: ResourceType, name: &str) -> i32 {
+        match &self.authorization {
+            None => security::acl::authorized_operations(resource_type, |_| true),
+            Some(authz) => authz
+                .acls
+                .load()
+                .authorizer
+                .authorized_operations(&context(listener), resource_type, name),
+        }
+    }
+
+    fn denied(&self, listener: &Listener) {
+        self.metrics.authorization_denied(listener.api);
+    }
+}
+
+/// The SCRAM credential of a user for a mechanism in the metadata image.
+pub(crate) fn credential(
+    image: &metadata::Image,
+    mechanism: security::scram::Mechanism,
+    user: &str,
+) -> Option<security::scram::Credential> {
+    let c = image.scram_credentials.get(&(user.to_string(), mechanism.type_id()))?;
+    Some(security::scram::Credential {
+        mechanism,
+        salt: c.salt.clone(),
+        stored_key: c.stored_key.clone(),
+        server_key: c.server_key.clone(),
+        iterations: u32::try_from(c.iterations).ok()?,
+    })
+}
+
+/// Creates the `[sasl] bootstrap_users` that have no credential yet (SCRAM-SHA-256 and SCRAM-SHA-512,
+/// 4096 iterations, a random salt each), retrying until the controller wrote them.
+pub(crate) async fn create_bootstrap_users(broker: Arc<Broker>) {
+    use security::scram::{Credential, Mechanism, MIN_ITERATIONS};
+    let Some(sasl) = &broker.config.sasl else { return };
+    for attempt in 0u32.. {
+        let image = broker.cluster.image();
+        let mut changes = Vec::new();
+        for user in &sasl.bootstrap_users {
+            for mechanism in Mechanism::ALL {
+                if image
+                    .scram_credentials
+                    .contains_key(&(user.name.clone(), mechanism.type_id()))
+                {
+                    continue;
+                }
+                let salt = random_salt();
+                let Ok(c) = Credential::new(mechanism, user.password.as_bytes(), &salt, MIN_ITERATIONS) else {
+                    continue;
+                };
+                changes.push(crate::cluster::rpc::ScramChange::Upsert(
+                    metadata::records::ScramCredential {
+                        name: user.name.clone(),
+                        mechanism: mechanism.type_id(),
+                        salt: c.salt,
+                        stored_key: c.stored_key,
+                        server_key: c.server_key,
+                        iterations: MIN_ITERATIONS as i32,
+                    },
+                ));
+            }
+        }
+        if changes.is_empty() {
+            return;
+        }
+        let request = crate::cluster::rpc::Request::AlterScram {
+            changes,
+            only_if_absent: true,
+        };
+        match broker.controller_request(request).await {
+            Ok(crate::cluster::rpc::Response::Results { .. }) => {
+                tracing::info!(users = sasl.bootstrap_users.len(), "bootstrap users created");
+                return;
+            }
+            other => {
+                if attempt % 10 == 0 {
+                    tracing::warn!(answer = ?other, "cannot create the bootstrap users yet; retrying");
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
+
+/// A random SCRAM salt: 32 bytes, as Kafka's tools draw.
+pub(crate) fn random_salt() -> Vec<u8> {
+    use ring::rand::SecureRandom;
+    let mut salt = vec![0u8; 32];
+    if ring::rand::SystemRandom::new().fill(&mut salt).is_err() {
+        tracing::error!("the system random generator failed");
+    }
+    salt
+}
