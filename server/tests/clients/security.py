@@ -293,7 +293,7 @@ def expect_kpy_refusal(conf, expected_error, message, what):
     logging.getLogger("kafka").addHandler(captured)
     logging.getLogger("kafka").setLevel(logging.DEBUG)
     try:
-        a = KafkaAdminClient(**conf, request_timeout_ms=5000, api_version_auto_timeout_ms=5000)
+        a = KafkaAdminClient(**conf, request_timeout_ms=5000, bootstrap_timeout_ms=5000)
         topics = a.list_topics()
         a.close()
         raise AssertionError(f"{what}: kafka-python listed topics {topics}")
