@@ -117,6 +117,10 @@ pub struct Options {
     pub election_timeout: (Duration, Duration),
     /// How many entries since the last snapshot trigger a new snapshot.
     pub snapshot_every: u64,
+    /// A secret every node of the cluster shares: with it, each connection of the listener starts with a
+    /// challenge-response in both directions (see `network`), and a peer that cannot prove it knows the
+    /// secret is refused. `None`: connections are not authenticated.
+    pub secret: Option<Vec<u8>>,
 }
 
 impl Options {
@@ -131,6 +135,7 @@ impl Options {
             heartbeat_interval: Duration::from_millis(100),
             election_timeout: (Duration::from_millis(400), Duration::from_millis(800)),
             snapshot_every: 1000,
+            secret: None,
         }
     }
 }

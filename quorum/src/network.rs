@@ -1,7 +1,11 @@
 //! The network: Raft RPCs and application RPCs over one TCP listener per node.
 //!
 //! A frame is `[u32 big-endian length][serde_json body]`. A connection carries requests and
-//! their responses in order. The server serves each connection in its own task; a frame above
+//! their responses in order. With a shared secret ([`crate::Options::secret`]) every connection starts
+//! with a mutual challenge-response before its first frame: the client sends 32 random bytes, the server
+//! answers 32 of its own and `HMAC-SHA256(secret, "kzero-quorum-server" | client's | server's)`, the client
+//! checks it and answers `HMAC-SHA256(secret, "kzero-quorum-client" | client's | server's)`, which the
+//! server checks (both in constant time). A peer that fails is disconnected and logged. The server serves each connection in its own task; a frame above
 //! [`MAX_FRAME`] or an undecodable one closes that connection (with a warning), never the node.
 
 use std::sync::Arc;
@@ -123,11 +127,63 @@ async fn read_frame<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
         .map_err(|e| WireError::Protocol(format!("undecodable frame: {e}")))
 }
 
+/// The secret both ends of a connection must prove they know.
+pub(crate) type Secret = Arc<Vec<u8>>;
+
+const NONCE: usize = 32;
+
+fn random_nonce() -> Result<[u8; NONCE], WireError> {
+    use ring::rand::SecureRandom;
+    let mut nonce = [0u8; NONCE];
+    ring::rand::SystemRandom::new()
+        .fill(&mut nonce)
+        .map_err(|_| WireError::Protocol("the system random generator failed".into()))?;
+    Ok(nonce)
+}
+
+fn proof_input(role: &[u8], client: &[u8], server: &[u8]) -> Vec<u8> {
+    [role, client, server].concat()
+}
+
+/// The server's side of the challenge-response.
+async fn prove_server<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, secret: &[u8]) -> Result<(), WireError> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let mut client = [0u8; NONCE];
+    stream.read_exact(&mut client).await.map_err(WireError::Io)?;
+    let server = random_nonce()?;
+    let tag = ring::hmac::sign(&key, &proof_input(b"kzero-quorum-server", &client, &server));
+    stream.write_all(&server).await.map_err(WireError::Io)?;
+    stream.write_all(tag.as_ref()).await.map_err(WireError::Io)?;
+    stream.flush().await.map_err(WireError::Io)?;
+    let mut answer = [0u8; 32];
+    stream.read_exact(&mut answer).await.map_err(WireError::Io)?;
+    ring::hmac::verify(&key, &proof_input(b"kzero-quorum-client", &client, &server), &answer)
+        .map_err(|_| WireError::Protocol("the peer does not know the cluster's secret".into()))
+}
+
+/// The client's side of the challenge-response.
+async fn prove_client<S: AsyncReadExt + AsyncWriteExt + Unpin>(stream: &mut S, secret: &[u8]) -> Result<(), WireError> {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let client = random_nonce()?;
+    stream.write_all(&client).await.map_err(WireError::Io)?;
+    stream.flush().await.map_err(WireError::Io)?;
+    let mut server = [0u8; NONCE];
+    stream.read_exact(&mut server).await.map_err(WireError::Io)?;
+    let mut tag = [0u8; 32];
+    stream.read_exact(&mut tag).await.map_err(WireError::Io)?;
+    ring::hmac::verify(&key, &proof_input(b"kzero-quorum-server", &client, &server), &tag)
+        .map_err(|_| WireError::Protocol("the listener does not know the cluster's secret".into()))?;
+    let answer = ring::hmac::sign(&key, &proof_input(b"kzero-quorum-client", &client, &server));
+    stream.write_all(answer.as_ref()).await.map_err(WireError::Io)?;
+    stream.flush().await.map_err(WireError::Io)
+}
+
 /// Accepts connections until `shutdown` turns true; each connection is served by its own task.
 pub(crate) async fn serve(
     listener: TcpListener,
     raft: Raft,
     app_rpc: Arc<dyn AppRpc>,
+    secret: Option<Secret>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
@@ -141,9 +197,10 @@ pub(crate) async fn serve(
                 let raft = raft.clone();
                 let app_rpc = app_rpc.clone();
                 let mut stop = shutdown.clone();
+                let secret = secret.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = serve_connection(stream, &raft, &*app_rpc) => {
+                        result = serve_connection(stream, &raft, &*app_rpc, secret.as_deref().map(|s| s.as_slice())) => {
                             if let Err(e) = result {
                                 tracing::warn!(%peer, "closing a quorum connection: {e}");
                             }
@@ -161,8 +218,18 @@ pub(crate) async fn serve(
     }
 }
 
-async fn serve_connection(stream: TcpStream, raft: &Raft, app_rpc: &dyn AppRpc) -> Result<(), WireError> {
+async fn serve_connection(
+    stream: TcpStream,
+    raft: &Raft,
+    app_rpc: &dyn AppRpc,
+    secret: Option<&[u8]>,
+) -> Result<(), WireError> {
     let mut stream = BufStream::new(stream);
+    if let Some(secret) = secret {
+        tokio::time::timeout(Duration::from_secs(10), prove_server(&mut stream, secret))
+            .await
+            .map_err(|_| WireError::Protocol("no challenge-response in 10 s".into()))??;
+    }
     while let Some(request) = read_frame::<_, Request>(&mut stream).await? {
         let response = match request {
             Request::AppendEntries(rpc) => Response::AppendEntries(raft.append_entries(rpc).await),
@@ -179,12 +246,17 @@ async fn serve_connection(stream: TcpStream, raft: &Raft, app_rpc: &dyn AppRpc) 
 async fn exchange(
     conn: &mut Option<BufStream<TcpStream>>,
     addr: &str,
+    secret: Option<&[u8]>,
     request: &Request,
 ) -> Result<Response, WireError> {
     if conn.is_none() {
         let stream = TcpStream::connect(addr).await.map_err(WireError::Io)?;
         let _ = stream.set_nodelay(true);
-        *conn = Some(BufStream::new(stream));
+        let mut stream = BufStream::new(stream);
+        if let Some(secret) = secret {
+            prove_client(&mut stream, secret).await?;
+        }
+        *conn = Some(stream);
     }
     let Some(stream) = conn.as_mut() else {
         return Err(WireError::Protocol("no connection".into()));
@@ -199,14 +271,15 @@ async fn exchange(
     }
 }
 
-/// Sends one application request to the listener at `addr` and returns its answer.
-pub async fn call(addr: &str, request: Vec<u8>, timeout: Duration) -> Result<Vec<u8>, Error> {
+/// Sends one application request to the listener at `addr` and returns its answer; `secret` is the
+/// cluster's shared secret when the listener authenticates its peers.
+pub async fn call(addr: &str, request: Vec<u8>, timeout: Duration, secret: Option<&[u8]>) -> Result<Vec<u8>, Error> {
     let mut conn = None;
     let network = |reason: String| Error::Network {
         addr: addr.to_string(),
         reason,
     };
-    match tokio::time::timeout(timeout, exchange(&mut conn, addr, &Request::App(request))).await {
+    match tokio::time::timeout(timeout, exchange(&mut conn, addr, secret, &Request::App(request))).await {
         Err(_) => Err(Error::Timeout(timeout)),
         Ok(Err(e)) => Err(network(e.to_string())),
         Ok(Ok(Response::App(bytes))) => Ok(bytes),
@@ -219,6 +292,8 @@ pub async fn call(addr: &str, request: Vec<u8>, timeout: Duration) -> Result<Vec
 pub(crate) struct Network {
     /// This node's id, for timeout errors.
     pub(crate) id: NodeId,
+    /// The cluster's shared secret, when connections are authenticated.
+    pub(crate) secret: Option<Secret>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for Network {
@@ -229,6 +304,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             id: self.id,
             target,
             addr: node.addr.clone(),
+            secret: self.secret.clone(),
             conn: None,
         }
     }
@@ -240,6 +316,7 @@ pub(crate) struct Client {
     id: NodeId,
     target: NodeId,
     addr: String,
+    secret: Option<Secret>,
     conn: Option<BufStream<TcpStream>>,
 }
 
@@ -251,7 +328,17 @@ impl Client {
         option: &RPCOption,
     ) -> Result<Response, RPCError<NodeId, BasicNode, E>> {
         let ttl = option.hard_ttl();
-        match tokio::time::timeout(ttl, exchange(&mut self.conn, &self.addr, &request)).await {
+        match tokio::time::timeout(
+            ttl,
+            exchange(
+                &mut self.conn,
+                &self.addr,
+                self.secret.as_deref().map(|s| s.as_slice()),
+                &request,
+            ),
+        )
+        .await
+        {
             Err(_) => {
                 self.conn = None;
                 Err(RPCError::Timeout(openraft::error::Timeout {

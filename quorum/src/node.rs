@@ -101,12 +101,16 @@ impl Node {
         let log = LogStore::open(&opts.dir)?;
         let state = StateMachine::open(&opts.dir, app)?;
         let pristine = log.is_pristine() && !state.has_snapshot();
-        let network = Network { id: opts.node_id };
+        let secret = opts.secret.clone().map(Arc::new);
+        let network = Network {
+            id: opts.node_id,
+            secret: secret.clone(),
+        };
         let raft = Raft::new(opts.node_id, config, network, log, state)
             .await
             .map_err(raft_err)?;
         let (shutdown, stop) = watch::channel(false);
-        let listener = tokio::spawn(serve(listener, raft.clone(), app_rpc, stop));
+        let listener = tokio::spawn(serve(listener, raft.clone(), app_rpc, secret, stop));
         let node = Node {
             node_id: opts.node_id,
             raft,

@@ -681,7 +681,9 @@ impl ServerExchange {
 
     fn read_client_final(&self, awaiting: &AwaitingFinal, message: &[u8]) -> Result<Vec<u8>, ScramError> {
         let last = parse_client_final(message).ok_or(ScramError::MalformedClientFinal)?;
-        if last.nonce != awaiting.nonce.as_slice() {
+        // Kafka checks that the nonce *ends with* the server-first nonce (`ScramSaslServer`), which
+        // librdkafka before 2.1 needs: it sends the client nonce twice in the client-final message.
+        if !last.nonce.ends_with(awaiting.nonce.as_slice()) {
             return Err(ScramError::NonceMismatch);
         }
         if last.channel_binding != awaiting.channel_binding.as_bytes() {

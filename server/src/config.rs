@@ -676,6 +676,17 @@ impl Config {
         }
     }
 
+    /// The user and password brokers authenticate as to each other (`[sasl] inter_broker_user`, or the
+    /// first bootstrap user), when there is a `[sasl]` section with users.
+    pub fn inter_broker_credentials(&self) -> Option<(String, String)> {
+        let sasl = self.sasl.as_ref()?;
+        let user = match &sasl.inter_broker_user {
+            Some(name) => sasl.bootstrap_users.iter().find(|u| &u.name == name)?,
+            None => sasl.bootstrap_users.first()?,
+        };
+        Some((user.name.clone(), user.password.clone()))
+    }
+
     /// Does this node serve clients?
     pub fn is_broker(&self) -> bool {
         self.process_roles.contains(&ProcessRole::Broker)

@@ -317,6 +317,7 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     // Followers fetch from their leaders; leaders send their ISR changes and expire lagging followers.
     let fetchers = Arc::new(replica_fetcher::FetcherManager::new(
         broker.config.node_id,
+        broker.config.inter_broker_credentials(),
         Arc::clone(&cluster),
         stop_rx.clone(),
     ));
@@ -423,10 +424,17 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
     } else {
         tracing::warn!("still fenced after 60 s (no active controller, or behind the metadata); serving anyway");
     }
-    // The first users, once (their credentials are cluster metadata; a restart does not re-salt them).
+    // The first users, once (their credentials are cluster metadata; a restart does not re-salt them),
+    // before serving so that they can log in at once; without a controller in 10 s, in the background.
     if let Some(sasl) = &broker.config.sasl {
         if !sasl.bootstrap_users.is_empty() {
-            background.spawn(auth::create_bootstrap_users(Arc::clone(&broker)));
+            let mut create = Box::pin(auth::create_bootstrap_users(Arc::clone(&broker)));
+            if tokio::time::timeout(Duration::from_secs(10), &mut create)
+                .await
+                .is_err()
+            {
+                background.spawn(create);
+            }
         }
     }
     let weak = Arc::downgrade(&broker);

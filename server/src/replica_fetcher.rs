@@ -3,7 +3,8 @@
 //!
 //! One task and one connection per leader broker carries every partition this broker follows from it.
 //! Each round is one Fetch (v12: the follower's id in `ReplicaId`, each partition's log end offset, leader
-//! epoch and `LastFetchedEpoch`) to the leader's PLAINTEXT listener, which the leader answers through the
+//! epoch and `LastFetchedEpoch`) to the leader's PLAINTEXT listener (its SASL_PLAINTEXT listener,
+//! authenticated with SCRAM-SHA-512 as `[sasl] inter_broker_user`, when there is a `[sasl]` section), which the leader answers through the
 //! same zero-copy path as a consumer; the follower appends the returned batches unchanged, so its
 //! segment files are byte-identical to the leader's. What to fetch and what an answer means are the
 //! follower rules of the `replication` crate, behind [`Partition::fetch_position`] and
@@ -66,15 +67,24 @@ struct Fetcher {
 #[derive(Debug)]
 pub(crate) struct FetcherManager {
     local_id: i32,
+    /// The inter-broker user and password: with them, followers fetch from the leaders' SASL_PLAINTEXT
+    /// listener, authenticated with SCRAM-SHA-512.
+    credentials: Option<Arc<(String, String)>>,
     cluster: Arc<Cluster>,
     fetchers: Mutex<HashMap<i32, Fetcher>>,
     stop: watch::Receiver<bool>,
 }
 
 impl FetcherManager {
-    pub(crate) fn new(local_id: i32, cluster: Arc<Cluster>, stop: watch::Receiver<bool>) -> FetcherManager {
+    pub(crate) fn new(
+        local_id: i32,
+        credentials: Option<(String, String)>,
+        cluster: Arc<Cluster>,
+        stop: watch::Receiver<bool>,
+    ) -> FetcherManager {
         FetcherManager {
             local_id,
+            credentials: credentials.map(Arc::new),
             cluster,
             fetchers: Mutex::new(HashMap::new()),
             stop,
@@ -115,6 +125,7 @@ impl FetcherManager {
                     let changed = Arc::new(Notify::new());
                     let task = tokio::spawn(run(
                         self.local_id,
+                        self.credentials.clone(),
                         leader,
                         Arc::clone(&self.cluster),
                         Arc::clone(&partitions),
@@ -153,19 +164,64 @@ struct Conn {
 }
 
 impl Conn {
-    async fn connect(addr: &str) -> Result<Conn, String> {
+    async fn connect(addr: &str, local_id: i32, credentials: Option<&(String, String)>) -> Result<Conn, String> {
         let stream = tokio::time::timeout(Duration::from_secs(3), TcpStream::connect(addr))
             .await
             .map_err(|_| "connection timed out".to_string())?
             .map_err(|e| e.to_string())?;
         let _ = stream.set_nodelay(true);
-        Ok(Conn {
+        let mut conn = Conn {
             addr: addr.to_string(),
             stream,
             next_id: 1,
             out: BytesMut::new(),
             inbuf: BytesMut::new(),
-        })
+        };
+        if let Some((user, password)) = credentials {
+            conn.authenticate(local_id, user, password).await?;
+        }
+        Ok(conn)
+    }
+
+    /// SCRAM-SHA-512 on a SASL listener: SaslHandshake v1, then the two SaslAuthenticate rounds, checking
+    /// the leader's server signature.
+    async fn authenticate(&mut self, local_id: i32, user: &str, password: &str) -> Result<(), String> {
+        use security::scram::{ClientExchange, Mechanism};
+        let mechanism = Mechanism::Sha512;
+        let handshake = protocol::SaslHandshakeRequest {
+            mechanism: mechanism.name().into(),
+            ..Default::default()
+        };
+        match self.call(local_id, 1, handshake.into(), Duration::ZERO).await? {
+            ResponseBody::SaslHandshake(r) if r.error_code == 0 => {}
+            ResponseBody::SaslHandshake(r) => return Err(format!("SaslHandshake: {}", code_name(r.error_code))),
+            _ => return Err("an unexpected answer to SaslHandshake".into()),
+        }
+        let nonce = security::scram::client_nonce(&crate::auth::random_salt());
+        let mut exchange = ClientExchange::new(mechanism, user, password, &nonce);
+        let mut token = exchange.client_first();
+        for round in 0..2 {
+            let request = protocol::SaslAuthenticateRequest {
+                auth_bytes: std::mem::take(&mut token).into(),
+                ..Default::default()
+            };
+            let answer = match self.call(local_id, 2, request.into(), Duration::ZERO).await? {
+                ResponseBody::SaslAuthenticate(r) if r.error_code == 0 => r.auth_bytes,
+                ResponseBody::SaslAuthenticate(r) => {
+                    return Err(format!(
+                        "authentication as {user:?} failed: {}",
+                        r.error_message.unwrap_or_else(|| code_name(r.error_code))
+                    ))
+                }
+                _ => return Err("an unexpected answer to SaslAuthenticate".into()),
+            };
+            if round == 0 {
+                token = exchange.server_first(&answer).map_err(|e| e.to_string())?;
+            } else {
+                exchange.server_final(&answer).map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     /// Sends one request and reads its response.
@@ -224,15 +280,17 @@ impl Conn {
     }
 }
 
-/// The leader's PLAINTEXT endpoint from the metadata.
-fn leader_addr(cluster: &Cluster, leader: i32) -> Option<String> {
+/// The leader's PLAINTEXT endpoint from the metadata, or its SASL_PLAINTEXT one when followers
+/// authenticate.
+fn leader_addr(cluster: &Cluster, leader: i32, sasl: bool) -> Option<String> {
     let image = cluster.image();
     let broker = image.brokers.get(&leader)?;
-    let endpoint = broker
-        .endpoints
-        .iter()
-        .find(|e| e.security_protocol == 0)
-        .or_else(|| broker.endpoints.first())?;
+    let protocol = if sasl {
+        crate::auth::SecurityProtocol::SaslPlaintext
+    } else {
+        crate::auth::SecurityProtocol::Plaintext
+    };
+    let endpoint = broker.endpoints.iter().find(|e| e.security_protocol == protocol.id())?;
     Some(format!("{}:{}", endpoint.host, endpoint.port))
 }
 
@@ -252,6 +310,7 @@ struct Outcome {
 
 async fn run(
     local_id: i32,
+    credentials: Option<Arc<(String, String)>>,
     leader: i32,
     cluster: Arc<Cluster>,
     partitions: Arc<Mutex<Vec<Arc<Partition>>>>,
@@ -273,7 +332,7 @@ async fn run(
             .filter(|p| !resting.contains_key(&key(p)))
             .filter_map(|p| p.fetch_position(leader).map(|pos| (Arc::clone(p), pos)))
             .collect();
-        let addr = leader_addr(&cluster, leader);
+        let addr = leader_addr(&cluster, leader, credentials.is_some());
         let (Some(addr), false) = (addr, positions.is_empty()) else {
             tokio::select! {
                 () = changed.notified() => {}
@@ -283,7 +342,7 @@ async fn run(
             continue;
         };
         if conn.as_ref().is_none_or(|c| c.addr != addr) {
-            match Conn::connect(&addr).await {
+            match Conn::connect(&addr, local_id, credentials.as_deref()).await {
                 Ok(c) => {
                     if last_error.take().is_some() {
                         tracing::info!(leader, %addr, "replica fetcher connected");

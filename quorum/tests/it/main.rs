@@ -210,7 +210,9 @@ async fn three_nodes_replicate_redirect_fail_over_and_catch_up() {
     assert!(follower.node().status().matched.is_empty());
 
     // Application RPCs share the listener.
-    let answer = quorum::call(&follower.addr, b"abc".to_vec(), WAIT).await.expect("call");
+    let answer = quorum::call(&follower.addr, b"abc".to_vec(), WAIT, None)
+        .await
+        .expect("call");
     assert_eq!(answer, b"cba".to_vec());
 
     // Failover: stop the leader; the other two elect a new one that accepts writes.
@@ -326,7 +328,9 @@ async fn a_single_voter_leads_at_once_and_survives_a_restart() {
         .await
         .expect("closed in time");
     assert!(matches!(read, Ok(0) | Err(_)), "the connection is closed: {read:?}");
-    let answer = quorum::call(&member.addr, b"xy".to_vec(), WAIT).await.expect("call");
+    let answer = quorum::call(&member.addr, b"xy".to_vec(), WAIT, None)
+        .await
+        .expect("call");
     assert_eq!(answer, b"yx".to_vec());
 
     member.stop().await;
@@ -385,6 +389,74 @@ async fn a_broker_only_learner_follows_the_log() {
         Err(Error::NotLeader { leader: Some((1, _)) })
     ));
     learner.shutdown().await.expect("shutdown learner");
+    for m in &mut members {
+        m.stop().await;
+    }
+}
+
+/// With a shared secret, the voters still elect and replicate (their Raft RPCs prove the secret), an
+/// application call that knows it is answered, and one with another secret or none is refused.
+#[tokio::test]
+async fn a_shared_secret_authenticates_every_connection() {
+    let secret = b"the cluster's secret".to_vec();
+    let mut listeners = Vec::new();
+    let mut voters = BTreeMap::new();
+    for id in 1..=3u64 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        voters.insert(id, listener.local_addr().expect("addr").to_string());
+        listeners.push((id, listener));
+    }
+    let mut members = Vec::new();
+    for (id, listener) in listeners {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let applied = Applied::default();
+        let mut opts = Options::new(id, dir.path(), voters.clone());
+        opts.heartbeat_interval = Duration::from_millis(30);
+        opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
+        opts.secret = Some(secret.clone());
+        let node = Node::start(
+            opts,
+            Recorder {
+                applied: applied.clone(),
+            },
+            listener,
+            Arc::new(Reverse),
+        )
+        .await
+        .expect("start");
+        members.push(Member {
+            id,
+            dir,
+            addr: voters[&id].clone(),
+            applied,
+            node: Some(node),
+        });
+    }
+    let leader = agreed_leader(&members, None).await;
+    let index = member(&members, leader)
+        .node()
+        .write(b"secret".to_vec())
+        .await
+        .expect("write");
+    // Every voter applies it: the entries reached them over authenticated connections.
+    let deadline = Instant::now() + WAIT;
+    while members
+        .iter()
+        .any(|m| !m.applied().iter().any(|(i, p)| *i == index && p == b"secret"))
+    {
+        assert!(Instant::now() < deadline, "the entry was not applied everywhere");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let addr = &members[0].addr;
+    let answer = quorum::call(addr, b"abc".to_vec(), WAIT, Some(&secret))
+        .await
+        .expect("call");
+    assert_eq!(answer, b"cba".to_vec());
+    let wrong = quorum::call(addr, b"abc".to_vec(), Duration::from_secs(2), Some(b"another")).await;
+    assert!(matches!(wrong, Err(Error::Network { .. })), "{wrong:?}");
+    // Without the handshake the listener reads the frame as a challenge and never answers it.
+    let none = quorum::call(addr, b"abc".to_vec(), Duration::from_secs(1), None).await;
+    assert!(none.is_err(), "{none:?}");
     for m in &mut members {
         m.stop().await;
     }

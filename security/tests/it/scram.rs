@@ -62,6 +62,9 @@ struct Client {
     /// client-first-message-bare, e.g. `n=user,r=nonce`.
     bare: String,
     password: String,
+    /// Put the client nonce in front of the server-first nonce again in the client-final message, as
+    /// librdkafka before 2.1 does.
+    repeat_nonce: Option<String>,
 }
 
 impl Client {
@@ -71,7 +74,13 @@ impl Client {
             gs2_header: "n,,".to_string(),
             bare: format!("n={saslname},r={nonce}"),
             password: password.to_string(),
+            repeat_nonce: None,
         }
+    }
+
+    fn repeating_the_nonce(mut self, nonce: &str) -> Client {
+        self.repeat_nonce = Some(nonce.to_string());
+        self
     }
 
     fn with_authzid(mut self, authzid: &str) -> Client {
@@ -102,6 +111,7 @@ impl Client {
             }
         }
         let (nonce, salt, iterations) = (nonce.unwrap(), salt.unwrap(), iterations.unwrap());
+        let nonce = format!("{}{nonce}", self.repeat_nonce.as_deref().unwrap_or(""));
         let (pbkdf2_alg, hmac_alg, digest_alg) = match self.mechanism {
             Mechanism::Sha256 => (pbkdf2::PBKDF2_HMAC_SHA256, hmac::HMAC_SHA256, &digest::SHA256),
             Mechanism::Sha512 => (pbkdf2::PBKDF2_HMAC_SHA512, hmac::HMAC_SHA512, &digest::SHA512),
@@ -800,4 +810,22 @@ proptest! {
         prop_assert!(server.client_final(&message).is_err());
         prop_assert_eq!(server.authenticated_user(), None);
     }
+}
+
+/// librdkafka before 2.1 (Debian's kcat) sends the client nonce again in front of the server-first nonce
+/// in its client-final message; Kafka accepts a nonce that *ends with* the server-first one, and so does
+/// this crate. A nonce that does not end with it still fails.
+#[test]
+fn a_client_final_nonce_ending_with_the_server_nonce_is_accepted() {
+    let credential = credential(Mechanism::Sha256, "pw");
+    let client = Client::new(Mechanism::Sha256, "alice", "pw", "cnonce").repeating_the_nonce("cnonce");
+    let (outcome, server) = run(&client, "alice", &credential);
+    assert_eq!(outcome, Ok(()));
+    assert_eq!(server.authenticated_user(), Some("alice"));
+    let (outcome, _) = run(
+        &Client::new(Mechanism::Sha256, "alice", "pw", "cnonce").repeating_the_nonce("x,"),
+        "alice",
+        &credential,
+    );
+    assert!(outcome.is_err(), "{outcome:?}");
 }

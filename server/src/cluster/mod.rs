@@ -134,6 +134,8 @@ pub(crate) struct Cluster {
     pub(crate) broker: lifecycle::BrokerState,
     /// Writes this node made as the active controller (metrics).
     pub(crate) writes: AtomicU64,
+    /// The controller listener's shared secret, when its connections are authenticated.
+    secret: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -185,6 +187,17 @@ impl Cluster {
         // for election (Kafka's KRaft waits 1-2 s: controller.quorum.election.timeout.ms 1000 plus backoff).
         options.heartbeat_interval = Duration::from_millis(50);
         options.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
+        // With SASL users the controller listener authenticates its peers with a secret derived from the
+        // inter-broker user's credentials, which every node of the cluster has.
+        let secret = config.inter_broker_credentials().map(|(user, password)| {
+            ring::digest::digest(
+                &ring::digest::SHA256,
+                format!("kzero controller listener\0{user}\0{password}").as_bytes(),
+            )
+            .as_ref()
+            .to_vec()
+        });
+        options.secret = secret.clone();
         let shared = Arc::new(ArcSwap::from_pointee(Image::default()));
         let (applied_tx, applied) = watch::channel(0);
         let app = MetadataApp {
@@ -214,6 +227,7 @@ impl Cluster {
             controller_addr,
             broker: lifecycle::BrokerState::default(),
             writes: AtomicU64::new(0),
+            secret,
         });
         let _ = slot.set(Arc::clone(&cluster));
         tracing::info!(
@@ -279,7 +293,7 @@ impl Cluster {
             };
             let answer = match target {
                 None => Some(self.handle_active(request.clone()).await),
-                Some(addr) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT).await {
+                Some(addr) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT, self.secret.as_deref()).await {
                     Ok(reply) => match serde_json::from_slice::<Response>(&reply) {
                         Ok(r) => Some(r),
                         Err(e) => {

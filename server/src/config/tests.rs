@@ -45,6 +45,20 @@ fn the_example_config_lists_every_key_with_its_default() {
         "[tls]",
         "cert",
         "key",
+        "client_auth",
+        "ca =",
+        "principal_mapping_rules",
+        "[sasl]",
+        "ssl_listen",
+        "ssl_advertised_listen",
+        "mechanisms",
+        "bootstrap_users",
+        "inter_broker_user",
+        "connections_max_reauth_ms",
+        "[authorizer]",
+        "enabled",
+        "super_users",
+        "allow_everyone_if_no_acl_found",
     ] {
         assert!(text.contains(key), "kzero.example.toml does not mention {key}");
     }
@@ -95,4 +109,54 @@ fn overrides_and_advertised_address() {
         c.advertised("127.0.0.1:5555".parse().unwrap()),
         ("127.0.0.1".to_string(), 5555)
     );
+}
+
+#[test]
+fn the_issue_keys_of_a_secured_broker_parse_and_are_checked() {
+    let c = Config::from_toml(
+        r#"
+[sasl]
+listen = "127.0.0.1:9094"
+mechanisms = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+bootstrap_users = [{ name = "admin", password = "admin-secret" }]
+[authorizer]
+enabled = true
+super_users = ["User:admin"]
+"#,
+    )
+    .unwrap();
+    assert!(c.authorizer.enabled && !c.authorizer.allow_everyone_if_no_acl_found);
+    assert_eq!(
+        c.inter_broker_credentials(),
+        Some(("admin".into(), "admin-secret".into()))
+    );
+    // The password never reaches a log line through Debug.
+    assert!(!format!("{c:?}").contains("admin-secret"));
+    let bad = [
+        (
+            "[sasl]\nlisten = \"127.0.0.1:1\"\nmechanisms = [\"GSSAPI\"]",
+            "sasl.mechanisms",
+        ),
+        (
+            "[sasl]\nlisten = \"127.0.0.1:1\"\nssl_listen = \"127.0.0.1:2\"",
+            "sasl.ssl_listen",
+        ),
+        (
+            "[sasl]\nlisten = \"127.0.0.1:1\"\ninter_broker_user = \"x\"",
+            "sasl.inter_broker_user",
+        ),
+        ("[authorizer]\nsuper_users = [\"admin\"]", "authorizer.super_users"),
+        (
+            "[tls]\nlisten = \"127.0.0.1:1\"\ncert = \"c\"\nkey = \"k\"\nclient_auth = \"required\"",
+            "tls.ca",
+        ),
+        (
+            "[tls]\nlisten = \"127.0.0.1:1\"\ncert = \"c\"\nkey = \"k\"\nprincipal_mapping_rules = [\"RULE:x\"]",
+            "tls.principal_mapping_rules",
+        ),
+    ];
+    for (text, key) in bad {
+        let err = Config::from_toml(text).unwrap_err().to_string();
+        assert!(err.contains(key), "{text}: {err}");
+    }
 }

@@ -11,6 +11,7 @@ mod offsets_topic;
 mod protocol_rules;
 mod raw;
 mod replication;
+mod sasl_session;
 mod security;
 mod support;
 mod versions;

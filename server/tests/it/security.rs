@@ -14,8 +14,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use protocol::record::{BatchBuilder, Compression, Record};
 use protocol::{
-    ApiKey, ApiVersionsRequest, ErrorCode, MetadataRequest, PartitionProduceData, ProduceRequest, Records,
-    RequestBody, ResponseBody, SaslAuthenticateRequest, SaslHandshakeRequest, TopicProduceData,
+    ApiKey, ApiVersionsRequest, ErrorCode, MetadataRequest, PartitionProduceData, ProduceRequest, Records, RequestBody,
+    ResponseBody, SaslAuthenticateRequest, SaslHandshakeRequest, TopicProduceData,
 };
 use rcgen::{
     BasicConstraints, Certificate, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -242,7 +242,10 @@ fn kcat_with_scram() {
     let produced = p.wait_with_output().unwrap();
     let version = Command::new(&kcat).arg("-V").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout);
-    let librdkafka = version.split("librdkafka ").nth(1).and_then(|v| v.split_whitespace().next());
+    let librdkafka = version
+        .split("librdkafka ")
+        .nth(1)
+        .and_then(|v| v.split_whitespace().next());
     assert!(
         produced.status.success(),
         "kcat (librdkafka {librdkafka:?}) produce with SCRAM-SHA-256: {}\n(librdkafka before 2.6.1 repeats the client \
@@ -260,7 +263,11 @@ fn kcat_with_scram() {
         "kcat consume: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), input, "kcat round trip over SCRAM");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        input,
+        "kcat round trip over SCRAM"
+    );
 
     // A wrong password: kcat fails, librdkafka quoting the broker's message.
     let refused = Command::new(&kcat)
@@ -275,7 +282,13 @@ fn kcat_with_scram() {
         refused.status,
         String::from_utf8_lossy(&refused.stdout)
     );
-    assert!(counter(&broker, "kzero_authentication_failures_total", &mechanism("SCRAM-SHA-256")) >= 1.0);
+    assert!(
+        counter(
+            &broker,
+            "kzero_authentication_failures_total",
+            &mechanism("SCRAM-SHA-256")
+        ) >= 1.0
+    );
     assert!(counter(&broker, "kzero_authentications_total", &mechanism("SCRAM-SHA-512")) >= 1.0);
     broker.stop().unwrap();
 }
@@ -299,7 +312,11 @@ fn kafkajs_with_scram_sha_256() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(
-        counter(&broker, "kzero_authentication_failures_total", &mechanism("SCRAM-SHA-256")),
+        counter(
+            &broker,
+            "kzero_authentication_failures_total",
+            &mechanism("SCRAM-SHA-256")
+        ),
         1.0
     );
     broker.stop().unwrap();
@@ -431,9 +448,16 @@ fn refusals_with_kafkas_errors_while_another_client_keeps_producing() {
 
     // ApiVersions is answered before authentication, with the broker's usual list.
     let mut c = sasl_client(sasl);
-    let ResponseBody::ApiVersions(v) = c.call(0, ApiVersionsRequest::default().into()) else { panic!() };
+    let ResponseBody::ApiVersions(v) = c.call(0, ApiVersionsRequest::default().into()) else {
+        panic!()
+    };
     assert_eq!(v.error_code, 0);
-    for api in [ApiKey::SaslHandshake, ApiKey::SaslAuthenticate, ApiKey::Produce, ApiKey::Metadata] {
+    for api in [
+        ApiKey::SaslHandshake,
+        ApiKey::SaslAuthenticate,
+        ApiKey::Produce,
+        ApiKey::Metadata,
+    ] {
         assert!(
             v.api_keys.iter().any(|k| k.api_key == api as i16),
             "ApiVersions without {api:?}"
@@ -589,11 +613,7 @@ fn acls_gate_topics_groups_and_the_cluster() {
     let Some(py) = python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let broker = TestBroker::start(secured(dir.path(), false, ""));
-    let out = scenario(
-        &py,
-        "acls",
-        json!({"sasl": broker.sasl_addr.unwrap().to_string()}),
-    );
+    let out = scenario(&py, "acls", json!({"sasl": broker.sasl_addr.unwrap().to_string()}));
     eprintln!("{}", out.trim());
     // bob's Produce to `a` and to `logs-secret` (librdkafka and kafka-python) were denied.
     let denied = counter(&broker, "kzero_authorization_denials_total", "api=\"produce\"");
