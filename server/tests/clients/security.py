@@ -301,7 +301,7 @@ def expect_kpy_refusal(conf, expected_error, message, what):
     logging.getLogger("kafka").addHandler(captured)
     logging.getLogger("kafka").setLevel(logging.INFO)
     try:
-        a = KafkaAdminClient(**conf, request_timeout_ms=2000, bootstrap_timeout_ms=2000, reconnect_backoff_ms=10,
+        a = KafkaAdminClient(**conf, request_timeout_ms=2000, bootstrap_timeout_ms=1500, reconnect_backoff_ms=10,
                              reconnect_backoff_max_ms=50)
         topics = a.list_topics()
         a.close()
