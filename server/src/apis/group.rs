@@ -831,9 +831,11 @@ pub(super) fn consumer_group_heartbeat<'a>(
         // READ on the group, and DESCRIBE on every subscribed topic (Kafka refuses a subscription to a topic
         // the member may not see).
         let c = coordinator_of(broker, listener, &r.group_id, Operation::Read).and_then(|c| {
-            let hidden = r.subscribed_topic_names.iter().flatten().any(|topic| {
-                !broker.authorize(listener, Operation::Describe, ResourceType::Topic, topic)
-            });
+            let hidden = r
+                .subscribed_topic_names
+                .iter()
+                .flatten()
+                .any(|topic| !broker.authorize(listener, Operation::Describe, ResourceType::Topic, topic));
             if hidden {
                 Err(ErrorCode::TopicAuthorizationFailed)
             } else {
