@@ -144,7 +144,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             let records = a
                 .records
                 .unwrap_or(if a.common.quick { QUICK_RECORDS } else { DEFAULT_RECORDS });
-            let mut client = Client::connect(&a.common.connect.settings())?;
+            let mut client = Client::connect(&a.common.connect.settings()?)?;
             let topic = ensure_topic(&mut client, &a.common.topic, a.shape.partitions)?;
             let result = produce(
                 &mut client,
@@ -429,7 +429,6 @@ pub fn produce(
     let total_partitions = topic.partitions.len() as u64;
     let bar = progress(records, "produce");
     let payload = payload(shape.record_size);
-    let timeout = Duration::from_millis(timeout_ms.max(1));
     let mut handles = Vec::new();
     let mut assigned = 0u64;
     let leaders = by_leader.len();
@@ -445,7 +444,7 @@ pub fn produce(
         let version = conn.version(ApiKey::Produce)?;
         let addr = conn.addr.clone();
         // A connection of its own, written and read by two threads.
-        let stream = crate::client::Conn::connect(&addr, timeout)?.into_stream();
+        let stream = crate::client::Conn::connect(&addr, &client.settings)?.into_stream();
         let rate =
             (shape.throughput > 0).then(|| shape.throughput as f64 * partitions.len() as f64 / total_partitions as f64);
         let job = ProduceJob {
@@ -762,7 +761,7 @@ struct Cursor {
 }
 
 fn consume(a: &ConsumeBenchArgs) -> Result<ConsumeResult> {
-    let settings = a.common.connect.settings();
+    let settings = a.common.connect.settings()?;
     let mut client = Client::connect(&settings)?;
     let topic = if a.with_producer {
         ensure_topic(&mut client, &a.common.topic, a.shape.partitions)?
@@ -808,7 +807,7 @@ fn consume(a: &ConsumeBenchArgs) -> Result<ConsumeResult> {
             let conn = client.leader(c.leader)?;
             let version = conn.version(ApiKey::Fetch)?;
             let addr = conn.addr.clone();
-            let fresh = crate::client::Conn::connect(&addr, settings.timeout)?;
+            let fresh = crate::client::Conn::connect(&addr, &settings)?;
             slot.insert((fresh.into_stream(), version, addr));
         }
     }

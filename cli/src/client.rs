@@ -4,6 +4,8 @@
 //! Every request goes out at the highest version both the broker advertises and the protocol crate
 //! implements, so the same code talks to kzero and to Apache Kafka.
 //! Errors are worded for a person: `cannot connect to 127.0.0.1:9092: connection refused`.
+//! With SASL settings, every connection (bootstrap and per broker) authenticates right after ApiVersions
+//! ([`crate::sasl`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
@@ -18,6 +20,8 @@ use protocol::{
     MetadataResponse, Request, RequestBody, RequestHeader, Response, ResponseBody,
 };
 
+use crate::sasl::SaslConfig;
+
 /// The client id sent in every request header.
 pub const CLIENT_ID: &str = "kzero";
 
@@ -28,6 +32,8 @@ pub struct Settings {
     pub bootstrap: String,
     /// How long to wait for a connection and for each response.
     pub timeout: Duration,
+    /// How every connection authenticates; `None` for none (PLAINTEXT listeners).
+    pub sasl: Option<SaslConfig>,
 }
 
 /// The version ranges a broker advertised, by api key.
@@ -215,9 +221,9 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Connects and negotiates versions.
-    pub fn connect(addr: &str, timeout: Duration) -> Result<Conn> {
-        let stream = connect_tcp(addr, timeout)?;
+    /// Connects, negotiates versions and authenticates if the settings say how.
+    pub fn connect(addr: &str, settings: &Settings) -> Result<Conn> {
+        let stream = connect_tcp(addr, settings.timeout)?;
         let mut conn = Conn {
             addr: addr.to_string(),
             stream,
@@ -227,6 +233,9 @@ impl Conn {
             frames: FrameReader::default(),
         };
         conn.negotiate()?;
+        if let Some(sasl) = &settings.sasl {
+            crate::sasl::authenticate(&mut conn, sasl)?;
+        }
         Ok(conn)
     }
 
@@ -400,6 +409,14 @@ pub fn code_name(code: i16) -> String {
     }
 }
 
+/// A broker error as `NAME: message`, or the name alone when the broker sent no message.
+pub fn error_text(code: i16, message: Option<&str>) -> String {
+    match message.filter(|m| !m.is_empty()) {
+        Some(m) => format!("{}: {m}", code_name(code)),
+        None => code_name(code),
+    }
+}
+
 /// A person's description of a broker error about `topic` (no trailing context).
 pub fn topic_error(topic: &str, code: i16) -> String {
     match ErrorCode::from_code(code) {
@@ -453,7 +470,7 @@ impl Client {
     pub fn connect(settings: &Settings) -> Result<Client> {
         let mut last = None;
         for addr in settings.bootstrap.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            match Conn::connect(addr, settings.timeout) {
+            match Conn::connect(addr, settings) {
                 Ok(c) => {
                     return Ok(Client {
                         settings: settings.clone(),
@@ -537,7 +554,7 @@ impl Client {
                     .brokers
                     .get(&node)
                     .ok_or_else(|| anyhow!("no address known for broker {node}"))?;
-                Ok(e.insert(Conn::connect(addr, self.settings.timeout)?))
+                Ok(e.insert(Conn::connect(addr, &self.settings)?))
             }
         }
     }

@@ -35,7 +35,7 @@ pub fn run(c: ClusterCommand) -> Result<ExitCode> {
 }
 
 fn status(a: StatusArgs) -> Result<()> {
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let request = DescribeQuorumRequest {
         topics: vec![DescribeQuorumTopicData {
             topic_name: "__cluster_metadata".into(),

@@ -116,7 +116,7 @@ impl Position {
 }
 
 pub fn run(args: ConsumeArgs) -> Result<ExitCode> {
-    let mut client = Client::connect(&args.connect.settings())?;
+    let mut client = Client::connect(&args.connect.settings()?)?;
     if let Some(group) = &args.group {
         return run_in_group(client, &args, group);
     }

@@ -426,7 +426,7 @@ pub fn find_coordinator(client: &mut Client, group: &str) -> Result<Conn> {
             (r.error_code, r.error_message, r.host, r.port)
         };
         if code == 0 {
-            return Conn::connect(&format!("{host}:{port}"), timeout);
+            return Conn::connect(&format!("{host}:{port}"), &client.settings);
         }
         if coordinator_retriable(code) && Instant::now() < deadline {
             backoff(attempt);

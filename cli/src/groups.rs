@@ -24,6 +24,7 @@ use crate::group::{
     backoff, commit_offsets, coordinator_moved, coordinator_retriable, describe_group, fetch_offsets, find_coordinator,
     group_problem, require_groups, Assignment, Committed, OffsetToCommit, CONSUMER_PROTOCOL_TYPE,
 };
+use crate::table::print_table;
 use crate::ConnectArgs;
 
 #[derive(Debug, Subcommand)]
@@ -102,7 +103,7 @@ pub fn run(command: GroupsCommand) -> Result<ExitCode> {
         GroupsCommand::Delete(a) => &a.connect,
         GroupsCommand::ResetOffsets(a) => &a.connect,
     };
-    let mut client = Client::connect(&connect.settings())?;
+    let mut client = Client::connect(&connect.settings()?)?;
     require_groups(client.bootstrap())?;
     match command {
         GroupsCommand::List(_) => list(client),
@@ -215,36 +216,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// Prints rows under a header, columns padded to their widest cell, two spaces apart.
-fn print_table(out: &mut impl Write, header: &[&str], rows: &[Vec<String>]) -> io::Result<()> {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, c) in widths.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        cells
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                if i == last {
-                    c.to_string()
-                } else {
-                    format!("{c:<w$}", w = widths[i])
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ")
-    };
-    writeln!(out, "{}", line(header.to_vec()))?;
-    for r in rows {
-        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
-    }
-    Ok(())
 }
 
 /// A connection to one group's coordinator that asks again while the coordinator is busy or moved.

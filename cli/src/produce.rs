@@ -166,7 +166,7 @@ const RECORD_ERRORS: [ErrorCode; 5] = [
 ];
 
 pub fn run(args: ProduceArgs) -> Result<ExitCode> {
-    let settings = args.connect.settings();
+    let settings = args.connect.settings()?;
     let input: Box<dyn Read> = match &args.file {
         Some(path) => Box::new(
             File::open(path)

@@ -154,7 +154,7 @@ pub fn run(command: TopicsCommand) -> Result<ExitCode> {
 }
 
 fn create(a: CreateArgs) -> Result<()> {
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let request = CreateTopicsRequest {
         topics: vec![CreatableTopic {
             name: a.topic.clone(),
@@ -199,7 +199,7 @@ fn create(a: CreateArgs) -> Result<()> {
 }
 
 fn list(a: ListArgs) -> Result<()> {
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let m = client.metadata(None, false)?;
     let mut names: Vec<String> = m
         .topics
@@ -216,7 +216,7 @@ fn list(a: ListArgs) -> Result<()> {
 }
 
 fn describe(a: DescribeArgs) -> Result<()> {
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let topics: Vec<TopicInfo> = if a.topics.is_empty() {
         let m = client.metadata(None, false)?;
         let mut all: Vec<TopicInfo> = m
@@ -323,7 +323,7 @@ fn topic_configs(client: &mut Client, topic: &str, all: bool) -> Result<String> 
 }
 
 fn delete(a: DeleteArgs) -> Result<()> {
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let request = DeleteTopicsRequest {
         topic_names: a.topics.clone(),
         timeout_ms: a.connect.request_timeout_ms.min(i32::MAX as u64) as i32,
@@ -358,7 +358,7 @@ fn alter(a: AlterArgs) -> Result<()> {
     if a.partitions.is_none() && a.configs.is_empty() && a.delete_configs.is_empty() {
         bail!("nothing to alter: give --partitions, --config or --delete-config");
     }
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let timeout_ms = a.connect.request_timeout_ms.min(i32::MAX as u64) as i32;
     if let Some(count) = a.partitions {
         let request = CreatePartitionsRequest {
@@ -437,7 +437,7 @@ fn delete_records(a: DeleteRecordsArgs) -> Result<()> {
     if a.before < -1 {
         bail!("--before must be an offset, or -1 for the high watermark");
     }
-    let mut client = Client::connect(&a.connect.settings())?;
+    let mut client = Client::connect(&a.connect.settings()?)?;
     let topic = client.topic(&a.topic, false)?;
     let partitions: Vec<&PartitionInfo> = match a.partition {
         None => topic.partitions.iter().collect(),

@@ -349,7 +349,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "security",
         ],
     ),
-    ("cli", &["protocol", "transfer"]),
+    ("cli", &["protocol", "transfer", "security"]),
     ("xtask", &[]),
 ];
 

@@ -3,7 +3,27 @@
 
 use crate::support::kzero;
 
-const CONNECT: &[&str] = &["--bootstrap-server", "--request-timeout-ms"];
+const CONNECT: &[&str] = &[
+    "--bootstrap-server",
+    "--request-timeout-ms",
+    "--sasl-mechanism",
+    "--sasl-username",
+    "--sasl-password",
+];
+
+/// The acls flags shared by add and remove.
+const ACL_CHANGE: &[&str] = &[
+    "--topic",
+    "--group",
+    "--cluster",
+    "--transactional-id",
+    "--resource-pattern-type",
+    "--allow-principal",
+    "--deny-principal",
+    "--allow-host",
+    "--deny-host",
+    "--operation",
+];
 
 /// (subcommand path, its flags besides --help, --version and the connection flags, takes connection flags)
 const COMMANDS: &[(&[&str], &[&str], bool)] = &[
@@ -72,6 +92,27 @@ const COMMANDS: &[(&[&str], &[&str], bool)] = &[
     ),
     (&["dump-log"], &["--records", "--no-log-check"], false),
     (
+        &["users", "create"],
+        &["--password", "--mechanism", "--iterations"],
+        true,
+    ),
+    (&["users", "list"], &[], true),
+    (&["users", "delete"], &["--mechanism"], true),
+    (&["acls", "add"], ACL_CHANGE, true),
+    (&["acls", "remove"], ACL_CHANGE, true),
+    (
+        &["acls", "list"],
+        &[
+            "--topic",
+            "--group",
+            "--cluster",
+            "--transactional-id",
+            "--resource-pattern-type",
+            "--principal",
+        ],
+        true,
+    ),
+    (
         &["bench", "produce"],
         &[
             "--topic",
@@ -133,7 +174,9 @@ fn flags(help: &str) -> Vec<String> {
 fn top_level_help_lists_every_subcommand() {
     let help = kzero(&["--help"]);
     let out = help.ok();
-    for sub in ["topics", "groups", "produce", "consume", "dump-log", "bench"] {
+    for sub in [
+        "topics", "groups", "produce", "consume", "dump-log", "bench", "cluster", "users", "acls",
+    ] {
         assert!(
             out.lines().any(|l| l.trim_start().starts_with(sub)),
             "{sub} missing:\n{out}"
@@ -166,6 +209,32 @@ fn top_level_help_lists_every_subcommand() {
             "{sub}"
         );
     }
+    for (command, subs) in [
+        ("users", ["create", "list", "delete"]),
+        ("acls", ["add", "list", "remove"]),
+    ] {
+        let help = kzero(&[command, "--help"]);
+        for sub in subs {
+            assert!(
+                help.ok().lines().any(|l| l.trim_start().starts_with(sub)),
+                "{command} {sub}"
+            );
+        }
+    }
+    // The connection options may also come before the subcommand.
+    let mut leading = flags(out);
+    leading.sort();
+    assert_eq!(
+        leading,
+        [
+            "--bootstrap-server",
+            "--help",
+            "--sasl-mechanism",
+            "--sasl-password",
+            "--sasl-username",
+            "--version"
+        ]
+    );
     assert!(kzero(&["--version"]).ok().starts_with("kzero "));
 }
 
