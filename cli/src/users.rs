@@ -3,7 +3,8 @@
 //! --add-config 'SCRAM-SHA-256=[password=...]'`.
 //!
 //! `create` makes a random 32-byte salt per mechanism and sends the salt with the SaltedPassword
-//! (`Hi(password, salt, iterations)`, computed here), never the password itself. The iteration count is
+//! (`Hi(password, salt, iterations)`, computed here), never the password itself. Each mechanism's change
+//! goes in a request of its own: Kafka refuses a request that names a user twice. The iteration count is
 //! checked here against Kafka's bounds before the slow part. `list` prints `USER MECHANISM ITERATIONS`;
 //! `delete` removes the mechanisms named, or every mechanism the user has.
 //!
@@ -138,12 +139,21 @@ fn upsertions(
     Ok(out)
 }
 
-/// Sends one AlterUserScramCredentials request; returns one problem per refused user.
-fn alter(client: &mut Client, request: AlterUserScramCredentialsRequest, action: &str) -> Result<Vec<String>> {
-    let ResponseBody::AlterUserScramCredentials(r) = client.bootstrap().call(request)? else {
-        bail!("unexpected response to AlterUserScramCredentials");
-    };
-    Ok(failures(&r.results, action))
+/// Sends one AlterUserScramCredentials request per change, `(what, request)`, because Kafka refuses a
+/// request that names a user twice (DUPLICATE_RESOURCE, "A user credential cannot be altered twice in the
+/// same request"). Stops at the first refused change (the next one would most likely be refused for the
+/// same reason, such as a missing authorization) and returns its problems.
+fn alter(client: &mut Client, changes: Vec<(String, AlterUserScramCredentialsRequest)>) -> Result<Vec<String>> {
+    for (action, request) in changes {
+        let ResponseBody::AlterUserScramCredentials(r) = client.bootstrap().call(request)? else {
+            bail!("unexpected response to AlterUserScramCredentials");
+        };
+        let problems = failures(&r.results, &action);
+        if !problems.is_empty() {
+            return Ok(problems);
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// `cannot <action> user "<name>": <why>` for each refused user.
@@ -162,11 +172,18 @@ fn create(a: CreateArgs) -> Result<ExitCode> {
     let mechanisms = chosen(&a.mechanisms);
     let upsertions = upsertions(&a.name, &a.password, &mechanisms, a.iterations, random_bytes::<32>)?;
     let mut client = Client::connect(&a.connect.settings()?)?;
-    let request = AlterUserScramCredentialsRequest {
-        upsertions,
-        ..Default::default()
-    };
-    let problems = alter(&mut client, request, "create")?;
+    let changes = upsertions
+        .into_iter()
+        .zip(&mechanisms)
+        .map(|(upsertion, mechanism)| {
+            let request = AlterUserScramCredentialsRequest {
+                upsertions: vec![upsertion],
+                ..Default::default()
+            };
+            (format!("create the {mechanism} credential of"), request)
+        })
+        .collect();
+    let problems = alter(&mut client, changes)?;
     if problems.is_empty() {
         writeln!(
             io::stdout(),
@@ -265,18 +282,24 @@ fn delete(a: DeleteArgs) -> Result<ExitCode> {
     } else {
         chosen(&a.mechanisms).iter().map(|m| m.type_id()).collect()
     };
-    let request = AlterUserScramCredentialsRequest {
-        deletions: type_ids
-            .iter()
-            .map(|&mechanism| ScramCredentialDeletion {
-                name: a.name.clone(),
-                mechanism,
+    let changes = type_ids
+        .iter()
+        .map(|&mechanism| {
+            let request = AlterUserScramCredentialsRequest {
+                deletions: vec![ScramCredentialDeletion {
+                    name: a.name.clone(),
+                    mechanism,
+                    ..Default::default()
+                }],
                 ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
-    };
-    let problems = alter(&mut client, request, "delete the credentials of")?;
+            };
+            (
+                format!("delete the {} credential of", mechanism_name(mechanism)),
+                request,
+            )
+        })
+        .collect();
+    let problems = alter(&mut client, changes)?;
     if problems.is_empty() {
         let shown: Vec<String> = type_ids.iter().map(|&id| mechanism_name(id)).collect();
         writeln!(
