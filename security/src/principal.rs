@@ -89,7 +89,7 @@ pub enum PrincipalError {
         /// What is wrong with it.
         reason: String,
     },
-    /// No rule applies to the name (Kafka's `NoMatchingRule`: "No rules apply to <dn>, rules [...]").
+    /// No rule applies to the name (Kafka's `NoMatchingRule`: `No rules apply to <dn>, rules [...]`).
     #[error("no rules apply to {name}, rules {rules}")]
     NoMatchingRule {
         /// The distinguished name.
