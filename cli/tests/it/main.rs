@@ -8,5 +8,6 @@ mod errors;
 mod groups;
 mod help;
 mod produce_consume;
+mod security;
 mod support;
 mod topics;
