@@ -515,7 +515,9 @@ fn client_final_grammar_and_checks() {
             Err(ScramError::NonceMismatch),
         ),
         (format!("c=biws,r={NONCE}x,p={PROOF}"), Err(ScramError::NonceMismatch)),
-        (format!("c=biws,r=x{NONCE},p={PROOF}"), Err(ScramError::NonceMismatch)),
+        // A nonce that ends with the server-first one passes the nonce check (Kafka's `endsWith`); the proof,
+        // computed over another message, fails.
+        (format!("c=biws,r=x{NONCE},p={PROOF}"), Err(ScramError::InvalidProof)),
         // c= must be the base64 of "n,,".
         (
             format!("c=eSws,r={NONCE},p={PROOF}"),
