@@ -120,7 +120,28 @@ pub struct Options {
     /// A secret every node of the cluster shares: with it, each connection of the listener starts with a
     /// challenge-response in both directions (see `network`), and a peer that cannot prove it knows the
     /// secret is refused. `None`: connections are not authenticated.
-    pub secret: Option<Vec<u8>>,
+    pub secret: Option<Secret>,
+}
+
+/// A secret the nodes of a cluster share; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The secret's bytes (at least 16 of them, from a KDF or a random generator).
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(bytes)
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Options {

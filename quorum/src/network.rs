@@ -128,7 +128,7 @@ async fn read_frame<R: AsyncReadExt + Unpin, T: for<'de> Deserialize<'de>>(
 }
 
 /// The secret both ends of a connection must prove they know.
-pub(crate) type Secret = Arc<Vec<u8>>;
+pub(crate) type Secret = Arc<crate::Secret>;
 
 const NONCE: usize = 32;
 
@@ -200,7 +200,7 @@ pub(crate) async fn serve(
                 let secret = secret.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        result = serve_connection(stream, &raft, &*app_rpc, secret.as_deref().map(|s| s.as_slice())) => {
+                        result = serve_connection(stream, &raft, &*app_rpc, secret.as_deref().map(crate::Secret::bytes)) => {
                             if let Err(e) = result {
                                 tracing::warn!(%peer, "closing a quorum connection: {e}");
                             }
@@ -273,7 +273,13 @@ async fn exchange(
 
 /// Sends one application request to the listener at `addr` and returns its answer; `secret` is the
 /// cluster's shared secret when the listener authenticates its peers.
-pub async fn call(addr: &str, request: Vec<u8>, timeout: Duration, secret: Option<&[u8]>) -> Result<Vec<u8>, Error> {
+pub async fn call(
+    addr: &str,
+    request: Vec<u8>,
+    timeout: Duration,
+    secret: Option<&crate::Secret>,
+) -> Result<Vec<u8>, Error> {
+    let secret = secret.map(crate::Secret::bytes);
     let mut conn = None;
     let network = |reason: String| Error::Network {
         addr: addr.to_string(),
@@ -333,7 +339,7 @@ impl Client {
             exchange(
                 &mut self.conn,
                 &self.addr,
-                self.secret.as_deref().map(|s| s.as_slice()),
+                self.secret.as_deref().map(crate::Secret::bytes),
                 &request,
             ),
         )

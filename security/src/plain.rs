@@ -30,7 +30,7 @@
 use std::fmt;
 use std::num::NonZeroU32;
 
-use crate::scram::{constant_time_eq, salted_password, Credential};
+use crate::scram::{constant_time_eq, salted_password, Credential, Mechanism};
 
 /// The SASL mechanism name a client sends in SaslHandshake.
 pub const MECHANISM: &str = "PLAIN";
@@ -148,8 +148,20 @@ pub fn verify_plain(password: &[u8], credential: &Credential) -> bool {
 /// none; it is not called for a malformed token.
 pub fn authenticate(token: &[u8], lookup: impl FnOnce(&str) -> Option<Credential>) -> Result<String, PlainError> {
     let message = parse(token)?;
-    let verified =
-        lookup(&message.username).is_some_and(|credential| verify_plain(message.password.as_bytes(), &credential));
+    let verified = match lookup(&message.username) {
+        Some(credential) => verify_plain(message.password.as_bytes(), &credential),
+        None => {
+            // As much work as a known user's check, so that the time taken does not tell which users exist.
+            let iterations = NonZeroU32::new(crate::scram::MIN_ITERATIONS).unwrap_or(NonZeroU32::MIN);
+            let _ = salted_password(
+                Mechanism::Sha512,
+                message.password.as_bytes(),
+                b"no such user",
+                iterations,
+            );
+            false
+        }
+    };
     if !verified {
         return Err(PlainError::InvalidCredentials);
     }

@@ -750,6 +750,17 @@ pub enum ScramClientError {
         /// The mechanism.
         mechanism: Mechanism,
     },
+    /// The server asked for more iterations than any credential Kafka stores has ([`MAX_ITERATIONS`]): a
+    /// server that makes the client burn CPU (kzero's check; Kafka's client has none).
+    #[error("requested iterations {iterations} is more than the maximum {maximum} for {mechanism}")]
+    TooManyIterations {
+        /// The iteration count the server sent.
+        iterations: u32,
+        /// The mechanism's maximum.
+        maximum: u32,
+        /// The mechanism.
+        mechanism: Mechanism,
+    },
     /// The server-final message is neither `e=<error>` nor `v=<base64 signature>`.
     #[error("invalid scram server final message format")]
     MalformedServerFinal,
@@ -895,6 +906,14 @@ impl ClientExchange {
                 mechanism: self.mechanism,
             },
         )?;
+        let maximum = self.mechanism.max_iterations();
+        if first.iterations > maximum {
+            return Err(ScramClientError::TooManyIterations {
+                iterations: first.iterations,
+                maximum,
+                mechanism: self.mechanism,
+            });
+        }
 
         let salted = salted_password(self.mechanism, &self.password, &first.salt, iterations);
         let credential = Credential::from_salted_password(self.mechanism, &first.salt, &salted, first.iterations);

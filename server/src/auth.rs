@@ -134,7 +134,7 @@ impl Authorization {
 /// A connection's security context: its principal and where it connects from.
 fn context(listener: &Listener) -> RequestContext {
     match listener.peer {
-        Some(peer) => RequestContext::from_ip(listener.principal.clone(), peer.ip()),
+        Some(peer) => RequestContext::from_ip(listener.principal.clone(), peer.ip().to_canonical()),
         None => RequestContext::new(listener.principal.clone(), "127.0.0.1"),
     }
 }
@@ -213,6 +213,17 @@ impl Broker {
                 .load()
                 .authorizer
                 .authorized_operations(&context(listener), resource_type, name),
+        }
+    }
+
+    /// The cluster's authorized operations (Metadata v8-10, DescribeCluster): none without DESCRIBE on the
+    /// cluster (Kafka's `AuthHelper`).
+    pub(crate) fn cluster_operations(&self, listener: &Listener) -> i32 {
+        let name = security::acl::CLUSTER_NAME;
+        if self.authorize_quietly(listener, Operation::Describe, ResourceType::Cluster, name) {
+            self.authorized_operations(listener, ResourceType::Cluster, name)
+        } else {
+            0
         }
     }
 

@@ -657,6 +657,14 @@ impl Config {
         if let Err(e) = security::acl::parse_super_users(&self.authorizer.super_users.join(";")) {
             return bad("authorizer.super_users", e.to_string());
         }
+        // In a cluster, brokers and controllers must authenticate each other, or anyone reaching a
+        // controller listener could change ACLs and credentials, and followers would fetch anonymously.
+        if self.authorizer.enabled && self.controller.is_some() && self.inter_broker_credentials().is_none() {
+            return bad(
+                "authorizer.enabled",
+                "a cluster with the authorizer needs [sasl] bootstrap_users: nodes authenticate each other as the inter-broker user".into(),
+            );
+        }
         Ok(())
     }
 

@@ -34,6 +34,10 @@ use crate::metrics::RequestTimes;
 /// Kafka producer keeps at most 5 requests in flight).
 const MAX_WAITING: usize = 16;
 
+/// The largest frame a SASL connection may send before it authenticated (Kafka's
+/// `sasl.server.max.receive.size` default, 512 KiB).
+const MAX_UNAUTHENTICATED_FRAME: usize = 512 * 1024;
+
 /// How long a connection stays open after a refused authentication was answered (Kafka's
 /// `connection.failed.authentication.delay.ms` default).
 const FAILED_AUTHENTICATION_DELAY: Duration = Duration::from_millis(100);
@@ -69,7 +73,13 @@ pub(crate) async fn serve<R, T>(
     let mut sasl = listener.protocol.is_sasl().then(|| crate::sasl::Session::new(peer));
     let (sender, writer) = transfer::response_queue(transport, 32);
     let writer = tokio::spawn(writer.run());
-    let mut codec = FrameCodec::new(broker.config.max_request_bytes);
+    // Before authentication a SASL connection's frames are capped as Kafka caps them
+    // (`sasl.server.max.receive.size`): an unauthenticated client cannot make the broker reserve more.
+    let mut codec = if sasl.is_some() {
+        FrameCodec::new(MAX_UNAUTHENTICATED_FRAME.min(broker.config.max_request_bytes))
+    } else {
+        FrameCodec::new(broker.config.max_request_bytes)
+    };
     let mut buf = BytesMut::with_capacity(64 * 1024);
     // When the bytes of the buffered requests arrived (the start of their queue time).
     let mut received = Instant::now();
@@ -97,6 +107,7 @@ pub(crate) async fn serve<R, T>(
                     Some(token) => {
                         if let Some(principal) = session.principal() {
                             listener.principal = principal.clone();
+                            codec = FrameCodec::new(broker.config.max_request_bytes);
                         }
                         if sender
                             .send(vec![Chunk::Bytes(crate::sasl::raw_frame(&token))])
@@ -144,6 +155,7 @@ pub(crate) async fn serve<R, T>(
                     linger = reply.close;
                     if let Some(principal) = session.principal() {
                         listener.principal = principal.clone();
+                        codec = FrameCodec::new(broker.config.max_request_bytes);
                     }
                     reply
                 }

@@ -224,6 +224,15 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         return Err(Error::Tls("a TLS listener needs [tls] cert and key".into()));
     }
     raise_fd_limit();
+    if let (true, Some((user, _))) = (config.authorizer.enabled, config.inter_broker_credentials()) {
+        let principal = format!("User:{user}");
+        if !config.authorizer.super_users.contains(&principal) {
+            tracing::warn!(
+                %principal,
+                "the inter-broker user is not a super user: followers need CLUSTER_ACTION on the cluster (an ACL) to replicate"
+            );
+        }
+    }
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut background = JoinSet::new();
     // The metrics listener answers /health while the data directory loads; /ready once the broker serves.

@@ -64,7 +64,6 @@ struct Fetcher {
 }
 
 /// One fetcher task per leader broker this broker follows partitions from.
-#[derive(Debug)]
 pub(crate) struct FetcherManager {
     local_id: i32,
     /// The inter-broker user and password: with them, followers fetch from the leaders' SASL_PLAINTEXT
@@ -73,6 +72,15 @@ pub(crate) struct FetcherManager {
     cluster: Arc<Cluster>,
     fetchers: Mutex<HashMap<i32, Fetcher>>,
     stop: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for FetcherManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetcherManager")
+            .field("local_id", &self.local_id)
+            .field("inter_broker_user", &self.credentials.as_ref().map(|c| &c.0))
+            .finish_non_exhaustive()
+    }
 }
 
 impl FetcherManager {
@@ -161,6 +169,8 @@ struct Conn {
     out: BytesMut,
     /// Response frames are read into this (reused once the previous frame's records are dropped).
     inbuf: BytesMut,
+    /// When to re-authenticate (KIP-368): a little before the leader ends the SASL session.
+    reauthenticate_at: Option<Instant>,
 }
 
 impl Conn {
@@ -176,6 +186,7 @@ impl Conn {
             next_id: 1,
             out: BytesMut::new(),
             inbuf: BytesMut::new(),
+            reauthenticate_at: None,
         };
         if let Some((user, password)) = credentials {
             conn.authenticate(local_id, user, password).await?;
@@ -200,13 +211,17 @@ impl Conn {
         let nonce = security::scram::client_nonce(&crate::auth::random_salt());
         let mut exchange = ClientExchange::new(mechanism, user, password, &nonce);
         let mut token = exchange.client_first();
+        let mut lifetime_ms = 0;
         for round in 0..2 {
             let request = protocol::SaslAuthenticateRequest {
                 auth_bytes: std::mem::take(&mut token).into(),
                 ..Default::default()
             };
             let answer = match self.call(local_id, 2, request.into(), Duration::ZERO).await? {
-                ResponseBody::SaslAuthenticate(r) if r.error_code == 0 => r.auth_bytes,
+                ResponseBody::SaslAuthenticate(r) if r.error_code == 0 => {
+                    lifetime_ms = r.session_lifetime_ms;
+                    r.auth_bytes
+                }
                 ResponseBody::SaslAuthenticate(r) => {
                     return Err(format!(
                         "authentication as {user:?} failed: {}",
@@ -216,11 +231,24 @@ impl Conn {
                 _ => return Err("an unexpected answer to SaslAuthenticate".into()),
             };
             if round == 0 {
-                token = exchange.server_first(&answer).map_err(|e| e.to_string())?;
+                // PBKDF2 (4096 to 16384 rounds): a blocking thread's work.
+                let (e, next) = tokio::task::spawn_blocking(move || {
+                    let next = exchange.server_first(&answer);
+                    (exchange, next)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                exchange = e;
+                token = next.map_err(|e| e.to_string())?;
             } else {
                 exchange.server_final(&answer).map_err(|e| e.to_string())?;
             }
         }
+        // Re-authenticate before the session ends, leaving room for a fetch's wait.
+        self.reauthenticate_at = u64::try_from(lifetime_ms).ok().filter(|ms| *ms > 0).map(|ms| {
+            let margin = (ms / 5).max(1000);
+            Instant::now() + Duration::from_millis(ms.saturating_sub(margin))
+        });
         Ok(())
     }
 
@@ -363,6 +391,15 @@ async fn run(
             }
         }
         let c = conn.as_mut().expect("connected above");
+        if let (Some(at), Some((user, password))) = (c.reauthenticate_at, credentials.as_deref()) {
+            if Instant::now() >= at {
+                if let Err(e) = c.authenticate(local_id, user, password).await {
+                    tracing::warn!(leader, error = %e, "replica fetcher re-authentication failed; reconnecting");
+                    conn = None;
+                    continue;
+                }
+            }
+        }
         let request = fetch_request(local_id, &positions);
         let answer = tokio::select! {
             answer = c.call(local_id, FETCH_VERSION, request.into(), Duration::from_millis(MAX_WAIT_MS as u64)) => answer,

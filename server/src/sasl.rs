@@ -82,6 +82,8 @@ pub(crate) struct Session {
     principal: Option<KafkaPrincipal>,
     /// When the session ends (KIP-368), if `connections_max_reauth_ms` is set.
     expires: Option<Instant>,
+    /// The mechanism of the authenticated session (a re-authentication must use it again).
+    mechanism: Option<Chosen>,
     peer: SocketAddr,
 }
 
@@ -101,6 +103,7 @@ impl Session {
             state: State::Handshake,
             principal: None,
             expires: None,
+            mechanism: None,
             peer,
         }
     }
@@ -224,6 +227,38 @@ impl Session {
             return reply;
         }
         let chosen = Chosen::parse(mechanism).filter(|_| enabled.iter().any(|m| m == mechanism));
+        if self.principal.is_some() {
+            // A re-authentication (KIP-368): only when sessions expire, with SaslAuthenticate requests (a v0
+            // handshake's raw tokens would overtake queued answers), and with the same mechanism.
+            let illegal = ErrorCode::IllegalSaslState;
+            let refusal = if self.expires.is_none() {
+                Some((
+                    false,
+                    illegal,
+                    "re-authentication is not enabled (connections_max_reauth_ms is 0)".to_string(),
+                ))
+            } else if version == 0 {
+                Some((true, illegal, "re-authentication needs SaslHandshake v1".to_string()))
+            } else if chosen.is_some() && chosen != self.mechanism {
+                Some((
+                    true,
+                    ErrorCode::UnsupportedSaslMechanism,
+                    format!(
+                        "SASL mechanism {mechanism} requested for re-authentication of a {} session",
+                        self.mechanism.map_or("?", Chosen::name)
+                    ),
+                ))
+            } else {
+                None
+            };
+            if let Some((close, code, reason)) = refusal {
+                tracing::info!(peer = %self.peer, mechanism, reason, "re-authentication refused");
+                response.error_code = code.code();
+                let mut reply = Reply::body(response);
+                reply.close = close;
+                return reply;
+            }
+        }
         let Some(chosen) = chosen else {
             broker.metrics.authentication_failed(mechanism_label(mechanism));
             tracing::info!(peer = %self.peer, mechanism, "closing connection: unsupported SASL mechanism");
@@ -299,6 +334,7 @@ impl Session {
                 broker.metrics.authenticated(chosen.name());
                 tracing::debug!(peer = %self.peer, mechanism = chosen.name(), %principal, reauthentication, "authenticated");
                 self.principal = Some(principal);
+                self.mechanism = Some(chosen);
                 self.state = State::Authenticated;
                 let reauth = broker.config.sasl.as_ref().map_or(0, |s| s.connections_max_reauth_ms);
                 self.expires = (reauth > 0).then(|| Instant::now() + Duration::from_millis(reauth));

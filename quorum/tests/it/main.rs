@@ -84,6 +84,7 @@ impl Member {
                 listener,
                 snapshot_every,
                 self.applied.clone(),
+                None,
             )
             .await,
         );
@@ -101,6 +102,7 @@ async fn start(
     listener: TcpListener,
     snapshot_every: u64,
     applied: Applied,
+    secret: Option<quorum::Secret>,
 ) -> Node {
     // A restarted app starts empty: its state comes back from the snapshot and the log.
     applied.lock().expect("lock").clear();
@@ -108,12 +110,22 @@ async fn start(
     opts.heartbeat_interval = Duration::from_millis(30);
     opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
     opts.snapshot_every = snapshot_every;
+    opts.secret = secret;
     Node::start(opts, Recorder { applied }, listener, Arc::new(Reverse))
         .await
         .expect("start")
 }
 
 async fn cluster(size: u64, snapshot_every: u64) -> (Vec<Member>, BTreeMap<NodeId, String>) {
+    cluster_with(size, snapshot_every, None).await
+}
+
+/// A cluster whose members share `secret` (None: unauthenticated connections).
+async fn cluster_with(
+    size: u64,
+    snapshot_every: u64,
+    secret: Option<quorum::Secret>,
+) -> (Vec<Member>, BTreeMap<NodeId, String>) {
     let mut listeners = Vec::new();
     let mut voters = BTreeMap::new();
     for id in 1..=size {
@@ -125,7 +137,16 @@ async fn cluster(size: u64, snapshot_every: u64) -> (Vec<Member>, BTreeMap<NodeI
     for (id, listener) in listeners {
         let dir = tempfile::tempdir().expect("tempdir");
         let applied = Applied::default();
-        let node = start(id, dir.path(), &voters, listener, snapshot_every, applied.clone()).await;
+        let node = start(
+            id,
+            dir.path(),
+            &voters,
+            listener,
+            snapshot_every,
+            applied.clone(),
+            secret.clone(),
+        )
+        .await;
         members.push(Member {
             id,
             dir,
@@ -312,7 +333,18 @@ async fn a_single_voter_leads_at_once_and_survives_a_restart() {
         applied: Applied::default(),
         node: None,
     };
-    member.node = Some(start(7, member.dir.path(), &voters, listener, 1000, member.applied.clone()).await);
+    member.node = Some(
+        start(
+            7,
+            member.dir.path(),
+            &voters,
+            listener,
+            1000,
+            member.applied.clone(),
+            None,
+        )
+        .await,
+    );
     let took = wait_leader(member.node(), 7, Duration::from_secs(1)).await;
     println!("a new single voter led after {took:?}");
 
@@ -398,40 +430,8 @@ async fn a_broker_only_learner_follows_the_log() {
 /// application call that knows it is answered, and one with another secret or none is refused.
 #[tokio::test]
 async fn a_shared_secret_authenticates_every_connection() {
-    let secret = b"the cluster's secret".to_vec();
-    let mut listeners = Vec::new();
-    let mut voters = BTreeMap::new();
-    for id in 1..=3u64 {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        voters.insert(id, listener.local_addr().expect("addr").to_string());
-        listeners.push((id, listener));
-    }
-    let mut members = Vec::new();
-    for (id, listener) in listeners {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let applied = Applied::default();
-        let mut opts = Options::new(id, dir.path(), voters.clone());
-        opts.heartbeat_interval = Duration::from_millis(30);
-        opts.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
-        opts.secret = Some(secret.clone());
-        let node = Node::start(
-            opts,
-            Recorder {
-                applied: applied.clone(),
-            },
-            listener,
-            Arc::new(Reverse),
-        )
-        .await
-        .expect("start");
-        members.push(Member {
-            id,
-            dir,
-            addr: voters[&id].clone(),
-            applied,
-            node: Some(node),
-        });
-    }
+    let secret = quorum::Secret::new(b"the cluster's secret".to_vec());
+    let (mut members, _) = cluster_with(3, 1000, Some(secret.clone())).await;
     let leader = agreed_leader(&members, None).await;
     let index = member(&members, leader)
         .node()
@@ -452,7 +452,13 @@ async fn a_shared_secret_authenticates_every_connection() {
         .await
         .expect("call");
     assert_eq!(answer, b"cba".to_vec());
-    let wrong = quorum::call(addr, b"abc".to_vec(), Duration::from_secs(2), Some(b"another")).await;
+    let wrong = quorum::call(
+        addr,
+        b"abc".to_vec(),
+        Duration::from_secs(2),
+        Some(&quorum::Secret::new(b"another".to_vec())),
+    )
+    .await;
     assert!(matches!(wrong, Err(Error::Network { .. })), "{wrong:?}");
     // Without the handshake the listener reads the frame as a challenge and never answers it.
     let none = quorum::call(addr, b"abc".to_vec(), Duration::from_secs(1), None).await;

@@ -293,3 +293,20 @@ proptest! {
         prop_assert_eq!(client.is_complete(), outcome.is_ok());
     }
 }
+
+#[test]
+fn more_iterations_than_any_stored_credential_are_refused_before_any_work() {
+    for (iterations, mechanism) in [(16_385, Mechanism::Sha256), (u32::MAX, Mechanism::Sha512)] {
+        let mut client = ClientExchange::new(mechanism, "user", "pencil", "abc");
+        client.client_first();
+        let message = format!("r=abcdef,s=c2FsdA==,i={iterations}");
+        assert_eq!(
+            client.server_first(message.as_bytes()),
+            Err(ScramClientError::TooManyIterations {
+                iterations,
+                maximum: 16_384,
+                mechanism
+            })
+        );
+    }
+}

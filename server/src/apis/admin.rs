@@ -31,8 +31,8 @@ type ToDelete = Result<(String, Option<TopicId>), (Option<String>, ErrorCode)>;
 /// Partitions to add: (topic, new count, manual assignments).
 type ToGrow = (String, i32, Vec<Vec<i32>>);
 
-/// Kafka's message for TOPIC_AUTHORIZATION_FAILED.
-const AUTHORIZATION_FAILED: &str = "Topic authorization failed.";
+/// Kafka's message for TOPIC_AUTHORIZATION_FAILED from the controller's topic APIs.
+const AUTHORIZATION_FAILED: &str = "Authorization failed.";
 
 fn refusal(code: i16, message: String) -> Refusal {
     (
@@ -242,6 +242,12 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, listen
         } else {
             r.topic_names.iter().map(|n| (Some(n.clone()), Uuid::ZERO)).collect()
         };
+        let cluster_delete = broker.authorize_quietly(
+            listener,
+            Operation::Delete,
+            ResourceType::Cluster,
+            security::acl::CLUSTER_NAME,
+        );
         // Resolve ids to names here (this broker's table has every topic), refuse what is malformed, then
         // one request to the controller; the id check is repeated there, where it is decided.
         let resolved: Vec<ToDelete> = wanted
@@ -257,10 +263,16 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                 (Some(name), Some(_)) => Err((Some(name), ErrorCode::InvalidRequest)),
                 (None, None) => Err((None, ErrorCode::InvalidRequest)),
             })
-            // DELETE on each topic.
+            // DELETE on the cluster, else on each topic; a topic named by id keeps its name hidden from a
+            // client that may not DESCRIBE it (Kafka's `ControllerApis.deleteTopics`).
             .map(|resolved| match resolved {
-                Ok((name, _)) if !broker.authorize(listener, Operation::Delete, ResourceType::Topic, &name) => {
-                    Err((Some(name), ErrorCode::TopicAuthorizationFailed))
+                Ok((name, id))
+                    if !cluster_delete
+                        && !broker.authorize(listener, Operation::Delete, ResourceType::Topic, &name) =>
+                {
+                    let shown = id.is_none()
+                        || broker.authorize_quietly(listener, Operation::Describe, ResourceType::Topic, &name);
+                    Err((shown.then_some(name), ErrorCode::TopicAuthorizationFailed))
                 }
                 other => other,
             })
@@ -299,6 +311,7 @@ pub(super) fn delete_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                 Err((name, code)) => {
                     let message = match code {
                         ErrorCode::UnknownTopicId => "no topic has this id".to_string(),
+                        ErrorCode::TopicAuthorizationFailed => AUTHORIZATION_FAILED.to_string(),
                         ErrorCode::InvalidRequest if name.as_deref() == Some(OFFSETS_TOPIC) => {
                             format!("internal topic {OFFSETS_TOPIC} cannot be deleted")
                         }

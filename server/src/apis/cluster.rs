@@ -87,7 +87,7 @@ pub(super) fn describe_cluster(broker: &Broker, request: &Request, listener: &Li
         brokers,
         cluster_authorized_operations: operations::if_asked(
             r.include_cluster_authorized_operations,
-            broker.authorized_operations(listener, ResourceType::Cluster, security::acl::CLUSTER_NAME),
+            broker.cluster_operations(listener),
         ),
         ..DescribeClusterResponse::default()
     })

@@ -276,15 +276,18 @@ const LATEST_TIERED: i64 = -5;
 
 pub(super) fn offset_for_leader_epoch(broker: &Broker, request: &Request, listener: &Listener) -> Reply {
     let r = body!(request, OffsetForLeaderEpoch);
-    // A follower (replica id >= 0) needs CLUSTER_ACTION on the cluster; a consumer DESCRIBE on each topic.
-    let follower_refused = r.replica_id >= 0 && !broker.authorize_cluster(listener, Operation::ClusterAction);
+    // Kafka: CLUSTER_ACTION on the cluster (asked quietly), else DESCRIBE on each topic, whoever asks.
+    let cluster_action = broker.authorize_quietly(
+        listener,
+        Operation::ClusterAction,
+        ResourceType::Cluster,
+        security::acl::CLUSTER_NAME,
+    );
     let topics = r
         .topics
         .iter()
         .map(|topic| {
-            let refused = if follower_refused {
-                Some(ErrorCode::ClusterAuthorizationFailed)
-            } else if r.replica_id < 0
+            let refused = if !cluster_action
                 && !broker.authorize(listener, Operation::Describe, ResourceType::Topic, &topic.topic)
             {
                 Some(ErrorCode::TopicAuthorizationFailed)

@@ -669,7 +669,7 @@ pub(super) fn describe_groups<'a>(broker: &'a Broker, request: &'a Request, list
                                     ErrorCode::GroupAuthorizationFailed,
                                 ),
                                 group_id: g.clone(),
-                                authorized_operations: operations_of(g),
+                                authorized_operations: i32::MIN,
                                 ..DescribedGroup::default()
                             };
                         }
@@ -956,6 +956,28 @@ pub(super) fn consumer_group_describe<'a>(
                                 broker,
                                 ApiKey::ConsumerGroupDescribe,
                                 ErrorCode::GroupAuthorizationFailed,
+                            ),
+                            authorized_operations: i32::MIN,
+                            group_id: d.group_id,
+                            ..ConsumerGroupDescribedGroup::default()
+                        };
+                    }
+                    // Kafka hides a group whose assignments name a topic the client may not describe.
+                    let hidden = d
+                        .members
+                        .iter()
+                        .flat_map(|m| m.assignment.iter().chain(&m.target_assignment))
+                        .any(|t| !broker.authorize(listener, Operation::Describe, ResourceType::Topic, &t.topic_name));
+                    if hidden {
+                        return ConsumerGroupDescribedGroup {
+                            error_code: count_error(
+                                broker,
+                                ApiKey::ConsumerGroupDescribe,
+                                ErrorCode::TopicAuthorizationFailed,
+                            ),
+                            error_message: Some(
+                                "The group has described topic(s) that the client is not authorized to describe."
+                                    .into(),
                             ),
                             authorized_operations: operations_of(&d.group_id),
                             group_id: d.group_id,

@@ -116,8 +116,8 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                 }
                 Wanted::Name(name) => {
                     // Auto-creation needs CREATE on the cluster or on the topic.
-                    let may_create = allow_create
-                        && (image.topics.contains_key(&name)
+                    let may_create = !(allow_create && broker.config.auto_create_topics)
+                        || (image.topics.contains_key(&name)
                             || broker.authorize_quietly(
                                 listener,
                                 Operation::Create,
@@ -125,7 +125,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
                                 security::acl::CLUSTER_NAME,
                             )
                             || broker.authorize(listener, Operation::Create, ResourceType::Topic, &name));
-                    let found = if allow_create && !may_create {
+                    let found = if !may_create {
                         Err(ErrorCode::TopicAuthorizationFailed)
                     } else {
                         topic_or_create(broker, &mut image, &name, allow_create).await
@@ -224,7 +224,7 @@ pub(super) fn metadata<'a>(broker: &'a Broker, request: &'a Request, listener: &
             // Only v8-10 carry it (v11+ moved it to DescribeCluster).
             cluster_authorized_operations: operations::if_asked(
                 r.include_cluster_authorized_operations,
-                broker.authorized_operations(listener, ResourceType::Cluster, security::acl::CLUSTER_NAME),
+                broker.cluster_operations(listener),
             ),
             ..MetadataResponse::default()
         })

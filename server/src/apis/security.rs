@@ -79,6 +79,15 @@ pub(super) fn describe_acls(broker: &Broker, request: &Request, listener: &Liste
     Reply::body(response)
 }
 
+/// Why an ACL change is refused before the controller is asked: no authorizer (SECURITY_DISABLED), or no
+/// ALTER on the cluster.
+fn acl_change_refusal(broker: &Broker, listener: &Listener) -> Option<(ErrorCode, Option<String>)> {
+    if broker.authorization.is_none() {
+        return Some((ErrorCode::SecurityDisabled, Some(NO_AUTHORIZER.into())));
+    }
+    (!broker.authorize_cluster(listener, Operation::Alter)).then_some((ErrorCode::ClusterAuthorizationFailed, None))
+}
+
 /// CreateAcls: through the active controller, one result per ACL.
 pub(super) fn create_acls<'a>(broker: &'a Broker, request: &'a Request, listener: &'a Listener) -> Pending<'a> {
     Box::pin(async move {
@@ -97,11 +106,8 @@ pub(super) fn create_acls<'a>(broker: &'a Broker, request: &'a Request, listener
                 ..Default::default()
             })
         };
-        if broker.authorization.is_none() {
-            return failed(ErrorCode::SecurityDisabled, Some(NO_AUTHORIZER.into()));
-        }
-        if !broker.authorize_cluster(listener, Operation::Alter) {
-            return failed(ErrorCode::ClusterAuthorizationFailed, None);
+        if let Some((code, message)) = acl_change_refusal(broker, listener) {
+            return failed(code, message);
         }
         let acls = r
             .creations
@@ -160,11 +166,8 @@ pub(super) fn delete_acls<'a>(broker: &'a Broker, request: &'a Request, listener
                 ..Default::default()
             })
         };
-        if broker.authorization.is_none() {
-            return failed(ErrorCode::SecurityDisabled, Some(NO_AUTHORIZER.into()));
-        }
-        if !broker.authorize_cluster(listener, Operation::Alter) {
-            return failed(ErrorCode::ClusterAuthorizationFailed, None);
+        if let Some((code, message)) = acl_change_refusal(broker, listener) {
+            return failed(code, message);
         }
         let filters = r
             .filters

@@ -135,7 +135,7 @@ pub(crate) struct Cluster {
     /// Writes this node made as the active controller (metrics).
     pub(crate) writes: AtomicU64,
     /// The controller listener's shared secret, when its connections are authenticated.
-    secret: Option<Vec<u8>>,
+    secret: Option<quorum::Secret>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -187,16 +187,7 @@ impl Cluster {
         // for election (Kafka's KRaft waits 1-2 s: controller.quorum.election.timeout.ms 1000 plus backoff).
         options.heartbeat_interval = Duration::from_millis(50);
         options.election_timeout = (Duration::from_millis(150), Duration::from_millis(300));
-        // With SASL users the controller listener authenticates its peers with a secret derived from the
-        // inter-broker user's credentials, which every node of the cluster has.
-        let secret = config.inter_broker_credentials().map(|(user, password)| {
-            ring::digest::digest(
-                &ring::digest::SHA256,
-                format!("kzero controller listener\0{user}\0{password}").as_bytes(),
-            )
-            .as_ref()
-            .to_vec()
-        });
+        let secret = controller_secret(config);
         options.secret = secret.clone();
         let shared = Arc::new(ArcSwap::from_pointee(Image::default()));
         let (applied_tx, applied) = watch::channel(0);
@@ -293,7 +284,7 @@ impl Cluster {
             };
             let answer = match target {
                 None => Some(self.handle_active(request.clone()).await),
-                Some(addr) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT, self.secret.as_deref()).await {
+                Some(addr) => match quorum::call(&addr, bytes.clone(), REQUEST_TIMEOUT, self.secret.as_ref()).await {
                     Ok(reply) => match serde_json::from_slice::<Response>(&reply) {
                         Ok(r) => Some(r),
                         Err(e) => {
@@ -822,6 +813,37 @@ impl Cluster {
 fn placement_start() -> usize {
     uuid::Uuid::new_v4().as_u128() as usize
 }
+
+/// The controller listener's shared secret. With SASL users it is derived from the inter-broker user's
+/// credentials, which every node of the cluster has, with PBKDF2 (as costly to guess from as a stored
+/// SCRAM credential: the handshake shows an HMAC under it to whoever connects). A single node with the
+/// authorizer and no users draws a random one: nobody else needs to know it. Otherwise there is none.
+fn controller_secret(config: &Config) -> Option<quorum::Secret> {
+    use ring::rand::SecureRandom;
+    if let Some((user, password)) = config.inter_broker_credentials() {
+        let mut secret = vec![0u8; 32];
+        let iterations = std::num::NonZeroU32::new(CONTROLLER_SECRET_ITERATIONS).expect("not zero");
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            format!("kzero controller listener\0{user}").as_bytes(),
+            password.as_bytes(),
+            &mut secret,
+        );
+        return Some(quorum::Secret::new(secret));
+    }
+    if config.authorizer.enabled {
+        let mut secret = vec![0u8; 32];
+        if ring::rand::SystemRandom::new().fill(&mut secret).is_ok() {
+            return Some(quorum::Secret::new(secret));
+        }
+        tracing::error!("the system random generator failed: the controller listener is not authenticated");
+    }
+    None
+}
+
+/// PBKDF2 rounds of the controller listener's secret.
+const CONTROLLER_SECRET_ITERATIONS: u32 = 100_000;
 
 /// What makes two ACLs the same binding (their ids aside).
 fn acl_key(a: &metadata::records::AclEntry) -> (i8, String, i8, String, String, i8, i8) {

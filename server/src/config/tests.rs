@@ -147,6 +147,10 @@ super_users = ["User:admin"]
         ),
         ("[authorizer]\nsuper_users = [\"admin\"]", "authorizer.super_users"),
         (
+            "[authorizer]\nenabled = true\n[controller]\nlisten = \"127.0.0.1:1\"\nquorum_voters = [\"0@127.0.0.1:1\"]",
+            "authorizer.enabled",
+        ),
+        (
             "[tls]\nlisten = \"127.0.0.1:1\"\ncert = \"c\"\nkey = \"k\"\nclient_auth = \"required\"",
             "tls.ca",
         ),

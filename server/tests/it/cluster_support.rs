@@ -229,7 +229,7 @@ impl Cluster {
                 let security = match &sasl {
                     Some(a) => format!(
                         "[sasl]\nlisten = \"{a}\"\nbootstrap_users = [{{ name = \"admin\", password = \"admin-secret\" }}]\n\
-                         [authorizer]\nenabled = true\nsuper_users = [\"User:admin\"]\n"
+                         connections_max_reauth_ms = 2000\n[authorizer]\nenabled = true\nsuper_users = [\"User:admin\"]\n"
                     ),
                     None => String::new(),
                 };
