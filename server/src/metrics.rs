@@ -381,11 +381,11 @@ impl Metrics {
         // Every series exists from the start (0), as the per-API request series do, so rates and alerts
         // need no special case for "never happened".
         for mechanism in ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] {
-            authentications.get_or_create(&[("mechanism", mechanism)]);
-            authentication_failures.get_or_create(&[("mechanism", mechanism)]);
+            let _ = authentications.get_or_create(&[("mechanism", mechanism)]);
+            let _ = authentication_failures.get_or_create(&[("mechanism", mechanism)]);
         }
         for key in crate::HANDLED_APIS {
-            authorization_denials.get_or_create(&[("api", key.snake_name())]);
+            let _ = authorization_denials.get_or_create(&[("api", key.snake_name())]);
         }
         let transfer = Arc::new(transfer::Counters::new());
         let replicas = Arc::new(OnceLock::new());
