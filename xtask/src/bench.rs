@@ -134,6 +134,18 @@ pub(crate) fn cluster_only(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
+/// `cargo xtask bench security [--quick]`: the security row alone, printed.
+pub(crate) fn security_only(args: &[&str]) -> Result<()> {
+    let quick = match args {
+        [] => false,
+        ["--quick"] => true,
+        other => bail!("unknown arguments {other:?}: bench security [--quick]"),
+    };
+    let bin = build_release()?;
+    print!("{}", security_run(&bin, quick)?);
+    Ok(())
+}
+
 pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     let started = Instant::now();
     let out = crate::target_dir()?.join("bench");
@@ -163,7 +175,7 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
     }
 
     if report_only {
-        for step in ["latency", "groups", "cluster", "partitions"] {
+        for step in ["latency", "groups", "security", "cluster", "partitions"] {
             if let Ok(text) = std::fs::read_to_string(out.join(format!("{step}.rows.tsv"))) {
                 parse_rows(&text, &mut metrics, &mut targets)?;
             }
@@ -178,6 +190,9 @@ pub(crate) fn run(quick: bool, report_only: bool) -> Result<()> {
         parse_rows(&rows, &mut metrics, &mut targets)?;
         let rows = groups_run(&bin, quick)?;
         std::fs::write(out.join("groups.rows.tsv"), &rows).context("writing groups.rows.tsv")?;
+        parse_rows(&rows, &mut metrics, &mut targets)?;
+        let rows = security_run(&bin, quick)?;
+        std::fs::write(out.join("security.rows.tsv"), &rows).context("writing security.rows.tsv")?;
         parse_rows(&rows, &mut metrics, &mut targets)?;
         // Never an error: a failure is reported as a FAIL row with the error.
         let rows = crate::cluster_bench::run(&bin, quick);
@@ -464,6 +479,194 @@ fn groups_run(bin: &Path, quick: bool) -> Result<String> {
         .status();
     let _ = broker.wait();
     let _ = std::fs::remove_dir_all(&data);
+    result
+}
+
+/// The security row: a broker with a SASL_PLAINTEXT listener and the authorizer on, next to one with the
+/// defaults. `kzero bench` produces and consumes as a user with ACLs (SCRAM-SHA-256) on the first and
+/// without authentication on the second, alternating; and `kzero topics list` (one connection, one
+/// Metadata) is timed with each mechanism and without SASL, for the cost of a login. Returns rows.
+fn security_run(bin: &Path, quick: bool) -> Result<String> {
+    let data = std::env::temp_dir().join(format!("kzero-bench-security-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data)?;
+    let free = || -> Result<String> {
+        Ok(format!(
+            "127.0.0.1:{}",
+            std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()
+        ))
+    };
+    let (plain_addr, sasl_addr) = (free()?, free()?);
+    let config = data.join("secured.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"{plain_addr}\"\ndata_dir = {:?}\n[sasl]\nlisten = \"{sasl_addr}\"\n\
+             bootstrap_users = [{{ name = \"admin\", password = \"admin-secret\" }}]\n\
+             [authorizer]\nenabled = true\nsuper_users = [\"User:admin\"]\n",
+            data.join("data").display()
+        ),
+    )?;
+    let mut secured = std::process::Command::new(bin.join("kzero-server"))
+        .arg("--config")
+        .arg(&config)
+        .env("KZERO_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("starting the secured kzero-server")?;
+    let (mut plain, addr, plain_data) = start_broker(bin, "security-reference")?;
+    let kzero = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new(bin.join("kzero"))
+            .args(args)
+            .output()
+            .context("running kzero")?;
+        if !out.status.success() {
+            bail!("kzero {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8(out.stdout)?)
+    };
+    let sasl = |mechanism: &'static str, user: &'static str, password: &'static str| {
+        vec![
+            "-b".to_string(),
+            sasl_addr.clone(),
+            "--sasl-mechanism".into(),
+            mechanism.into(),
+            "--sasl-username".into(),
+            user.into(),
+            "--sasl-password".into(),
+            password.into(),
+        ]
+    };
+    let result = (|| -> Result<String> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(20);
+        let admin = sasl("SCRAM-SHA-512", "admin", "admin-secret");
+        let with = |base: &[String], rest: &[&str]| -> Vec<String> {
+            base.iter().cloned().chain(rest.iter().map(|s| s.to_string())).collect()
+        };
+        let run = |argv: Vec<String>| kzero(&argv.iter().map(String::as_str).collect::<Vec<_>>());
+        while run(with(&admin, &["topics", "list"])).is_err() {
+            if Instant::now() > deadline {
+                bail!("the secured broker did not answer");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        run(with(
+            &admin,
+            &["users", "create", "alice", "--password", "alice-secret"],
+        ))?;
+        for op in ["Read", "Write", "Create", "Describe"] {
+            run(with(
+                &admin,
+                &[
+                    "acls",
+                    "add",
+                    "--allow-principal",
+                    "User:alice",
+                    "--operation",
+                    op,
+                    "--topic",
+                    "sec",
+                    "--resource-pattern-type",
+                    "prefixed",
+                ],
+            ))?;
+        }
+        let alice = sasl("SCRAM-SHA-256", "alice", "alice-secret");
+        let plain_args = vec!["-b".to_string(), addr.clone()];
+        // 100 MB a run, so that every run's data stays in the page cache (a larger volume measures the disk).
+        let runs = if quick { 2 } else { 6 };
+        let records = "1000000";
+        let mut got: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for i in 0..runs {
+            let topic = format!("sec-{i}");
+            // Taking turns at going first.
+            let mut order = [("sasl", &alice), ("plaintext", &plain_args)];
+            if i % 2 == 1 {
+                order.reverse();
+            }
+            for (name, base) in order {
+                let produced = run(with(
+                    base,
+                    &[
+                        "bench",
+                        "produce",
+                        "--json",
+                        "--acks",
+                        "1",
+                        "--topic",
+                        &topic,
+                        "--records",
+                        records,
+                    ],
+                ))?;
+                got.entry(if name == "sasl" {
+                    "produce sasl"
+                } else {
+                    "produce plaintext"
+                })
+                .or_default()
+                .push(json_number(&produced, &["mb_per_s"]).context("no mb_per_s")?);
+                let consumed = run(with(base, &["bench", "consume", "--json", "--topic", &topic]))?;
+                got.entry(if name == "sasl" {
+                    "consume sasl"
+                } else {
+                    "consume plaintext"
+                })
+                .or_default()
+                .push(json_number(&consumed, &["mb_per_s"]).context("no mb_per_s")?);
+            }
+        }
+        // One connection and one Metadata per `kzero topics list`; the login is the difference.
+        let logins = if quick { 10 } else { 40 };
+        let mut login_ms: BTreeMap<&str, f64> = BTreeMap::new();
+        for (name, argv) in [
+            ("none", plain_args.clone()),
+            ("PLAIN", sasl("PLAIN", "alice", "alice-secret")),
+            ("SCRAM-SHA-256", alice.clone()),
+            ("SCRAM-SHA-512", sasl("SCRAM-SHA-512", "alice", "alice-secret")),
+        ] {
+            let started = Instant::now();
+            for _ in 0..logins {
+                run(with(&argv, &["topics", "list"]))?;
+            }
+            login_ms.insert(name, started.elapsed().as_secs_f64() * 1000.0 / f64::from(logins));
+        }
+        let mut rows = String::new();
+        for (key, label) in [
+            ("produce plaintext", "produce, acks=1, plaintext, no authorizer (MB/s)"),
+            ("produce sasl", "produce, acks=1, SASL SCRAM user with ACLs (MB/s)"),
+            ("consume plaintext", "consume, plaintext, no authorizer (MB/s)"),
+            ("consume sasl", "consume, SASL SCRAM user with ACLs (MB/s)"),
+        ] {
+            let (m, lo, hi) = median_min_max(got[key].clone());
+            rows += &format!("metric\tsecurity\t{label}\t{m:.1}\t{lo:.1}\t{hi:.1}\tMB/s\n");
+        }
+        for (name, ms) in &login_ms {
+            rows += &format!("metric\tsecurity\tkzero topics list, login {name} (ms)\t{ms:.2}\t{ms:.2}\t{ms:.2}\tms\n");
+        }
+        let ratio = |a: &str, b: &str| median_min_max(got[a].clone()).0 / median_min_max(got[b].clone()).0.max(1e-9);
+        let consume = ratio("consume sasl", "consume plaintext");
+        rows += &format!(
+            "target\tsecurity\tconsume over SASL_PLAINTEXT with ACLs / plaintext\t{consume:.3}\t>= 0.90\t{}\n",
+            if consume >= 0.90 { "PASS" } else { "FAIL" }
+        );
+        let produce = ratio("produce sasl", "produce plaintext");
+        rows += &format!(
+            "target\tsecurity\tproduce over SASL_PLAINTEXT with ACLs / plaintext\t{produce:.3}\treported\tinfo\n"
+        );
+        let added = login_ms["SCRAM-SHA-512"] - login_ms["none"];
+        rows +=
+            &format!("target\tsecurity\tSCRAM-SHA-512 login, added per connection (ms)\t{added:.2}\treported\tinfo\n");
+        Ok(rows)
+    })();
+    for child in [&mut secured, &mut plain] {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&plain_data);
     result
 }
 

@@ -28,6 +28,8 @@ commands:
                   acks=all RF=3 vs acks=1 RF=1 throughput and p99 ack latency, follower catch-up rate)
   bench partitions [--quick] [--partitions N]
                   run only the many-partitions row (N partitions, 100 per topic)
+  bench security [--quick]
+                  run only the security row (SASL + ACLs vs plaintext throughput, login cost)
 
 <target> is cargo's target directory: CARGO_TARGET_DIR, build.target-dir, or target/ in the workspace.";
 
@@ -49,6 +51,7 @@ fn main() -> Result<()> {
         ["bench", "--report-only"] => bench::run(false, true),
         ["bench", "partitions", rest @ ..] => bench::partitions_only(rest),
         ["bench", "cluster", rest @ ..] => bench::cluster_only(rest),
+        ["bench", "security", rest @ ..] => bench::security_only(rest),
         ["help" | "--help" | "-h"] | [] => {
             println!("{USAGE}");
             Ok(())
