@@ -186,6 +186,20 @@ impl Broker {
         self.authorize(listener, operation, ResourceType::Cluster, security::acl::CLUSTER_NAME)
     }
 
+    /// What this connection may DESCRIBE, as a filter over topic names for the group coordinator (a
+    /// KIP-848 regex subscription resolves to those topics only); `None` without an authorizer.
+    pub(crate) fn describable_topics(&self, listener: &Listener) -> Option<crate::group::consumer::TopicFilter> {
+        let authz = Arc::clone(self.authorization.as_ref()?);
+        let ctx = context(listener);
+        Some(crate::group::consumer::TopicFilter(Arc::new(move |topic: &str| {
+            authz
+                .current()
+                .authorizer
+                .authorize(&ctx, Operation::Describe, ResourceType::Topic, topic)
+                .is_allowed()
+        })))
+    }
+
     /// May this connection do `operation` on some resource of the type (Kafka's `authorizeByResourceType`:
     /// InitProducerId without a transactional id, with WRITE on any topic)?
     pub(crate) fn authorize_any(&self, listener: &Listener, operation: Operation, resource_type: ResourceType) -> bool {

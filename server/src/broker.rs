@@ -157,7 +157,7 @@ pub struct Broker {
     /// The advertised addresses of the other listeners (SSL, SASL_PLAINTEXT, SASL_SSL) there are.
     pub(crate) other_advertised: Vec<(SecurityProtocol, (String, i32))>,
     /// ACL enforcement, when `[authorizer] enabled`.
-    pub(crate) authorization: Option<crate::auth::Authorization>,
+    pub(crate) authorization: Option<Arc<crate::auth::Authorization>>,
     /// The group coordinator, once `run` started it.
     pub(crate) groups: std::sync::OnceLock<crate::group::GroupCoordinator>,
 }
@@ -179,10 +179,10 @@ impl Broker {
         metrics.attach(&replicas, &cluster);
         let advertised = config.advertised(bound);
         let authorization = config.authorizer.enabled.then(|| {
-            crate::auth::Authorization::new(
+            Arc::new(crate::auth::Authorization::new(
                 config.authorizer.super_users.clone(),
                 config.authorizer.allow_everyone_if_no_acl_found,
-            )
+            ))
         });
         Ok(Broker {
             authorization,

@@ -869,6 +869,12 @@ pub(super) fn consumer_group_heartbeat<'a>(
             }),
             client_id: request.header.client_id.clone().unwrap_or_default(),
             client_host: listener.peer.map(|p| format!("/{}", p.ip())).unwrap_or_default(),
+            describable: r
+                .subscribed_topic_regex
+                .as_deref()
+                .is_some_and(|re| !re.is_empty())
+                .then(|| broker.describable_topics(listener))
+                .flatten(),
         };
         let answer = c.consumer_heartbeat(req).await;
         Reply::body(ConsumerGroupHeartbeatResponse {

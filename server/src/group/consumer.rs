@@ -180,6 +180,26 @@ impl GroupState {
     }
 }
 
+/// The topics a member may see (DESCRIBE on them), when an authorizer is on: a regular expression it
+/// subscribes with resolves to those only (Kafka resolves regexes with the subscribing member's
+/// authorization). Asked afresh at each resolution, so ACL changes count from the next one.
+#[derive(Clone)]
+pub(crate) struct TopicFilter(pub(crate) std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>);
+
+impl std::fmt::Debug for TopicFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TopicFilter")
+    }
+}
+
+impl PartialEq for TopicFilter {
+    fn eq(&self, other: &TopicFilter) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TopicFilter {}
+
 /// A ConsumerGroupHeartbeat request, whatever its version. `None` (and -1 for the rebalance timeout)
 /// means "unchanged since the last heartbeat".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +222,8 @@ pub(crate) struct HeartbeatRequest {
     pub(crate) client_id: String,
     /// The connection's address.
     pub(crate) client_host: String,
+    /// What the member may see, when an authorizer is on (its regex resolves to those topics only).
+    pub(crate) describable: Option<TopicFilter>,
 }
 
 /// A ConsumerGroupHeartbeat answer.
@@ -499,6 +521,9 @@ struct ConsumerGroup {
     owners: Owners,
     /// Resolved regular expressions (those some member subscribes with).
     regexes: BTreeMap<String, RegexValue>,
+    /// Per regular expression, what the member that subscribed with it may see (in memory only; after a
+    /// load, until that member's next heartbeat, a regex resolves against every topic as recorded).
+    regex_filters: BTreeMap<String, TopicFilter>,
     /// The subscribed topics' metadata as last computed (soft state: empty after a load until the next
     /// heartbeat or [`ConsumerGroups::topics_changed`]).
     subscribed_metadata: BTreeMap<String, (TopicId, i32)>,
@@ -516,6 +541,7 @@ impl ConsumerGroup {
             target: BTreeMap::new(),
             owners: Owners::new(),
             regexes: BTreeMap::new(),
+            regex_filters: BTreeMap::new(),
             subscribed_metadata: BTreeMap::new(),
         }
     }
@@ -770,6 +796,9 @@ impl ConsumerGroup {
 
     fn drop_regex_if_unused(&mut self, regex: &str, out: &mut Vec<Record>) {
         let used = self.members.values().any(|m| m.regex() == Some(regex));
+        if !used {
+            self.regex_filters.remove(regex);
+        }
         if !used && self.regexes.contains_key(regex) {
             let group = self.id.clone();
             self.write(
@@ -785,7 +814,13 @@ impl ConsumerGroup {
 
     /// Resolves `regex` against `topics` and writes the result if it changed.
     fn resolve_regex(&mut self, regex: &str, compiled: &Regex, topics: &Topics, now: Ms, out: &mut Vec<Record>) {
-        let matching: Vec<String> = topics.keys().filter(|n| compiled.is_match(n)).cloned().collect();
+        let filter = self.regex_filters.get(regex);
+        let matching: Vec<String> = topics
+            .keys()
+            .filter(|n| compiled.is_match(n))
+            .filter(|n| filter.is_none_or(|f| (f.0)(n)))
+            .cloned()
+            .collect();
         if self.regexes.get(regex).map(|v| &v.topics) == Some(&matching) {
             return;
         }
@@ -1686,6 +1721,11 @@ fn join_or_heartbeat(
             },
             out,
         );
+    }
+    // The latest subscriber's view resolves the regex from now on (Kafka: the member whose heartbeat
+    // triggers the resolution).
+    if let (Some(regex), Some(filter)) = (new_regex, &req.describable) {
+        group.regex_filters.insert(regex.to_string(), filter.clone());
     }
     if regex_changed {
         if let Some(old) = &old_regex {

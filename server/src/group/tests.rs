@@ -692,6 +692,7 @@ fn kip848_join_request(group: &str, member: &str) -> super::consumer::HeartbeatR
         topic_partitions: Some(Vec::new()),
         client_id: "client".into(),
         client_host: "/127.0.0.1".into(),
+        describable: None,
     }
 }
 
@@ -711,6 +712,7 @@ fn kip848_leave(s: &mut Sim, group: &str, member: &str) {
         server_assignor: None,
         client_id: "client".into(),
         client_host: "/127.0.0.1".into(),
+        describable: None,
     };
     let r = s.c.consumer.heartbeat(&req, s.now, &Default::default()).0;
     assert_eq!(r.error, ErrorCode::None);

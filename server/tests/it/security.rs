@@ -648,3 +648,67 @@ fn the_plaintext_listener_is_user_anonymous() {
     assert_eq!(md.brokers[0].port, i32::from(broker.addr.port()));
     broker.stop().unwrap();
 }
+
+/// A KIP-848 member subscribing with a regular expression is assigned only the matching topics it may
+/// DESCRIBE (Kafka resolves the regex with the member's authorization): alice, allowed on `rx-a-*` only,
+/// subscribes to `^rx-.*` and gets `rx-a-1` but never `rx-b-1`.
+#[test]
+fn a_regex_subscription_resolves_to_the_topics_the_member_may_describe() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let broker = TestBroker::start(secured(dir.path(), false, ""));
+    let sasl = broker.sasl_addr.unwrap().to_string();
+    let script = r#"
+import sys, time
+from confluent_kafka import Consumer
+from confluent_kafka.admin import (AdminClient, NewTopic, AclBinding, ResourceType, ResourcePatternType,
+                                   AclOperation, AclPermissionType, UserScramCredentialUpsertion, ScramCredentialInfo,
+                                   ScramMechanism)
+boot = sys.argv[1]
+def conf(user, password):
+    return {"bootstrap.servers": boot, "security.protocol": "SASL_PLAINTEXT", "sasl.mechanisms": "SCRAM-SHA-256",
+            "sasl.username": user, "sasl.password": password}
+admin = AdminClient(conf("admin", "admin-secret"))
+for f in admin.create_topics([NewTopic(t, 2, 1) for t in ("rx-a-1", "rx-b-1")], operation_timeout=10).values():
+    f.result(timeout=15)
+up = UserScramCredentialUpsertion("alice", ScramCredentialInfo(ScramMechanism.SCRAM_SHA_256, 4096), b"alice-secret")
+for f in admin.alter_user_scram_credentials([up]).values():
+    f.result(timeout=15)
+acls = [AclBinding(ResourceType.TOPIC, "rx-a-", ResourcePatternType.PREFIXED, "User:alice", "*", op,
+                   AclPermissionType.ALLOW) for op in (AclOperation.READ, AclOperation.DESCRIBE)]
+acls.append(AclBinding(ResourceType.GROUP, "rx-group", ResourcePatternType.LITERAL, "User:alice", "*",
+                       AclOperation.READ, AclPermissionType.ALLOW))
+for f in admin.create_acls(acls, request_timeout=10).values():
+    f.result(timeout=15)
+c = Consumer(dict(conf("alice", "alice-secret"), **{"group.id": "rx-group", "group.protocol": "consumer",
+                                                      "auto.offset.reset": "earliest"}))
+c.subscribe(["^rx-.*"])
+deadline, assigned = time.time() + 30, set()
+while time.time() < deadline:
+    c.poll(0.2)
+    assigned = {(tp.topic, tp.partition) for tp in c.assignment()}
+    if assigned:
+        # Give the group a moment more: nothing else may come.
+        end = time.time() + 2
+        while time.time() < end:
+            c.poll(0.2)
+        assigned = {(tp.topic, tp.partition) for tp in c.assignment()}
+        break
+assert assigned == {("rx-a-1", 0), ("rx-a-1", 1)}, assigned
+# What the coordinator assigned, as the super user sees it (a client cannot even name a topic it may not
+# describe, so its own view proves nothing).
+group = admin.describe_consumer_groups(["rx-group"])["rx-group"].result(timeout=15)
+server_side = {(tp.topic, tp.partition) for m in group.members for tp in m.assignment.topic_partitions}
+c.close()
+assert server_side == {("rx-a-1", 0), ("rx-a-1", 1)}, server_side
+print("OK regex")
+"#;
+    let out = Command::new(&py).arg("-c").arg(script).arg(&sasl).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("OK regex"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    broker.stop().unwrap();
+}

@@ -45,6 +45,7 @@ fn join(group: &str, member: &str, names: &[&str]) -> HeartbeatRequest {
         topic_partitions: Some(Vec::new()),
         client_id: "client".into(),
         client_host: "/127.0.0.1".into(),
+        describable: None,
     }
 }
 
@@ -652,6 +653,29 @@ fn subscription_and_metadata_changes_bump_the_group_epoch() {
     assert_eq!((r.member_epoch, r.assignment), (3, Some(a(&[(1, &[0, 1, 2])]))));
     let r = s.ok(beat("g", "m1", 3, &a(&[(1, &[0, 1, 2])])));
     assert_eq!(r.member_epoch, 4);
+}
+
+/// With an authorizer, a regex resolves to the topics its subscriber may see, at the subscription and as
+/// topics come later (Kafka resolves regexes with the member's authorization).
+#[test]
+fn a_regex_resolves_to_the_topics_its_subscriber_may_describe() {
+    let mut s = Sim::new(topics(&[("orders-eu", 1, 2), ("orders-secret", 2, 2)]));
+    let filter = TopicFilter(std::sync::Arc::new(|t: &str| !t.ends_with("secret")));
+    let r = s.ok(HeartbeatRequest {
+        subscribed_topic_names: None,
+        subscribed_topic_regex: Some("orders-.*".into()),
+        describable: Some(filter),
+        ..join("g", "m1", &[])
+    });
+    assert_eq!(r.assignment, Some(a(&[(1, &[0, 1])])));
+    assert_eq!(s.group("g").regexes["orders-.*"].topics, vec!["orders-eu"]);
+    s.set_topics(topics(&[
+        ("orders-eu", 1, 2),
+        ("orders-secret", 2, 2),
+        ("orders-us", 3, 1),
+        ("orders-us-secret", 4, 1),
+    ]));
+    assert_eq!(s.group("g").regexes["orders-.*"].topics, vec!["orders-eu", "orders-us"]);
 }
 
 #[test]
