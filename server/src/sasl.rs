@@ -131,8 +131,10 @@ impl Session {
                 tracing::info!(peer = %self.peer, api = api.name(), "closing connection: its SASL session expired and it did not re-authenticate");
                 Gate::Close
             }
-            // Kafka answers ApiVersions before the handshake (and during re-authentication).
-            _ if api == ApiKey::ApiVersions => Gate::Pass,
+            // Kafka answers ApiVersions before the handshake (and during re-authentication), but not
+            // between a first handshake and its tokens.
+            State::Handshake if api == ApiKey::ApiVersions => Gate::Pass,
+            _ if api == ApiKey::ApiVersions && self.principal.is_some() => Gate::Pass,
             // During a re-authentication the current session goes on until it ends.
             _ if self.principal.is_some() && self.expires.is_none_or(|e| Instant::now() < e) => Gate::Pass,
             _ => {

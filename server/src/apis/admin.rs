@@ -57,6 +57,13 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listen
             .topics
             .iter()
             .map(|t| {
+                // Kafka answers a repeated name before it asks the authorizer.
+                if repeated.contains(t.name.as_str()) {
+                    return Err((
+                        ErrorCode::InvalidRequest,
+                        format!("the request names the topic {:?} more than once", t.name),
+                    ));
+                }
                 if !cluster_create && !broker.authorize(listener, Operation::Create, ResourceType::Topic, &t.name) {
                     return Err((ErrorCode::TopicAuthorizationFailed, AUTHORIZATION_FAILED.into()));
                 }
@@ -77,12 +84,6 @@ pub(super) fn create_topics<'a>(broker: &'a Broker, request: &'a Request, listen
                     return Err((
                         ErrorCode::InvalidRequest,
                         format!("creation of internal topic {OFFSETS_TOPIC} is prohibited: the group coordinator creates it"),
-                    ));
-                }
-                if repeated.contains(t.name.as_str()) {
-                    return Err((
-                        ErrorCode::InvalidRequest,
-                        format!("the request names the topic {:?} more than once", t.name),
                     ));
                 }
                 if !storage::is_valid_topic_name(&t.name) {
