@@ -269,34 +269,42 @@ pub(crate) async fn create_bootstrap_users(broker: Arc<Broker>) {
     let Some(sasl) = &broker.config.sasl else { return };
     for attempt in 0u32.. {
         let image = broker.cluster.image();
-        let mut changes = Vec::new();
-        for user in &sasl.bootstrap_users {
-            for mechanism in Mechanism::ALL {
-                if image
-                    .scram_credentials
-                    .contains_key(&(user.name.clone(), mechanism.type_id()))
-                {
-                    continue;
-                }
-                let salt = random_salt();
-                let Ok(c) = Credential::new(mechanism, user.password.as_bytes(), &salt, MIN_ITERATIONS) else {
-                    continue;
-                };
-                changes.push(crate::cluster::rpc::ScramChange::Upsert(
-                    metadata::records::ScramCredential {
-                        name: user.name.clone(),
-                        mechanism: mechanism.type_id(),
-                        salt: c.salt,
-                        stored_key: c.stored_key,
-                        server_key: c.server_key,
-                        iterations: MIN_ITERATIONS as i32,
-                    },
-                ));
-            }
-        }
-        if changes.is_empty() {
+        let missing: Vec<(String, String, Mechanism)> = sasl
+            .bootstrap_users
+            .iter()
+            .flat_map(|user| Mechanism::ALL.map(|m| (user.name.clone(), user.password.clone(), m)))
+            .filter(|(name, _, m)| !image.scram_credentials.contains_key(&(name.clone(), m.type_id())))
+            .collect();
+        if missing.is_empty() {
             return;
         }
+        // PBKDF2 for each: a blocking thread's work.
+        let derived = tokio::task::spawn_blocking(move || {
+            missing
+                .into_iter()
+                .filter_map(|(name, password, mechanism)| {
+                    let c = Credential::new(mechanism, password.as_bytes(), &random_salt(), MIN_ITERATIONS).ok()?;
+                    Some(crate::cluster::rpc::ScramChange::Upsert(
+                        metadata::records::ScramCredential {
+                            name,
+                            mechanism: mechanism.type_id(),
+                            salt: c.salt,
+                            stored_key: c.stored_key,
+                            server_key: c.server_key,
+                            iterations: MIN_ITERATIONS as i32,
+                        },
+                    ))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let changes = match derived {
+            Ok(changes) => changes,
+            Err(e) => {
+                tracing::error!(error = %e, "deriving the bootstrap users' credentials failed");
+                return;
+            }
+        };
         let request = crate::cluster::rpc::Request::AlterScram {
             changes,
             only_if_absent: true,
@@ -316,12 +324,23 @@ pub(crate) async fn create_bootstrap_users(broker: Arc<Broker>) {
     }
 }
 
-/// A random SCRAM salt: 32 bytes, as Kafka's tools draw.
+/// 32 random bytes: a SCRAM salt (as Kafka's tools draw), or a nonce's randomness.
 pub(crate) fn random_salt() -> Vec<u8> {
     use ring::rand::SecureRandom;
     let mut salt = vec![0u8; 32];
     if ring::rand::SystemRandom::new().fill(&mut salt).is_err() {
-        tracing::error!("the system random generator failed");
+        // Never on Linux (getrandom); were it to happen, a salt or nonce must still never repeat: the hash
+        // of the clock, the process and a counter.
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        tracing::error!("the system random generator failed; salting with the clock");
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = format!("{now}:{}:{n}", std::process::id());
+        salt = ring::digest::digest(&ring::digest::SHA256, seed.as_bytes())
+            .as_ref()
+            .to_vec();
     }
     salt
 }

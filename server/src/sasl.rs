@@ -272,7 +272,7 @@ impl Session {
         let scram = match chosen {
             Chosen::Scram(m) => Some(Box::new(ServerExchange::new(
                 m,
-                &security::scram::server_nonce(&random_bytes()),
+                &security::scram::server_nonce(&crate::auth::random_salt()),
             ))),
             Chosen::Plain => None,
         };
@@ -373,22 +373,6 @@ fn mechanism_label(name: &str) -> &'static str {
 fn credentials_of(broker: &Broker) -> impl Fn(Mechanism, &str) -> Option<security::scram::Credential> + Send + 'static {
     let image = broker.cluster.image();
     move |mechanism, user| crate::auth::credential(&image, mechanism, user)
-}
-
-/// Random bytes for a server nonce.
-fn random_bytes() -> [u8; 24] {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 24];
-    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
-        // The system generator does not fail on Linux; if it ever did, a fresh nonce from the clock and a
-        // counter still never repeats within this process (it must be unique, not secret, per RFC 5802).
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let t = crate::broker::storage_now_ms() as u64;
-        bytes[..8].copy_from_slice(&n.to_le_bytes());
-        bytes[8..16].copy_from_slice(&t.to_le_bytes());
-    }
-    bytes
 }
 
 /// The body of a raw-token answer: the 4-byte length and the token (after a v0 handshake).
