@@ -10,8 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use security::acl::{
-    AccessControlEntry, AclBinding, Authorizer, Operation, PatternType, Permission, RequestContext, ResourcePattern,
-    ResourceType,
+    AccessControlEntry, AclBinding, Authorizer, Operation, PatternType, Permission, ResourcePattern, ResourceType,
 };
 
 use crate::broker::{Broker, Listener};
@@ -85,19 +84,22 @@ pub(crate) struct Authorization {
     allow_everyone: bool,
 }
 
-/// An image ACL record as the authorizer's binding (`None` for codes this version does not know).
-pub(crate) fn binding(entry: &metadata::records::AclEntry) -> Option<AclBinding> {
-    let resource_type = ResourceType::from_code(entry.resource_type);
-    let pattern_type = PatternType::from_code(entry.pattern_type);
-    let operation = Operation::from_code(entry.operation);
-    let permission = Permission::from_code(entry.permission_type);
-    if resource_type.is_unknown() || pattern_type.is_unknown() || operation.is_unknown() || permission.is_unknown() {
-        return None;
-    }
-    Some(AclBinding::new(
-        ResourcePattern::new(resource_type, entry.resource_name.clone(), pattern_type),
-        AccessControlEntry::new(entry.principal.clone(), entry.host.clone(), operation, permission),
-    ))
+/// An image ACL record as a binding (with `Unknown` for codes this version does not know, which the
+/// authorizer leaves out and CreateAcls refuses with Kafka's messages).
+pub(crate) fn binding(entry: &metadata::records::AclEntry) -> AclBinding {
+    AclBinding::new(
+        ResourcePattern::new(
+            ResourceType::from_code(entry.resource_type),
+            entry.resource_name.clone(),
+            PatternType::from_code(entry.pattern_type),
+        ),
+        AccessControlEntry::new(
+            entry.principal.clone(),
+            entry.host.clone(),
+            Operation::from_code(entry.operation),
+            Permission::from_code(entry.permission_type),
+        ),
+    )
 }
 
 impl Authorization {
@@ -118,7 +120,7 @@ impl Authorization {
             return;
         }
         let authorizer = Authorizer::new(self.super_users.clone(), self.allow_everyone)
-            .with_bindings(image.acls.values().filter_map(binding));
+            .with_bindings(image.acls.values().map(binding).filter(|b| !b.is_unknown()));
         self.acls.store(Arc::new(Acls {
             entries: image.acls.clone(),
             authorizer,
@@ -128,14 +130,6 @@ impl Authorization {
     /// The ACLs in force.
     pub(crate) fn current(&self) -> Arc<Acls> {
         self.acls.load_full()
-    }
-}
-
-/// A connection's security context: its principal and where it connects from.
-fn context(listener: &Listener) -> RequestContext {
-    match listener.peer {
-        Some(peer) => RequestContext::from_ip(listener.principal.clone(), peer.ip().to_canonical()),
-        None => RequestContext::new(listener.principal.clone(), "127.0.0.1"),
     }
 }
 
@@ -153,7 +147,7 @@ impl Broker {
         if !allowed {
             self.denied(listener);
             tracing::debug!(
-                principal = %listener.principal,
+                principal = %listener.client.principal,
                 ?operation,
                 ?resource_type,
                 resource = name,
@@ -177,7 +171,7 @@ impl Broker {
         };
         let acls = authz.acls.load();
         acls.authorizer
-            .authorize(&context(listener), operation, resource_type, name)
+            .authorize(&listener.client, operation, resource_type, name)
             .is_allowed()
     }
 
@@ -190,7 +184,7 @@ impl Broker {
     /// KIP-848 regex subscription resolves to those topics only); `None` without an authorizer.
     pub(crate) fn describable_topics(&self, listener: &Listener) -> Option<crate::group::consumer::TopicFilter> {
         let authz = Arc::clone(self.authorization.as_ref()?);
-        let ctx = context(listener);
+        let ctx = listener.client.clone();
         Some(crate::group::consumer::TopicFilter(Arc::new(move |topic: &str| {
             authz
                 .current()
@@ -209,7 +203,7 @@ impl Broker {
         let acls = authz.acls.load();
         let allowed = acls
             .authorizer
-            .authorize_by_resource_type(&context(listener), operation, resource_type)
+            .authorize_by_resource_type(&listener.client, operation, resource_type)
             .is_allowed();
         if !allowed {
             self.denied(listener);
@@ -226,7 +220,7 @@ impl Broker {
                 .acls
                 .load()
                 .authorizer
-                .authorized_operations(&context(listener), resource_type, name),
+                .authorized_operations(&listener.client, resource_type, name),
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use protocol::{Request, ResponseBody};
 use storage::Slice;
 
-use security::acl::KafkaPrincipal;
+use security::acl::{KafkaPrincipal, RequestContext};
 
 pub use crate::auth::SecurityProtocol;
 use crate::cluster::Cluster;
@@ -35,9 +35,10 @@ pub struct Listener {
     pub peer: Option<SocketAddr>,
     /// The listener's security protocol (Metadata gives every broker's endpoint of the same listener).
     pub protocol: SecurityProtocol,
-    /// Who the client is: `User:ANONYMOUS` until it authenticates (and on PLAINTEXT), the SASL user, or
-    /// the mapped certificate subject on SSL.
-    pub principal: KafkaPrincipal,
+    /// Who the client is and where from, as the authorizer asks: the principal is `User:ANONYMOUS` until
+    /// it authenticates (and on PLAINTEXT), the SASL user, or the mapped certificate subject on SSL. Built
+    /// once per connection (and login), so authorizing allocates nothing.
+    pub client: RequestContext,
     /// The API of the request being handled (authorization denials are counted by it).
     pub api: protocol::ApiKey,
 }
@@ -50,7 +51,7 @@ impl Listener {
             port,
             peer: None,
             protocol,
-            principal: KafkaPrincipal::anonymous(),
+            client: RequestContext::new(KafkaPrincipal::anonymous(), ""),
             api: protocol::ApiKey::ApiVersions,
         }
     }

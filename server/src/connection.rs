@@ -66,7 +66,7 @@ pub(crate) async fn serve<R, T>(
     broker.metrics.connection_opened();
     let mut listener = crate::broker::Listener {
         peer: Some(peer),
-        principal,
+        client: security::acl::RequestContext::from_ip(principal, peer.ip()),
         ..(*template).clone()
     };
     // SASL listeners authenticate each connection first.
@@ -105,10 +105,7 @@ pub(crate) async fn serve<R, T>(
                 // After a v0 handshake the tokens come and go as raw frames.
                 match session.raw_token(&broker, &frame).await {
                     Some(token) => {
-                        if let Some(principal) = session.principal() {
-                            listener.principal = principal.clone();
-                            codec = FrameCodec::new(broker.config.max_request_bytes);
-                        }
+                        adopt_login(session, &mut listener, &mut codec, broker.config.max_request_bytes);
                         if sender
                             .send(vec![Chunk::Bytes(crate::sasl::raw_frame(&token))])
                             .await
@@ -153,10 +150,7 @@ pub(crate) async fn serve<R, T>(
                 (crate::sasl::Gate::Sasl, Some(session)) => {
                     let reply = session.handle(&broker, &request).instrument(span).await;
                     linger = reply.close;
-                    if let Some(principal) = session.principal() {
-                        listener.principal = principal.clone();
-                        codec = FrameCodec::new(broker.config.max_request_bytes);
-                    }
+                    adopt_login(session, &mut listener, &mut codec, broker.config.max_request_bytes);
                     reply
                 }
                 (crate::sasl::Gate::Close, _) => {
@@ -242,6 +236,22 @@ pub(crate) async fn serve<R, T>(
         Err(e) => tracing::error!(%peer, error = %e, "connection writer task failed"),
     }
     broker.metrics.connection_closed();
+}
+
+/// After a SASL step: once authenticated, the connection acts as its principal and may send frames up to
+/// `max_request_bytes`.
+fn adopt_login(
+    session: &crate::sasl::Session,
+    listener: &mut crate::broker::Listener,
+    codec: &mut FrameCodec,
+    max_request_bytes: usize,
+) {
+    if let Some(principal) = session.principal() {
+        if listener.client.principal != *principal {
+            listener.client.principal = principal.clone();
+        }
+        *codec = FrameCodec::new(max_request_bytes);
+    }
 }
 
 /// Sends an answer; false when the connection must end (it closes after this answer, the writer is gone,

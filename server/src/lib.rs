@@ -302,7 +302,10 @@ pub async fn run(listeners: Listeners, config: Config, shutdown: impl Future<Out
         }
     }
     if listeners.sasl.is_some() && config.sasl.is_none() {
-        return Err(Error::Tls("a SASL listener needs a [sasl] section".into()));
+        return Err(Error::Config(ConfigError::Value {
+            key: "sasl.listen",
+            reason: "a SASL listener was bound without a [sasl] section".into(),
+        }));
     }
     if listeners.sasl_ssl.is_some() && tls.is_none() {
         return Err(Error::Tls("a SASL_SSL listener needs [tls] cert and key".into()));

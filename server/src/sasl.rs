@@ -125,18 +125,16 @@ impl Session {
         if matches!(api, ApiKey::SaslHandshake | ApiKey::SaslAuthenticate) {
             return Gate::Sasl;
         }
+        let live = self.principal.is_some() && self.expires.is_none_or(|e| Instant::now() < e);
         match self.state {
-            State::Authenticated if self.expires.is_none_or(|e| Instant::now() < e) => Gate::Pass,
-            State::Authenticated => {
+            // An authenticated session goes on until it ends, during a re-authentication too.
+            State::Authenticated | State::Authenticate { .. } if live => Gate::Pass,
+            // Kafka answers ApiVersions before the handshake, not between a first handshake and its tokens.
+            State::Handshake if api == ApiKey::ApiVersions && self.principal.is_none() => Gate::Pass,
+            _ if self.principal.is_some() => {
                 tracing::info!(peer = %self.peer, api = api.name(), "closing connection: its SASL session expired and it did not re-authenticate");
                 Gate::Close
             }
-            // Kafka answers ApiVersions before the handshake (and during re-authentication), but not
-            // between a first handshake and its tokens.
-            State::Handshake if api == ApiKey::ApiVersions => Gate::Pass,
-            _ if api == ApiKey::ApiVersions && self.principal.is_some() => Gate::Pass,
-            // During a re-authentication the current session goes on until it ends.
-            _ if self.principal.is_some() && self.expires.is_none_or(|e| Instant::now() < e) => Gate::Pass,
             _ => {
                 tracing::info!(peer = %self.peer, api = api.name(), "closing connection: a request before SASL authentication");
                 Gate::Close
@@ -170,7 +168,9 @@ impl Session {
                     reply.close = true;
                     return reply;
                 }
-                let (token, close) = self.token(broker, &r.auth_bytes).await;
+                let token = self.token(broker, &r.auth_bytes).await;
+                // A failed attempt ends the connection.
+                let close = token.is_err();
                 let mut response = SaslAuthenticateResponse::default();
                 match token {
                     Ok(token) => {
@@ -194,10 +194,7 @@ impl Session {
 
     /// A raw token after a v0 handshake: the raw answer to send, or `None` to close.
     pub(crate) async fn raw_token(&mut self, broker: &Broker, token: &[u8]) -> Option<Vec<u8>> {
-        match self.token(broker, token).await {
-            (Ok(answer), _) => Some(answer),
-            (Err(_), _) => None,
-        }
+        self.token(broker, token).await.ok()
     }
 
     /// The session lifetime SaslAuthenticate v1+ reports (0: none).
@@ -285,9 +282,9 @@ impl Session {
     }
 
     /// Feeds one token to the exchange: the answer token, or the failure message; and whether to close.
-    async fn token(&mut self, broker: &Broker, token: &[u8]) -> (Result<Vec<u8>, String>, bool) {
+    async fn token(&mut self, broker: &Broker, token: &[u8]) -> Result<Vec<u8>, String> {
         let State::Authenticate { chosen, scram, .. } = &mut self.state else {
-            return (Err("no SASL handshake".into()), true);
+            return Err("no SASL handshake".into());
         };
         let chosen = *chosen;
         let reauthentication = self.principal.is_some();
@@ -309,7 +306,7 @@ impl Session {
             }
             Chosen::Scram(mechanism) => {
                 let Some(exchange) = scram.as_mut() else {
-                    return (Err("no SCRAM exchange".into()), true);
+                    return Err("no SCRAM exchange".into());
                 };
                 let lookup = credentials_of(broker);
                 let result = exchange.evaluate_response(token, |user| lookup(mechanism, user));
@@ -323,7 +320,7 @@ impl Session {
             }
         };
         match outcome {
-            Outcome::Continue(answer) => (Ok(answer), false),
+            Outcome::Continue(answer) => Ok(answer),
             Outcome::Done(answer, user) => {
                 let principal = KafkaPrincipal::user(user);
                 if let Some(before) = &self.principal {
@@ -340,23 +337,17 @@ impl Session {
                 self.state = State::Authenticated;
                 let reauth = broker.config.sasl.as_ref().map_or(0, |s| s.connections_max_reauth_ms);
                 self.expires = (reauth > 0).then(|| Instant::now() + Duration::from_millis(reauth));
-                (Ok(answer), false)
+                Ok(answer)
             }
             Outcome::Failed(message, reason) => self.fail(broker, chosen, message, reason),
         }
     }
 
-    fn fail(
-        &mut self,
-        broker: &Broker,
-        chosen: Chosen,
-        message: String,
-        reason: String,
-    ) -> (Result<Vec<u8>, String>, bool) {
+    fn fail(&mut self, broker: &Broker, chosen: Chosen, message: String, reason: String) -> Result<Vec<u8>, String> {
         broker.metrics.authentication_failed(chosen.name());
         tracing::info!(peer = %self.peer, mechanism = chosen.name(), reason, "SASL authentication failed; closing the connection");
         self.state = State::Handshake;
-        (Err(message), true)
+        Err(message)
     }
 }
 

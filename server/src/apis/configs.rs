@@ -263,6 +263,18 @@ fn not_alterable(config: &Config, resource_type: i8, name: &str) -> (ErrorCode, 
 
 /// Why a resource of an alter request cannot be altered before looking at its values: not a topic, or a
 /// config named twice.
+/// Why a resource's configs may not be altered: no ALTER_CONFIGS, then [`precheck`].
+fn alter_refusal<'a>(
+    broker: &Broker,
+    listener: &Listener,
+    resource_type: i8,
+    name: &str,
+    keys: impl Iterator<Item = &'a str>,
+) -> Option<(ErrorCode, String)> {
+    config_refusal(broker, listener, resource_type, name, Operation::AlterConfigs)
+        .or_else(|| precheck(&broker.config, resource_type, name, keys))
+}
+
 fn precheck<'a>(
     config: &Config,
     resource_type: i8,
@@ -316,27 +328,20 @@ pub(super) fn alter_configs<'a>(broker: &'a Broker, request: &'a Request, listen
         let mut responses = Vec::with_capacity(r.resources.len());
         for res in &r.resources {
             let keys = res.configs.iter().map(|c| c.name.as_str());
-            let outcome = if let Some(refused) = config_refusal(
-                broker,
-                listener,
-                res.resource_type,
-                &res.resource_name,
-                Operation::AlterConfigs,
-            ) {
-                Err(refused)
-            } else if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
-                Err(refused)
-            } else {
-                // The whole set of overrides is replaced by the one given (Kafka's AlterConfigs).
-                let entries: Vec<(&str, Option<&str>)> = res
-                    .configs
-                    .iter()
-                    .map(|c| (c.name.as_str(), c.value.as_deref()))
-                    .collect();
-                broker
-                    .alter_topic_config(&res.resource_name, r.validate_only, |_| TopicConfig::parse(entries))
-                    .await
-            };
+            let outcome =
+                if let Some(refused) = alter_refusal(broker, listener, res.resource_type, &res.resource_name, keys) {
+                    Err(refused)
+                } else {
+                    // The whole set of overrides is replaced by the one given (Kafka's AlterConfigs).
+                    let entries: Vec<(&str, Option<&str>)> = res
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.as_str(), c.value.as_deref()))
+                        .collect();
+                    broker
+                        .alter_topic_config(&res.resource_name, r.validate_only, |_| TopicConfig::parse(entries))
+                        .await
+                };
             responses.push(altered(
                 broker,
                 ApiKey::AlterConfigs,
@@ -419,38 +424,31 @@ pub(super) fn incremental_alter_configs<'a>(
         let mut responses = Vec::with_capacity(r.resources.len());
         for res in &r.resources {
             let keys = res.configs.iter().map(|c| c.name.as_str());
-            let outcome = if let Some(refused) = config_refusal(
-                broker,
-                listener,
-                res.resource_type,
-                &res.resource_name,
-                Operation::AlterConfigs,
-            ) {
-                Err(refused)
-            } else if let Some(refused) = precheck(&broker.config, res.resource_type, &res.resource_name, keys) {
-                Err(refused)
-            } else if let Some(bad) = res
-                .configs
-                .iter()
-                .find(|c| !(SET..=SUBTRACT).contains(&c.config_operation))
-            {
-                Err((
-                    ErrorCode::InvalidRequest,
-                    format!("unknown config operation {} for {}", bad.config_operation, bad.name),
-                ))
-            } else {
-                let ops: Vec<(String, i8, Option<String>)> = res
+            let outcome =
+                if let Some(refused) = alter_refusal(broker, listener, res.resource_type, &res.resource_name, keys) {
+                    Err(refused)
+                } else if let Some(bad) = res
                     .configs
                     .iter()
-                    .map(|c| (c.name.clone(), c.config_operation, c.value.clone()))
-                    .collect();
-                let config = &broker.config;
-                broker
-                    .alter_topic_config(&res.resource_name, r.validate_only, |current| {
-                        incremental(current, &ops, config)
-                    })
-                    .await
-            };
+                    .find(|c| !(SET..=SUBTRACT).contains(&c.config_operation))
+                {
+                    Err((
+                        ErrorCode::InvalidRequest,
+                        format!("unknown config operation {} for {}", bad.config_operation, bad.name),
+                    ))
+                } else {
+                    let ops: Vec<(String, i8, Option<String>)> = res
+                        .configs
+                        .iter()
+                        .map(|c| (c.name.clone(), c.config_operation, c.value.clone()))
+                        .collect();
+                    let config = &broker.config;
+                    broker
+                        .alter_topic_config(&res.resource_name, r.validate_only, |current| {
+                            incremental(current, &ops, config)
+                        })
+                        .await
+                };
             responses.push(altered(
                 broker,
                 ApiKey::IncrementalAlterConfigs,

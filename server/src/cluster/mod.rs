@@ -581,10 +581,7 @@ impl Cluster {
                 let mut results = Vec::with_capacity(acls.len());
                 let mut added = std::collections::HashSet::new();
                 for mut acl in acls {
-                    let checked = crate::auth::binding(&acl)
-                        .ok_or(security::acl::AclError::UnknownEntryFilter)
-                        .and_then(|b| b.validate());
-                    match checked {
+                    match crate::auth::binding(&acl).validate() {
                         Err(e) => results.push(Err((e.error_code(), e.message()))),
                         Ok(()) => {
                             if !existing.contains(&acl_key(&acl)) && added.insert(acl_key(&acl)) {
@@ -610,7 +607,7 @@ impl Cluster {
                     }
                     let mut matched = Vec::new();
                     for (id, acl) in &image.acls {
-                        if crate::auth::binding(acl).is_some_and(|b| filter.matches(&b)) {
+                        if filter.matches(&crate::auth::binding(acl)) {
                             matched.push(acl.clone());
                             if removed.insert(*id) {
                                 records.push(Record::RemoveAccessControlEntry { id: *id });
